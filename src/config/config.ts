@@ -1,0 +1,302 @@
+/**
+ * Configuration (SPEC §8): read once, validated once, frozen. Every bad variable is
+ * reported in one message naming the variable and the form it expects. Seconds accept
+ * decimals (LESSONS #14). Components receive only their slice.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { SYMBOL_RE } from '../domain/identifiers.js';
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: Record<string, string> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  WARNING: 'warn',
+  ERROR: 'error',
+  FATAL: 'fatal',
+  SILENT: 'silent',
+};
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  private parse<T>(name: string, fallback: T, schema: z.ZodType<T>, expected: string): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const result = schema.safeParse(raw);
+    if (result.success) return result.data;
+    this.problems.push(`${name}=${JSON.stringify(raw)}: expected ${expected}`);
+    return fallback;
+  }
+
+  seconds(name: string, fallback: number, min = 0.001): number {
+    return this.parse(
+      name,
+      fallback,
+      z.string().regex(/^\d+(\.\d+)?$/).transform(Number).pipe(z.number().min(min).max(86400 * 365)),
+      `a number of seconds ≥ ${min} (decimals allowed, e.g. 0.5)`,
+    );
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    return this.parse(
+      name,
+      fallback,
+      z.string().regex(/^\d+(\.\d+)?$/).transform(Number).pipe(z.number().min(min).max(max)),
+      `a number between ${min} and ${max}`,
+    );
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    return this.parse(
+      name,
+      fallback,
+      z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max)),
+      `an integer between ${min} and ${max}`,
+    );
+  }
+
+  port(name: string, fallback: number): number {
+    return this.integer(name, fallback, 0, 65535);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    return this.parse(
+      name,
+      fallback,
+      z
+        .string()
+        .transform((s) => s.toLowerCase())
+        .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+        .transform((s) => s === 'true' || s === '1' || s === 'yes'),
+      'true or false',
+    );
+  }
+
+  choice<T extends string>(name: string, fallback: T, options: readonly T[]): T {
+    return this.parse(
+      name,
+      fallback,
+      z.string().refine((s): s is T => (options as readonly string[]).includes(s)) as unknown as z.ZodType<T>,
+      `one of ${options.join(', ')}`,
+    );
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optional(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  symbols(name: string, fallback: string): string[] {
+    const raw = this.raw(name) ?? fallback;
+    const symbols = raw
+      .split(',')
+      .map((s) => s.trim().toUpperCase())
+      .filter((s) => s !== '');
+    const bad = symbols.filter((s) => !SYMBOL_RE.test(s));
+    if (symbols.length === 0 || bad.length > 0) {
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)}: expected a comma-separated list of symbols like BTCUSDT,ETHUSDT` +
+          (bad.length > 0 ? ` (invalid: ${bad.join(', ')})` : ''),
+      );
+    }
+    return [...new Set(symbols)];
+  }
+
+  logLevel(name: string): string {
+    const raw = this.raw(name) ?? 'INFO';
+    const level = LOG_LEVELS[raw.toUpperCase()];
+    if (level === undefined) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+      return 'info';
+    }
+    return level;
+  }
+
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const raw = this.raw(name);
+    if (raw === undefined) return undefined;
+    try {
+      const url = new URL(raw);
+      if (protocols.includes(url.protocol)) return raw;
+    } catch {
+      // reported below
+    }
+    this.problems.push(`${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    return undefined;
+  }
+
+  keyPrefix(name: string, fallback: string): string {
+    return this.parse(name, fallback, z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), 'letters, digits, _ . - (e.g. quantum)');
+  }
+
+  keyTemplate(name: string, fallback: string): string {
+    return this.parse(
+      name,
+      fallback,
+      z.string().regex(/^[A-Za-z0-9_.:{}-]{1,200}$/).refine((s) => s.includes('{plan_id}')),
+      'a key template containing {plan_id} (and optionally {prefix}), e.g. {prefix}:permit:governor:{plan_id}',
+    );
+  }
+}
+
+export interface RedisConfig {
+  /** Connection URL; credentials live here and must never be logged. */
+  url: string;
+  db: number;
+}
+
+export interface KeysConfig {
+  prefix: string;
+  governorPermitTemplate: string;
+}
+
+export interface LedgerConfig {
+  ledgerTtlSec: number;
+}
+
+export interface ReconcileConfig {
+  allowlist: readonly string[];
+  cadenceSec: number;
+  exchangeFreshnessSec: number;
+  qtyDriftTolerancePct: number;
+  evidenceWindowSec: number;
+  holdTtlSec: number;
+  metricsPort: number;
+  metricsHost: string;
+  logLevel: string;
+}
+
+export interface BrainConfig {
+  allowlist: readonly string[];
+  pollSec: number;
+  staleThresholdSec: number;
+  cooldownSec: number;
+  qtyTolerancePct: number;
+  permitTtlSec: number;
+  planMaxAgeSec: number;
+  snapshotTtlSec: number;
+  requireReconcile: boolean;
+  userStream: boolean;
+  lotRefreshSec: number;
+  metricsPort: number;
+  metricsHost: string;
+  logLevel: string;
+}
+
+export interface BinanceConfig {
+  apiKey: string | undefined;
+  apiSecret: string | undefined;
+  testnet: boolean;
+  baseUrl: string;
+  wsUrl: string;
+  positionRiskVersion: 'v2' | 'v3';
+  timeoutMs: number;
+  recvWindowMs: number;
+}
+
+export interface GateConfig {
+  waitMs: number;
+}
+
+export interface Config {
+  redis: RedisConfig;
+  keys: KeysConfig;
+  ledger: LedgerConfig;
+  reconcile: ReconcileConfig;
+  brain: BrainConfig;
+  binance: BinanceConfig;
+  gate: GateConfig;
+}
+
+const BINANCE_URLS = {
+  production: { rest: 'https://fapi.binance.com', ws: 'wss://fstream.binance.com' },
+  testnet: { rest: 'https://testnet.binancefuture.com', ws: 'wss://stream.binancefuture.com' },
+} as const;
+
+function redisUrl(read: Reader): string {
+  const url = read.url('REDIS_URL', ['redis:', 'rediss:']);
+  if (url) return url;
+  const host = read.string('REDIS_HOST', 'localhost');
+  const port = read.port('REDIS_PORT', 6379);
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  return `redis://${hostPart}:${port}`;
+}
+
+/** Reads and validates every variable; throws one ConfigError listing every problem. */
+export function loadConfig(env: Env): Readonly<Config> {
+  const read = new Reader(env);
+  const testnet = read.boolean('BINANCE_TESTNET', true);
+  const urls = testnet ? BINANCE_URLS.testnet : BINANCE_URLS.production;
+  const config: Config = {
+    redis: { url: redisUrl(read), db: read.integer('REDIS_DB', 0, 0, 15) },
+    keys: {
+      prefix: read.keyPrefix('KEY_PREFIX', 'quantum'),
+      governorPermitTemplate: read.keyTemplate(
+        'GATE_GOVERNOR_KEY_TEMPLATE',
+        '{prefix}:permit:governor:{plan_id}',
+      ),
+    },
+    ledger: { ledgerTtlSec: read.seconds('P33_LEDGER_TTL_SEC', 86400, 1) },
+    reconcile: {
+      allowlist: read.symbols('P34_ALLOWLIST', 'BTCUSDT'),
+      cadenceSec: read.seconds('P34_LOOP_CADENCE_SEC', 1.0, 0.05),
+      exchangeFreshnessSec: read.seconds('P34_EXCHANGE_FRESHNESS_SEC', 10),
+      qtyDriftTolerancePct: read.number('P34_QTY_DRIFT_TOLERANCE_PCT', 1.0, 0, 100),
+      evidenceWindowSec: read.seconds('P34_EVIDENCE_WINDOW_SEC', 300, 1),
+      holdTtlSec: read.seconds('P34_HOLD_TTL_SEC', 300, 1),
+      metricsPort: read.port('P34_PROMETHEUS_PORT', 8046),
+      metricsHost: read.string('P34_METRICS_HOST', '127.0.0.1'),
+      logLevel: read.logLevel('P34_LOG_LEVEL'),
+    },
+    brain: {
+      allowlist: read.symbols('P33_ALLOWLIST', 'BTCUSDT'),
+      pollSec: read.seconds('P33_POLL_SEC', 5, 0.05),
+      staleThresholdSec: read.seconds('P33_STALE_THRESHOLD_SEC', 10),
+      cooldownSec: read.seconds('P33_COOLDOWN_SEC', 15, 0),
+      qtyTolerancePct: read.number('P33_QTY_TOLERANCE_PCT', 1.0, 0, 100),
+      permitTtlSec: read.seconds('P33_PERMIT_TTL', 60, 1),
+      planMaxAgeSec: read.seconds('P33_PLAN_MAX_AGE_SEC', 30, 1),
+      snapshotTtlSec: read.seconds('P33_SNAPSHOT_TTL_SEC', 3600, 1),
+      requireReconcile: read.boolean('P33_REQUIRE_RECONCILE', true),
+      userStream: read.boolean('P33_USER_STREAM', false),
+      lotRefreshSec: read.seconds('P33_LOT_REFRESH_SEC', 3600, 1),
+      metricsPort: read.port('P33_METRICS_PORT', 8045),
+      metricsHost: read.string('P33_METRICS_HOST', '127.0.0.1'),
+      logLevel: read.logLevel('P33_LOG_LEVEL'),
+    },
+    binance: {
+      apiKey: read.optional('BINANCE_API_KEY'),
+      apiSecret: read.optional('BINANCE_API_SECRET'),
+      testnet,
+      baseUrl: read.url('BINANCE_BASE_URL', ['http:', 'https:']) ?? urls.rest,
+      wsUrl: read.url('BINANCE_WS_URL', ['ws:', 'wss:']) ?? urls.ws,
+      positionRiskVersion: read.choice('BINANCE_POSITION_RISK_VERSION', 'v2', ['v2', 'v3'] as const),
+      timeoutMs: read.seconds('BINANCE_TIMEOUT_SEC', 5, 0.1) * 1000,
+      recvWindowMs: read.integer('BINANCE_RECV_WINDOW_MS', 5000, 1, 60000),
+    },
+    gate: { waitMs: read.integer('GATE_WAIT_MS', 1200, 0, 60000) },
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

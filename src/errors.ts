@@ -1,0 +1,45 @@
+/**
+ * One error base with a stable `code`. Branch on the class or the code, never on the
+ * message; the message names the fix.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'REDIS_SERVER_MISSING'
+  | 'REDIS_UNAVAILABLE'
+  | 'SCRIPT_REPLY_INVALID'
+  | 'EXCHANGE_HTTP'
+  | 'EXCHANGE_RESPONSE_INVALID'
+  | 'EXCHANGE_RATE_LIMITED'
+  | 'EXCHANGE_TIMEOUT'
+  | 'EXCHANGE_REJECTED'
+  | 'USAGE'
+  | 'NOT_FOUND'
+  | 'CONFLICT';
+
+export class PosguardError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PosguardError';
+    this.code = code;
+  }
+}
+
+export class ConfigError extends PosguardError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(
+      'CONFIG_INVALID',
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

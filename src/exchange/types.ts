@@ -1,0 +1,74 @@
+/**
+ * The exchange surface the brain and the simulator use. Implemented over real HTTP and
+ * WebSocket by the Binance USD-M client (`binance-client.ts`), which the tests, the demo
+ * and the benchmarks point at the simulated venue.
+ */
+import type { Amount } from '../domain/amount.js';
+import type { LotSize } from '../domain/lot-size.js';
+import { PosguardError, type ErrorCode } from '../errors.js';
+
+export type PositionSideMode = 'BOTH' | 'LONG' | 'SHORT';
+
+/** One row of /fapi/v2/positionRisk (or v3), amounts kept as decimals. */
+export interface PositionRow {
+  symbol: string;
+  positionAmt: Amount;
+  positionSide: PositionSideMode;
+  entryPrice: Amount | null;
+  markPrice: Amount | null;
+  leverage: string | null;
+  unrealizedProfit: Amount | null;
+  /** The exchange's update time for this position (ms), 0/absent → null. */
+  updateTimeMs: number | null;
+}
+
+export interface OrderRequest {
+  symbol: string;
+  side: 'BUY' | 'SELL';
+  /** Decimal string, already a multiple of the step. */
+  quantity: string;
+  reduceOnly: boolean;
+  newClientOrderId?: string;
+}
+
+export interface OrderResult {
+  orderId: string;
+  symbol: string;
+  side: 'BUY' | 'SELL';
+  status: string;
+  executedQty: Amount;
+  avgPrice: Amount | null;
+  updateTimeMs: number;
+}
+
+/** The REST calls posguard makes. One positionRisk call covers every symbol (SPEC §3). */
+export interface FuturesRestClient {
+  /** Measures the offset to the exchange clock (`/fapi/v1/time`). */
+  syncTime(): Promise<void>;
+  /** All positions of the account in one signed request. */
+  positionRisk(): Promise<PositionRow[]>;
+  /** Lot sizes per symbol (`MARKET_LOT_SIZE`, falling back to `LOT_SIZE`). */
+  lotSizes(): Promise<Map<string, LotSize>>;
+  placeOrder(order: OrderRequest): Promise<OrderResult>;
+  /** Last `X-MBX-USED-WEIGHT-1M` seen, or null. */
+  usedWeight1m(): number | null;
+  /** While > now, every call fails fast with EXCHANGE_RATE_LIMITED (Retry-After honoured). */
+  pausedUntilMs(): number;
+}
+
+export class ExchangeError extends PosguardError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly details: {
+      httpStatus?: number;
+      binanceCode?: number;
+      retryAfterMs?: number;
+      endpoint?: string;
+    } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'ExchangeError';
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Every Redis key posguard reads or writes is built here (SPEC §1). Symbols and plan ids
+ * are validated before they become part of a key name; a bad one throws rather than
+ * building a key like `quantum:position:ledger:BTCUSDT:*` (no key injection).
+ */
+import { isPlanId, isStreamId, isSymbol } from '../domain/identifiers.js';
+import { PosguardError } from '../errors.js';
+
+function symbol(value: string): string {
+  if (!isSymbol(value)) throw new PosguardError('USAGE', `invalid symbol ${JSON.stringify(value)}: expected ^[A-Z0-9]{2,32}$`);
+  return value;
+}
+
+function plan(value: string): string {
+  if (!isPlanId(value)) {
+    throw new PosguardError('USAGE', `invalid plan id ${JSON.stringify(value)}: expected ^[A-Za-z0-9:_.-]{1,128}$`);
+  }
+  return value;
+}
+
+function entry(value: string): string {
+  if (!isStreamId(value)) throw new PosguardError('USAGE', `invalid stream id ${JSON.stringify(value)}`);
+  return value;
+}
+
+export interface Keys {
+  readonly prefix: string;
+  // Contract keys shared with the seeds' services (SPEC §1).
+  snapshot(sym: string): string;
+  ledger(sym: string): string;
+  applyPlanStream: string;
+  applyResultStream: string;
+  permitP33(planId: string): string;
+  permitGovernor(planId: string): string;
+  hold(sym: string): string;
+  reconcileState(sym: string): string;
+  reconcileEventsStream: string;
+  reconcileHeartbeat: string;
+  // posguard's own keys, all under P:posguard:…
+  symbolLotSize(sym: string): string;
+  planSeen(planId: string): string;
+  resultApplied(entryId: string): string;
+  evidenceUsed(entryId: string): string;
+  holdOwner(sym: string): string;
+  brainHeartbeat: string;
+  reconcileLease: string;
+}
+
+export function buildKeys(prefix: string, governorTemplate = '{prefix}:permit:governor:{plan_id}'): Keys {
+  const own = `${prefix}:posguard`;
+  return {
+    prefix,
+    snapshot: (sym) => `${prefix}:position:snapshot:${symbol(sym)}`,
+    ledger: (sym) => `${prefix}:position:ledger:${symbol(sym)}`,
+    applyPlanStream: `${prefix}:stream:apply.plan`,
+    applyResultStream: `${prefix}:stream:apply.result`,
+    permitP33: (id) => `${prefix}:permit:p33:${plan(id)}`,
+    permitGovernor: (id) => governorTemplate.replaceAll('{prefix}', prefix).replaceAll('{plan_id}', plan(id)),
+    hold: (sym) => `${prefix}:reconcile:hold:${symbol(sym)}`,
+    reconcileState: (sym) => `${prefix}:reconcile:state:${symbol(sym)}`,
+    reconcileEventsStream: `${prefix}:stream:reconcile.events`,
+    reconcileHeartbeat: `${prefix}:reconcile:heartbeat`,
+    symbolLotSize: (sym) => `${own}:symbol:${symbol(sym)}`,
+    planSeen: (id) => `${own}:plan:seen:${plan(id)}`,
+    resultApplied: (id) => `${own}:result:applied:${entry(id)}`,
+    evidenceUsed: (id) => `${own}:evidence:used:${entry(id)}`,
+    holdOwner: (sym) => `${own}:hold:owner:${symbol(sym)}`,
+    brainHeartbeat: `${own}:brain:heartbeat`,
+    reconcileLease: `${own}:reconcile:lease`,
+  };
+}
