@@ -27,16 +27,23 @@ function buildProgram(): Command {
 async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv as string[]);
+    await program.parseAsync(argv);
     return process.exitCode === undefined ? EXIT_OK : Number(process.exitCode);
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      ) {
         return EXIT_OK;
       }
       return EXIT_USAGE;
     }
-    if (error instanceof PosguardError && (error.code === 'USAGE' || error.code === 'CONFIG_INVALID')) {
+    if (
+      error instanceof PosguardError &&
+      (error.code === 'USAGE' || error.code === 'CONFIG_INVALID')
+    ) {
       process.stderr.write(`posguard: ${error.message}\n`);
       return error.code === 'USAGE' ? EXIT_USAGE : EXIT_FAILURE;
     }

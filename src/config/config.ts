@@ -42,7 +42,16 @@ class Reader {
     return this.parse(
       name,
       fallback,
-      z.string().regex(/^\d+(\.\d+)?$/).transform(Number).pipe(z.number().min(min).max(86400 * 365)),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?$/)
+        .transform(Number)
+        .pipe(
+          z
+            .number()
+            .min(min)
+            .max(86400 * 365),
+        ),
       `a number of seconds ≥ ${min} (decimals allowed, e.g. 0.5)`,
     );
   }
@@ -51,7 +60,11 @@ class Reader {
     return this.parse(
       name,
       fallback,
-      z.string().regex(/^\d+(\.\d+)?$/).transform(Number).pipe(z.number().min(min).max(max)),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?$/)
+        .transform(Number)
+        .pipe(z.number().min(min).max(max)),
       `a number between ${min} and ${max}`,
     );
   }
@@ -86,7 +99,11 @@ class Reader {
     return this.parse(
       name,
       fallback,
-      z.string().refine((s): s is T => (options as readonly string[]).includes(s)) as unknown as z.ZodType<T>,
+      z
+        .string()
+        .refine((s): s is T =>
+          (options as readonly string[]).includes(s),
+        ),
       `one of ${options.join(', ')}`,
     );
   }
@@ -119,7 +136,9 @@ class Reader {
     const raw = this.raw(name) ?? 'INFO';
     const level = LOG_LEVELS[raw.toUpperCase()];
     if (level === undefined) {
-      this.problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)}: expected one of ${Object.keys(LOG_LEVELS).join(', ')}`,
+      );
       return 'info';
     }
     return level;
@@ -134,19 +153,29 @@ class Reader {
     } catch {
       // reported below
     }
-    this.problems.push(`${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    this.problems.push(
+      `${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
     return undefined;
   }
 
   keyPrefix(name: string, fallback: string): string {
-    return this.parse(name, fallback, z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), 'letters, digits, _ . - (e.g. quantum)');
+    return this.parse(
+      name,
+      fallback,
+      z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+      'letters, digits, _ . - (e.g. quantum)',
+    );
   }
 
   keyTemplate(name: string, fallback: string): string {
     return this.parse(
       name,
       fallback,
-      z.string().regex(/^[A-Za-z0-9_.:{}-]{1,200}$/).refine((s) => s.includes('{plan_id}')),
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.:{}-]{1,200}$/)
+        .refine((s) => s.includes('{plan_id}')),
       'a key template containing {plan_id} (and optionally {prefix}), e.g. {prefix}:permit:governor:{plan_id}',
     );
   }
@@ -283,7 +312,10 @@ export function loadConfig(env: Env): Readonly<Config> {
       testnet,
       baseUrl: read.url('BINANCE_BASE_URL', ['http:', 'https:']) ?? urls.rest,
       wsUrl: read.url('BINANCE_WS_URL', ['ws:', 'wss:']) ?? urls.ws,
-      positionRiskVersion: read.choice('BINANCE_POSITION_RISK_VERSION', 'v2', ['v2', 'v3'] as const),
+      positionRiskVersion: read.choice('BINANCE_POSITION_RISK_VERSION', 'v2', [
+        'v2',
+        'v3',
+      ] as const),
       timeoutMs: read.seconds('BINANCE_TIMEOUT_SEC', 5, 0.1) * 1000,
       recvWindowMs: read.integer('BINANCE_RECV_WINDOW_MS', 5000, 1, 60000),
     },

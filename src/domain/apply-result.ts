@@ -98,15 +98,21 @@ function readQty(fields: Record<string, string>, steps: Step[]): Amount | string
   for (const step of steps) {
     if (step.executedQty === undefined || step.executedQty === null) continue;
     const qty = parseAmount(step.executedQty);
-    if (qty === null) return `steps_results executed_qty ${JSON.stringify(step.executedQty)} is not a decimal`;
+    if (qty === null)
+      return `steps_results executed_qty ${JSON.stringify(step.executedQty)} is not a decimal`;
     sum = sum.plus(qty);
   }
   return sum;
 }
 
-export function parseApplyResult(entryId: string, fields: Record<string, string>): ApplyResultParse {
+export function parseApplyResult(
+  entryId: string,
+  fields: Record<string, string>,
+): ApplyResultParse {
   const steps = readSteps(fields.steps_results);
-  const stepSymbol = Array.isArray(steps) ? steps.find((s) => isSymbol(s.symbol))?.symbol : undefined;
+  const stepSymbol = Array.isArray(steps)
+    ? steps.find((s) => isSymbol(s.symbol))?.symbol
+    : undefined;
   const rawSymbol = fields.symbol?.trim().toUpperCase() ?? (stepSymbol as string | undefined);
   const symbol = isSymbol(rawSymbol) ? rawSymbol : null;
   const planId = isPlanId(fields.plan_id) ? fields.plan_id : null;
@@ -114,11 +120,19 @@ export function parseApplyResult(entryId: string, fields: Record<string, string>
 
   const executed = readBool(fields.executed);
   if (executed === null) {
-    return { kind: 'bad', problem: `executed ${JSON.stringify(fields.executed)} is not a boolean`, symbol };
+    return {
+      kind: 'bad',
+      problem: `executed ${JSON.stringify(fields.executed)} is not a boolean`,
+      symbol,
+    };
   }
   if (!executed) return { kind: 'no_fill', symbol, planId };
   if (symbol === null) {
-    return { kind: 'bad', problem: `symbol ${JSON.stringify(fields.symbol)} is not a valid symbol`, symbol };
+    return {
+      kind: 'bad',
+      problem: `symbol ${JSON.stringify(fields.symbol)} is not a valid symbol`,
+      symbol,
+    };
   }
 
   const qty = readQty(fields, steps);
@@ -126,8 +140,10 @@ export function parseApplyResult(entryId: string, fields: Record<string, string>
   if (qty.isNegative()) return { kind: 'bad', problem: 'negative executed quantity', symbol };
   if (qty.isZero()) return { kind: 'no_fill', symbol, planId };
 
-  const orderSide = readOrderSide(fields.side) ?? steps.map((s) => readOrderSide(s.side)).find((s) => s);
-  if (!orderSide) return { kind: 'bad', problem: 'no BUY/SELL side in side or steps_results', symbol };
+  const orderSide =
+    readOrderSide(fields.side) ?? steps.map((s) => readOrderSide(s.side)).find((s) => s);
+  if (!orderSide)
+    return { kind: 'bad', problem: 'no BUY/SELL side in side or steps_results', symbol };
 
   const lastStep = steps.at(-1);
   const orderId = readId(fields.order_id) ?? readId(lastStep?.orderId);

@@ -81,20 +81,29 @@ function readVersion(raw: string | undefined): number | null {
 export function decodeLedger(hash: Record<string, string>, epsilon: Amount): LedgerRead {
   const rawVersion = hash.version ?? '';
   const version = readVersion(hash.version);
-  if (version === null) return { kind: 'invalid', problem: 'version is not an integer', rawVersion };
+  if (version === null)
+    return { kind: 'invalid', problem: 'version is not an integer', rawVersion };
   const canonical = hash.ledger_amt !== undefined;
   const rawAmount = canonical ? hash.ledger_amt : hash.last_known_amt;
   const order = readOrder(hash);
   if (rawAmount === undefined) return { kind: 'missing', order, version, rawVersion };
   const parsed = parseAmount(rawAmount);
   if (parsed === null) {
-    return { kind: 'invalid', problem: `amount ${JSON.stringify(rawAmount)} is not a decimal`, rawVersion };
+    return {
+      kind: 'invalid',
+      problem: `amount ${JSON.stringify(rawAmount)} is not a decimal`,
+      rawVersion,
+    };
   }
   const declared = parseSide(canonical ? hash.ledger_side : hash.last_known_side);
   let amount: Amount;
   if (declared === 'FLAT') {
     if (parsed.abs().gt(epsilon)) {
-      return { kind: 'invalid', problem: `side FLAT with amount ${formatAmount(parsed)}`, rawVersion };
+      return {
+        kind: 'invalid',
+        problem: `side FLAT with amount ${formatAmount(parsed)}`,
+        rawVersion,
+      };
     }
     amount = ZERO;
   } else if (declared === 'LONG') amount = parsed.abs();

@@ -19,15 +19,16 @@ export interface Snapshot {
 }
 
 export type SnapshotRead =
-  | { kind: 'missing' }
-  | { kind: 'invalid'; problem: string }
-  | { kind: 'ok'; snapshot: Snapshot };
+  { kind: 'missing' } | { kind: 'invalid'; problem: string } | { kind: 'ok'; snapshot: Snapshot };
 
 export function decodeSnapshot(hash: Record<string, string>): SnapshotRead {
   if (Object.keys(hash).length === 0) return { kind: 'missing' };
   const amount = parseAmount(hash.position_amt);
   if (amount === null) {
-    return { kind: 'invalid', problem: `position_amt ${JSON.stringify(hash.position_amt)} is not a decimal` };
+    return {
+      kind: 'invalid',
+      problem: `position_amt ${JSON.stringify(hash.position_amt)} is not a decimal`,
+    };
   }
   const takenMs = parseTimestampMs(hash.ts_ms) ?? parseTimestampMs(hash.ts_epoch);
   if (takenMs === null) return { kind: 'invalid', problem: 'no usable ts_ms/ts_epoch' };

@@ -52,7 +52,9 @@ export async function startHttpEndpoint(options: {
         .end(`${JSON.stringify({ status: ready ? 'ready' : 'not_ready', checks })}\n`);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /readyz\n');
+    res
+      .writeHead(404, { 'content-type': 'text/plain' })
+      .end('not found: try /metrics, /healthz, /readyz\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

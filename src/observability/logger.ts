@@ -53,10 +53,15 @@ export function createLogger(options: LoggerOptions): Logger {
   if (pretty) {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' },
+      },
     });
   }
-  return options.destination ? pino(base, options.destination as pino.DestinationStream) : pino(base);
+  return options.destination
+    ? pino(base, options.destination as pino.DestinationStream)
+    : pino(base);
 }
 
 /** A logger that drops everything (tests, benchmarks). */

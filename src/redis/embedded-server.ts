@@ -58,7 +58,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(port: number, password: string | undefined, child: ChildProcess): Promise<void> {
+async function waitForPing(
+  port: number,
+  password: string | undefined,
+  child: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -87,7 +91,9 @@ async function waitForPing(port: number, password: string | undefined, child: Ch
   throw new Error(`redis-server on port ${port} did not answer PING: ${String(lastError)}`);
 }
 
-export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(
+  options: EmbeddedRedisOptions = {},
+): Promise<EmbeddedRedis> {
   const bin = redisServerBinary();
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'posguard-redis-'));
@@ -97,14 +103,22 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     child = spawn(
       bin,
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--dir', dir,
-        '--save', '',
-        '--appendonly', 'no',
-        '--daemonize', 'no',
-        '--logfile', '',
-        '--loglevel', 'warning',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--logfile',
+        '',
+        '--loglevel',
+        'warning',
         ...(options.args ?? []),
       ],
       { stdio: 'ignore' },

@@ -7,19 +7,27 @@ import { isPlanId, isStreamId, isSymbol } from '../domain/identifiers.js';
 import { PosguardError } from '../errors.js';
 
 function symbol(value: string): string {
-  if (!isSymbol(value)) throw new PosguardError('USAGE', `invalid symbol ${JSON.stringify(value)}: expected ^[A-Z0-9]{2,32}$`);
+  if (!isSymbol(value))
+    throw new PosguardError(
+      'USAGE',
+      `invalid symbol ${JSON.stringify(value)}: expected ^[A-Z0-9]{2,32}$`,
+    );
   return value;
 }
 
 function plan(value: string): string {
   if (!isPlanId(value)) {
-    throw new PosguardError('USAGE', `invalid plan id ${JSON.stringify(value)}: expected ^[A-Za-z0-9:_.-]{1,128}$`);
+    throw new PosguardError(
+      'USAGE',
+      `invalid plan id ${JSON.stringify(value)}: expected ^[A-Za-z0-9:_.-]{1,128}$`,
+    );
   }
   return value;
 }
 
 function entry(value: string): string {
-  if (!isStreamId(value)) throw new PosguardError('USAGE', `invalid stream id ${JSON.stringify(value)}`);
+  if (!isStreamId(value))
+    throw new PosguardError('USAGE', `invalid stream id ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -46,7 +54,10 @@ export interface Keys {
   reconcileLease: string;
 }
 
-export function buildKeys(prefix: string, governorTemplate = '{prefix}:permit:governor:{plan_id}'): Keys {
+export function buildKeys(
+  prefix: string,
+  governorTemplate = '{prefix}:permit:governor:{plan_id}',
+): Keys {
   const own = `${prefix}:posguard`;
   return {
     prefix,
@@ -55,7 +66,8 @@ export function buildKeys(prefix: string, governorTemplate = '{prefix}:permit:go
     applyPlanStream: `${prefix}:stream:apply.plan`,
     applyResultStream: `${prefix}:stream:apply.result`,
     permitP33: (id) => `${prefix}:permit:p33:${plan(id)}`,
-    permitGovernor: (id) => governorTemplate.replaceAll('{prefix}', prefix).replaceAll('{plan_id}', plan(id)),
+    permitGovernor: (id) =>
+      governorTemplate.replaceAll('{prefix}', prefix).replaceAll('{plan_id}', plan(id)),
     hold: (sym) => `${prefix}:reconcile:hold:${symbol(sym)}`,
     reconcileState: (sym) => `${prefix}:reconcile:state:${symbol(sym)}`,
     reconcileEventsStream: `${prefix}:stream:reconcile.events`,

@@ -12,7 +12,7 @@ describe('test harness', () => {
   });
 
   it('runs a script after SCRIPT FLUSH (NOSCRIPT fallback)', async () => {
-    const script = new LuaScript('echo', "return ARGV[1] .. KEYS[1]");
+    const script = new LuaScript('echo', 'return ARGV[1] .. KEYS[1]');
     expect(await script.run(t.redis, ['k'], ['v'])).toBe('vk');
     await t.redis.script('FLUSH');
     expect(await script.run(t.redis, ['k2'], ['v2'])).toBe('v2k2');

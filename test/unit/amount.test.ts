@@ -25,7 +25,23 @@ describe('amounts', () => {
   });
 
   it('rejects what is not a finite decimal', () => {
-    for (const bad of ['', ' ', 'NaN', 'Infinity', '-Infinity', '0x10', '0b1', '1,000', '1e999', 'abc', '1.2.3', null, undefined, {}, Number.NaN]) {
+    for (const bad of [
+      '',
+      ' ',
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      '0x10',
+      '0b1',
+      '1,000',
+      '1e999',
+      'abc',
+      '1.2.3',
+      null,
+      undefined,
+      {},
+      Number.NaN,
+    ]) {
       expect(parseAmount(bad)).toBeNull();
     }
   });
@@ -40,8 +56,12 @@ describe('amounts', () => {
   it('uses half the lot step as ε, 1e-9 when unknown', () => {
     expect(formatAmount(epsilonFor(new Decimal('0.001')))).toBe('0.0005');
     expect(formatAmount(epsilonFor(null))).toBe('0.000000001');
-    expect(amountsEqual(new Decimal('0.0620'), new Decimal('0.0624'), epsilonFor(new Decimal('0.001')))).toBe(true);
-    expect(amountsEqual(new Decimal('0.062'), new Decimal('0.063'), epsilonFor(new Decimal('0.001')))).toBe(false);
+    expect(
+      amountsEqual(new Decimal('0.0620'), new Decimal('0.0624'), epsilonFor(new Decimal('0.001'))),
+    ).toBe(true);
+    expect(
+      amountsEqual(new Decimal('0.062'), new Decimal('0.063'), epsilonFor(new Decimal('0.001'))),
+    ).toBe(false);
   });
 
   it('reads sides case-insensitively; NONE and "" let the sign decide', () => {
@@ -58,12 +78,16 @@ describe('amounts', () => {
 
   it('round-trips any decimal through its canonical text', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -1e12, max: 1e12 }), fc.integer({ min: 0, max: 12 }), (units, scale) => {
-        const value = new Decimal(units).div(new Decimal(10).pow(scale));
-        const text = formatAmount(value);
-        expect(text).not.toMatch(/e/i);
-        expect(parseAmount(text)!.eq(value)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: -1e12, max: 1e12 }),
+        fc.integer({ min: 0, max: 12 }),
+        (units, scale) => {
+          const value = new Decimal(units).div(new Decimal(10).pow(scale));
+          const text = formatAmount(value);
+          expect(text).not.toMatch(/e/i);
+          expect(parseAmount(text)!.eq(value)).toBe(true);
+        },
+      ),
     );
   });
 });
