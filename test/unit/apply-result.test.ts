@@ -83,7 +83,7 @@ describe('apply.result parser (LESSONS #2)', () => {
         side: 'SELL',
       }).kind,
     ).toBe('no_fill');
-    const bad = [
+    const bad: Record<string, string>[] = [
       { symbol: 'BTCUSDT', executed: 'maybe', filled_qty: '1', side: 'SELL' },
       { symbol: 'BTCUSDT', executed: 'true', filled_qty: 'lots', side: 'SELL' },
       { symbol: 'BTCUSDT', executed: 'true', filled_qty: '1' },
