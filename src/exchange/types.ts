@@ -56,6 +56,14 @@ export interface FuturesRestClient {
   pausedUntilMs(): number;
 }
 
+/** The user-data stream's listenKey calls (API-key header, unsigned). One key per account. */
+export interface ListenKeyApi {
+  /** Creates the account's listenKey, or returns the active one and extends it. */
+  createListenKey(): Promise<string>;
+  keepAliveListenKey(): Promise<void>;
+  closeListenKey(): Promise<void>;
+}
+
 export class ExchangeError extends PosguardError {
   constructor(
     code: ErrorCode,
@@ -65,6 +73,8 @@ export class ExchangeError extends PosguardError {
       binanceCode?: number;
       retryAfterMs?: number;
       endpoint?: string;
+      /** An order request whose outcome is unknown (timeout, 5xx): read positions before retrying. */
+      executionUnknown?: boolean;
     } = {},
     options?: { cause?: unknown },
   ) {
