@@ -22,9 +22,12 @@ const LOG_LEVELS: Record<string, string> = {
 
 class Reader {
   readonly problems: string[] = [];
+  /** Every variable name read, in order (CONFIG_VARIABLES). */
+  readonly names = new Set<string>();
   constructor(private readonly env: Env) {}
 
   private raw(name: string): string | undefined {
+    this.names.add(name);
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
@@ -99,11 +102,7 @@ class Reader {
     return this.parse(
       name,
       fallback,
-      z
-        .string()
-        .refine((s): s is T =>
-          (options as readonly string[]).includes(s),
-        ),
+      z.string().refine((s): s is T => (options as readonly string[]).includes(s)),
       `one of ${options.join(', ')}`,
     );
   }
@@ -267,6 +266,12 @@ function redisUrl(read: Reader): string {
 /** Reads and validates every variable; throws one ConfigError listing every problem. */
 export function loadConfig(env: Env): Readonly<Config> {
   const read = new Reader(env);
+  const config = readConfig(read);
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return deepFreeze(config);
+}
+
+function readConfig(read: Reader): Config {
   const testnet = read.boolean('BINANCE_TESTNET', true);
   const urls = testnet ? BINANCE_URLS.testnet : BINANCE_URLS.production;
   const config: Config = {
@@ -321,8 +326,19 @@ export function loadConfig(env: Env): Readonly<Config> {
     },
     gate: { waitMs: read.integer('GATE_WAIT_MS', 1200, 0, 60000) },
   };
-  if (read.problems.length > 0) throw new ConfigError(read.problems);
-  return deepFreeze(config);
+  return config;
+}
+
+/**
+ * Every environment variable `loadConfig` reads, sorted — taken from the reader itself so
+ * it can never drift from the code (deploy/config/*.env are checked against it).
+ */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(variableNames());
+
+function variableNames(): string[] {
+  const read = new Reader({});
+  readConfig(read);
+  return [...read.names].sort();
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {
