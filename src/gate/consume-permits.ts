@@ -1,0 +1,167 @@
+/**
+ * The permit gate (SPEC §6): what the Apply Layer calls before it executes a plan.
+ *
+ * One Lua script (`gate_consume.lua`) checks the Governor permit and the P3.3 permit and
+ * deletes both only when both pass, so a permit can never be used twice (LESSONS #4).
+ * While the P3.3 permit is missing — and only then — the gate waits up to `waitMs`,
+ * because the planner and the brain race (LESSONS #3). It never throws: an unreachable
+ * or stalled Redis is `missing_permit_or_redis`, and the Apply Layer does not execute.
+ */
+import type { Redis } from 'ioredis';
+import type { Clock } from '../domain/time.js';
+import { isPlanId } from '../domain/identifiers.js';
+import { PosguardError, errorMessage } from '../errors.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/lua-script.js';
+import { type P33Permit, decodeP33Permit } from './permit-codec.js';
+import { formatAmount } from '../domain/amount.js';
+
+/** Same default as GATE_WAIT_MS. */
+export const DEFAULT_GATE_WAIT_MS = 1200;
+/** A single script call that takes longer than this is treated as Redis being unavailable. */
+export const DEFAULT_CALL_TIMEOUT_MS = 2000;
+const FIRST_BACKOFF_MS = 2;
+const MAX_BACKOFF_MS = 50;
+
+export type GateRefusalCode =
+  'missing_permit_or_redis' | 'governor_denied' | 'missing_or_denied_p33_permit';
+
+export type GateResult =
+  | { ok: true; safeCloseQty: string; permit: P33Permit }
+  | {
+      ok: false;
+      code: GateRefusalCode;
+      /** For missing_or_denied_p33_permit: missing | wrong_type | invalid | the deny reason. */
+      p33Reason?: string;
+      /** For governor_denied: not_granted | wrong_type | invalid. */
+      governorReason?: string;
+      /** Human detail, e.g. the Redis error; never used for branching. */
+      detail?: string;
+    };
+
+export type GateReply =
+  { status: 'OK'; permitJson: string } | { status: GateRefusalCode; why: string };
+
+const REFUSALS: ReadonlySet<string> = new Set<GateRefusalCode>([
+  'missing_permit_or_redis',
+  'governor_denied',
+  'missing_or_denied_p33_permit',
+]);
+
+/** Decodes the script's `{status, detail}` reply; anything else is SCRIPT_REPLY_INVALID. */
+export function decodeGateReply(reply: unknown): GateReply {
+  if (Array.isArray(reply) && reply.length === 2) {
+    const [status, detail] = reply as unknown[];
+    const text = Buffer.isBuffer(detail) ? detail.toString('utf8') : detail;
+    if (typeof text === 'string') {
+      if (status === 'OK') return { status, permitJson: text };
+      if (typeof status === 'string' && REFUSALS.has(status)) {
+        return { status: status as GateRefusalCode, why: text };
+      }
+    }
+  }
+  throw new PosguardError(
+    'SCRIPT_REPLY_INVALID',
+    `gate_consume.lua replied ${JSON.stringify(reply)}`,
+  );
+}
+
+/** The result for one script reply (no waiting). */
+export function gateResultOf(reply: GateReply): GateResult {
+  if (reply.status === 'OK') {
+    const read = decodeP33Permit(reply.permitJson);
+    // The script and the codec accept the same forms; this branch is the fail-closed backstop.
+    if (read.kind !== 'ok' || read.permit.safeCloseQty === null) {
+      return {
+        ok: false,
+        code: 'missing_or_denied_p33_permit',
+        p33Reason: 'invalid',
+        detail: 'permit consumed but its safe_close_qty is unreadable; do not execute',
+      };
+    }
+    return { ok: true, safeCloseQty: formatAmount(read.permit.safeCloseQty), permit: read.permit };
+  }
+  if (reply.status === 'governor_denied') {
+    return { ok: false, code: reply.status, governorReason: reply.why };
+  }
+  if (reply.status === 'missing_or_denied_p33_permit') {
+    return { ok: false, code: reply.status, p33Reason: reply.why };
+  }
+  return { ok: false, code: reply.status };
+}
+
+export interface ConsumeOptions {
+  /** How long to wait for a missing P3.3 permit (default 1200 ms, GATE_WAIT_MS). */
+  waitMs?: number;
+  clock?: Clock;
+  callTimeoutMs?: number;
+}
+
+const systemClock: Clock = { nowMs: () => Date.now() };
+const script = LuaScript.load('gate_consume');
+
+/** The script itself, for callers that want its source or sha (docs, other languages). */
+export const gateConsumeScript: LuaScript = script;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function attempt(
+  redis: Redis,
+  keyList: readonly string[],
+  timeoutMs: number,
+): Promise<GateResult> {
+  try {
+    const reply = await withTimeout(script.run(redis, keyList, []), timeoutMs);
+    return gateResultOf(decodeGateReply(reply));
+  } catch (error) {
+    return { ok: false, code: 'missing_permit_or_redis', detail: `redis: ${errorMessage(error)}` };
+  }
+}
+
+function isMissingP33(result: GateResult): boolean {
+  return (
+    !result.ok && result.code === 'missing_or_denied_p33_permit' && result.p33Reason === 'missing'
+  );
+}
+
+/**
+ * Consumes both permits of `planId`, or neither. Resolves with a typed result; never rejects.
+ */
+export async function consumePermits(
+  redis: Redis,
+  keys: Keys,
+  planId: string,
+  options: ConsumeOptions = {},
+): Promise<GateResult> {
+  if (!isPlanId(planId)) {
+    return {
+      ok: false,
+      code: 'missing_permit_or_redis',
+      detail: `invalid plan id ${JSON.stringify(planId)}`,
+    };
+  }
+  const clock = options.clock ?? systemClock;
+  const waitMs = Math.max(0, options.waitMs ?? DEFAULT_GATE_WAIT_MS);
+  const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const keyList = [keys.permitGovernor(planId), keys.permitP33(planId)];
+  const deadline = clock.nowMs() + waitMs;
+  let backoff = FIRST_BACKOFF_MS;
+  for (;;) {
+    const result = await attempt(redis, keyList, timeoutMs);
+    if (!isMissingP33(result)) return result;
+    const remaining = deadline - clock.nowMs();
+    if (remaining <= 0) return result;
+    await sleep(Math.min(backoff, remaining));
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  }
+}

@@ -1,0 +1,129 @@
+--[[
+gate_consume.lua — the Apply Layer's permit gate (posguard SPEC §6).
+
+Checks the P3.2 Governor permit and the P3.3 position permit of one plan and consumes
+BOTH atomically, or NEITHER. An Apply Layer in any language can run this file as is
+(EVAL / EVALSHA with 2 keys and no arguments).
+
+KEYS[1]  governor permit   e.g. quantum:permit:governor:<plan_id>
+KEYS[2]  P3.3 permit       e.g. quantum:permit:p33:<plan_id>
+ARGV     none
+
+Reply: an array of two bulk strings {status, detail}.
+  {'OK', <P3.3 permit JSON exactly as stored>}
+      Both permits passed and both keys were deleted. Read safe_close_qty from the
+      returned JSON (decode it as a decimal, not a binary float).
+  {'missing_permit_or_redis', ''}
+      No governor permit. Nothing deleted.
+  {'governor_denied', why}
+      why = not_granted | wrong_type | invalid. Nothing deleted.
+  {'missing_or_denied_p33_permit', why}
+      why = missing | wrong_type | invalid | <the permit's deny reason> | denied.
+      Nothing deleted. Only `missing` is worth waiting for (the brain may not have
+      answered the plan yet); every other refusal is final.
+
+Accepted forms (fail closed on anything else):
+  governor permit: a JSON object whose `granted` is true, 1, or the string
+                   "true"/"1"/"yes" (any case). A bare value ("1", "granted") is invalid.
+  P3.3 permit:     a JSON object whose `allow` is true (same forms) and whose
+                   `safe_close_qty` is a decimal whose double value is > 0 and < 1e18
+                   (JSON number, or a decimal string without blanks, exponent allowed);
+                   `allow` false → the permit's `reason`.
+A key of the wrong type (e.g. a hash written by a bypass script) is refused with
+wrong_type, never an error reply (posguard LESSONS #18).
+]]
+
+local function read_string(key)
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' and value.err then
+    return nil, 'wrong_type'
+  end
+  if not value then
+    return nil, 'missing'
+  end
+  return value, nil
+end
+
+local function decode_object(raw)
+  local ok, obj = pcall(cjson.decode, raw)
+  if not ok or type(obj) ~= 'table' or obj[1] ~= nil then
+    return nil
+  end
+  return obj
+end
+
+local TRUE_WORDS = { ['true'] = true, ['1'] = true, ['yes'] = true }
+
+local function is_true(value)
+  if value == true or value == 1 then
+    return true
+  end
+  return type(value) == 'string' and TRUE_WORDS[string.lower(value)] == true
+end
+
+-- Same grammar as posguard's parseAmount: [+]digits[.digits] or [+].digits, optional
+-- exponent of 1–3 digits; at most 64 characters.
+local function is_decimal_text(text)
+  if string.len(text) == 0 or string.len(text) > 64 then
+    return false
+  end
+  local mantissa, exponent = string.match(text, '^([^eE]+)[eE]([%+%-]?%d%d?%d?)$')
+  if not mantissa then
+    mantissa = text
+  end
+  return string.match(mantissa, '^%+?%d+%.?%d*$') ~= nil or string.match(mantissa, '^%+?%.%d+$') ~= nil
+end
+
+local function positive_qty(value)
+  local n
+  if type(value) == 'number' then
+    n = value
+  elseif type(value) == 'string' and is_decimal_text(value) then
+    n = tonumber(value)
+  else
+    return false
+  end
+  -- n == n rejects NaN; the upper bound rejects Infinity and absurd sizes.
+  return n ~= nil and n == n and n > 0 and n < 1e18
+end
+
+local function deny_reason(permit)
+  local reason = permit['reason']
+  if type(reason) == 'string' and reason ~= '' then
+    return string.sub(reason, 1, 200)
+  end
+  return 'denied'
+end
+
+local gov_raw, gov_problem = read_string(KEYS[1])
+if gov_problem == 'missing' then
+  return { 'missing_permit_or_redis', '' }
+end
+if gov_problem then
+  return { 'governor_denied', gov_problem }
+end
+local governor = decode_object(gov_raw)
+if not governor then
+  return { 'governor_denied', 'invalid' }
+end
+if not is_true(governor['granted']) then
+  return { 'governor_denied', 'not_granted' }
+end
+
+local p33_raw, p33_problem = read_string(KEYS[2])
+if p33_problem then
+  return { 'missing_or_denied_p33_permit', p33_problem }
+end
+local permit = decode_object(p33_raw)
+if not permit then
+  return { 'missing_or_denied_p33_permit', 'invalid' }
+end
+if not is_true(permit['allow']) then
+  return { 'missing_or_denied_p33_permit', deny_reason(permit) }
+end
+if not positive_qty(permit['safe_close_qty']) then
+  return { 'missing_or_denied_p33_permit', 'invalid' }
+end
+
+redis.call('DEL', KEYS[1], KEYS[2])
+return { 'OK', p33_raw }
