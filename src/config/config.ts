@@ -219,6 +219,8 @@ export interface BrainConfig {
   requireReconcile: boolean;
   userStream: boolean;
   lotRefreshSec: number;
+  /** How long a plan id stays answered (its one permit, ever). */
+  planSeenTtlSec: number;
   metricsPort: number;
   metricsHost: string;
   logLevel: string;
@@ -307,6 +309,7 @@ function readConfig(read: Reader): Config {
       requireReconcile: read.boolean('P33_REQUIRE_RECONCILE', true),
       userStream: read.boolean('P33_USER_STREAM', false),
       lotRefreshSec: read.seconds('P33_LOT_REFRESH_SEC', 3600, 1),
+      planSeenTtlSec: read.seconds('P33_PLAN_SEEN_TTL_SEC', 7 * 86400, 60),
       metricsPort: read.port('P33_METRICS_PORT', 8045),
       metricsHost: read.string('P33_METRICS_HOST', '127.0.0.1'),
       logLevel: read.logLevel('P33_LOG_LEVEL'),
