@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ACTION_FRACTIONS, parsePlan } from '../../src/domain/plan.js';
+
+const ID = '1737672000000-0';
+
+describe('plan codec', () => {
+  it('maps every action of SPEC §5 to its exact fraction', () => {
+    const expected: Record<string, string> = {
+      FULL_CLOSE_PROPOSED: '1',
+      CLOSE_FULL: '1',
+      FULL_CLOSE: '1',
+      PARTIAL_75: '0.75',
+      CLOSE_PARTIAL_75: '0.75',
+      PARTIAL_50: '0.5',
+      CLOSE_PARTIAL_50: '0.5',
+      PARTIAL_25: '0.25',
+      CLOSE_PARTIAL_25: '0.25',
+    };
+    expect([...ACTION_FRACTIONS.keys()].sort()).toEqual(Object.keys(expected).sort());
+    for (const [action, fraction] of Object.entries(expected)) {
+      const parsed = parsePlan(ID, {
+        plan_id: 'p',
+        decision: 'EXECUTE',
+        action,
+        symbol: 'BTCUSDT',
+      });
+      expect(parsed.kind).toBe('execute');
+      if (parsed.kind === 'execute') expect(parsed.plan.closeFraction?.toFixed()).toBe(fraction);
+    }
+  });
+
+  it('never turns an unknown action into a full close (LESSONS #12)', () => {
+    for (const action of ['CLOSE_PARTIAL_33', 'OPEN_LONG', 'close', '', 'FULL_CLOSE_PROPOSED_X']) {
+      const parsed = parsePlan(ID, {
+        plan_id: 'p',
+        decision: 'EXECUTE',
+        action,
+        symbol: 'BTCUSDT',
+      });
+      if (parsed.kind !== 'execute') throw new Error('expected execute');
+      expect(parsed.plan.closeFraction).toBeNull();
+      expect(parsed.plan.explicitQty).toBeNull();
+    }
+  });
+
+  it('reads qty or close_qty; a positive explicit qty is kept, zero means none, garbage is a problem', () => {
+    const read = (fields: Record<string, string>) => {
+      const parsed = parsePlan(ID, {
+        plan_id: 'p',
+        decision: 'EXECUTE',
+        action: 'CLOSE_FULL',
+        ...fields,
+      });
+      if (parsed.kind !== 'execute') throw new Error('expected execute');
+      return parsed.plan;
+    };
+    expect(read({ qty: '0.012' }).explicitQty?.toFixed()).toBe('0.012');
+    expect(read({ close_qty: '1e-3' }).explicitQty?.toFixed()).toBe('0.001');
+    expect(read({ qty: '0' }).explicitQty).toBeNull();
+    expect(read({ qty: '0' }).qtyProblem).toBeNull();
+    expect(read({ qty: '-1' }).qtyProblem).toMatch(/qty/);
+    expect(read({ qty: 'abc' }).qtyProblem).toMatch(/qty/);
+  });
+
+  it('acknowledges non-EXECUTE decisions and rejects plans without a valid id', () => {
+    expect(parsePlan(ID, { plan_id: 'p', decision: 'SKIP' })).toEqual({
+      kind: 'ignored',
+      planId: 'p',
+      decision: 'SKIP',
+    });
+    expect(parsePlan(ID, { plan_id: 'p' })).toMatchObject({ kind: 'ignored' });
+    expect(parsePlan(ID, { decision: 'EXECUTE' }).kind).toBe('bad');
+    expect(parsePlan(ID, { plan_id: 'has space', decision: 'EXECUTE' }).kind).toBe('bad');
+    expect(parsePlan(ID, { plan_id: 'a*b', decision: 'EXECUTE' }).kind).toBe('bad');
+    expect(parsePlan(ID, { plan_id: 'x'.repeat(129), decision: 'EXECUTE' }).kind).toBe('bad');
+  });
+
+  it('reads reduceOnly / reduce_only; false and garbage are not reduce-only', () => {
+    const ro = (fields: Record<string, string>) => {
+      const parsed = parsePlan(ID, { plan_id: 'p', decision: 'EXECUTE', ...fields });
+      return parsed.kind === 'execute' ? parsed.plan.reduceOnly : 'n/a';
+    };
+    expect(ro({})).toBeNull();
+    expect(ro({ reduceOnly: 'True' })).toBe(true);
+    expect(ro({ reduce_only: '1' })).toBe(true);
+    expect(ro({ reduceOnly: 'false' })).toBe(false);
+    expect(ro({ reduce_only: 'maybe' })).toBe(false);
+  });
+
+  it('takes the plan time from timestamp/ts in seconds or ms, else from the stream id', () => {
+    const time = (fields: Record<string, string>) => {
+      const parsed = parsePlan('1700000000123-4', { plan_id: 'p', decision: 'EXECUTE', ...fields });
+      return parsed.kind === 'execute' ? [parsed.plan.timeMs, parsed.plan.timeSource] : null;
+    };
+    expect(time({ timestamp: '1737672000' })).toEqual([1737672000000, 'plan']);
+    expect(time({ ts: '1737672000500' })).toEqual([1737672000500, 'plan']);
+    expect(time({ ts: 'yesterday' })).toEqual([1700000000123, 'stream_id']);
+    expect(time({})).toEqual([1700000000123, 'stream_id']);
+  });
+
+  it('is total on arbitrary fields', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom(
+            'plan_id',
+            'symbol',
+            'decision',
+            'action',
+            'qty',
+            'close_qty',
+            'ts',
+            'timestamp',
+            'reduceOnly',
+            'x',
+          ),
+          fc.string(),
+        ),
+        (fields) => {
+          const parsed = parsePlan(ID, fields);
+          expect(['execute', 'ignored', 'bad']).toContain(parsed.kind);
+        },
+      ),
+    );
+  });
+});
