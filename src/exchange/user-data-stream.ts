@@ -71,9 +71,9 @@ export class UserDataStream {
   /** Subscribes; returns the unsubscribe function. */
   on<T extends UserDataEvent['type']>(type: T, listener: Listener<T>): () => void {
     const set = this.#listeners.get(type) ?? new Set();
-    set.add(listener as (event: never) => void);
+    set.add(listener);
     this.#listeners.set(type, set);
-    return () => set.delete(listener as (event: never) => void);
+    return () => set.delete(listener);
   }
 
   stats(): UserDataStreamStats {

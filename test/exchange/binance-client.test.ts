@@ -44,14 +44,18 @@ describe('BinanceClient against the simulated venue', () => {
 
   it('a wrong secret is -1022 and an unknown key -2015, surfaced without any secret', async () => {
     rig = await startRig();
-    const badSecret = await rejectionOf(rig.clientWith({ apiSecret: 'wrong-secret-value-xyz' }).positionRisk());
+    const badSecret = await rejectionOf(
+      rig.clientWith({ apiSecret: 'wrong-secret-value-xyz' }).positionRisk(),
+    );
     expect(badSecret).toBeInstanceOf(ExchangeError);
     expect(badSecret.code).toBe('EXCHANGE_REJECTED');
     expect(badSecret.details).toMatchObject({ httpStatus: 400, binanceCode: -1022 });
     expect(badSecret.message).not.toContain('wrong-secret-value-xyz');
     expectNoSecrets(badSecret.message);
 
-    const badKey = await rejectionOf(rig.clientWith({ apiKey: 'someone-elses-key-123' }).positionRisk());
+    const badKey = await rejectionOf(
+      rig.clientWith({ apiKey: 'someone-elses-key-123' }).positionRisk(),
+    );
     expect(badKey.details).toMatchObject({ httpStatus: 401, binanceCode: -2015 });
     expect(badKey.message).not.toContain('someone-elses-key-123');
     expectNoSecrets(JSON.stringify(rig.events));
@@ -60,15 +64,35 @@ describe('BinanceClient against the simulated venue', () => {
   it('lot sizes come from MARKET_LOT_SIZE, falling back to LOT_SIZE when its step is zero', async () => {
     rig = await startRig({
       symbols: [
-        { symbol: 'BTCUSDT', stepSize: '0.001', minQty: '0.001', maxQty: '1000', marketStepSize: '0.01', marketMinQty: '0.02', marketMaxQty: '120' },
-        { symbol: 'ETHUSDT', stepSize: '0.005', minQty: '0.01', maxQty: '500', marketStepSize: '0', marketMinQty: '0', marketMaxQty: '0' },
+        {
+          symbol: 'BTCUSDT',
+          stepSize: '0.001',
+          minQty: '0.001',
+          maxQty: '1000',
+          marketStepSize: '0.01',
+          marketMinQty: '0.02',
+          marketMaxQty: '120',
+        },
+        {
+          symbol: 'ETHUSDT',
+          stepSize: '0.005',
+          minQty: '0.01',
+          maxQty: '500',
+          marketStepSize: '0',
+          marketMinQty: '0',
+          marketMaxQty: '0',
+        },
       ],
     });
     const lots = await rig.client.lotSizes();
     const btc = lots.get('BTCUSDT')!;
-    expect([btc.stepSize, btc.minQty, btc.maxQty].map((v) => (v === null ? null : formatAmount(v)))).toEqual(['0.01', '0.02', '120']);
+    expect(
+      [btc.stepSize, btc.minQty, btc.maxQty].map((v) => (v === null ? null : formatAmount(v))),
+    ).toEqual(['0.01', '0.02', '120']);
     const eth = lots.get('ETHUSDT')!;
-    expect([eth.stepSize, eth.minQty, eth.maxQty].map((v) => (v === null ? null : formatAmount(v)))).toEqual(['0.005', '0.01', '500']);
+    expect(
+      [eth.stepSize, eth.minQty, eth.maxQty].map((v) => (v === null ? null : formatAmount(v))),
+    ).toEqual(['0.005', '0.01', '500']);
   });
 
   it('429 with Retry-After pauses every call without sending, then resumes', async () => {
@@ -80,7 +104,11 @@ describe('BinanceClient against the simulated venue', () => {
     expect(rig.client.pausedUntilMs()).toBeGreaterThan(Date.now());
     rig.venue.control.resetRequestCounts();
 
-    const duringPause = await Promise.all([rejectionOf(rig.client.positionRisk()), rejectionOf(rig.client.lotSizes()), rejectionOf(rig.client.syncTime())]);
+    const duringPause = await Promise.all([
+      rejectionOf(rig.client.positionRisk()),
+      rejectionOf(rig.client.lotSizes()),
+      rejectionOf(rig.client.syncTime()),
+    ]);
     for (const error of duringPause) {
       expect(error.code).toBe('EXCHANGE_RATE_LIMITED');
       expect(error.details?.httpStatus).toBeUndefined();
@@ -94,7 +122,12 @@ describe('BinanceClient against the simulated venue', () => {
 
   it('418 (IP ban) is honoured the same way', async () => {
     rig = await startRig();
-    rig.venue.control.addFault({ kind: 'http_418', path: '/fapi/v1/exchangeInfo', count: 1, retryAfterSec: 1 });
+    rig.venue.control.addFault({
+      kind: 'http_418',
+      path: '/fapi/v1/exchangeInfo',
+      count: 1,
+      retryAfterSec: 1,
+    });
     const banned = await rejectionOf(rig.client.lotSizes());
     expect(banned.details).toMatchObject({ httpStatus: 418, retryAfterMs: 1000 });
     rig.venue.control.resetRequestCounts();
@@ -111,14 +144,20 @@ describe('BinanceClient against the simulated venue', () => {
     rig.venue.control.resetRequestCounts();
     const rows = await rig.client.positionRisk();
     expect(rows).toHaveLength(2);
-    expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 2, '/fapi/v1/time': 1 });
+    expect(rig.venue.control.requestCounts()).toEqual({
+      '/fapi/v2/positionRisk': 2,
+      '/fapi/v1/time': 1,
+    });
     expect(rig.client.timeOffsetMs()).toBeGreaterThan(25_000);
     expect(rig.client.timeOffsetMs()).toBeLessThan(35_000);
   });
 
   it('a persistent -1021 fails after exactly one retry', async () => {
     rig = await startRig();
-    rig.venue.control.addFault({ kind: 'timestamp_outside_recv_window', path: '/fapi/v2/positionRisk' });
+    rig.venue.control.addFault({
+      kind: 'timestamp_outside_recv_window',
+      path: '/fapi/v2/positionRisk',
+    });
     const error = await rejectionOf(rig.client.positionRisk());
     expect(error.details).toMatchObject({ binanceCode: -1021 });
     expect(rig.venue.control.requestCounts()['/fapi/v2/positionRisk']).toBe(2);
@@ -162,16 +201,43 @@ describe('BinanceClient against the simulated venue', () => {
   it('places reduce-only market orders; one that would flip the position is -2022 and changes nothing', async () => {
     rig = await startRig();
     rig.venue.control.setPosition('BTCUSDT', '0.010', '60000');
-    const fill = await rig.client.placeOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: '0.004', reduceOnly: true, newClientOrderId: 'plan-1' });
+    const fill = await rig.client.placeOrder({
+      symbol: 'BTCUSDT',
+      side: 'SELL',
+      quantity: '0.004',
+      reduceOnly: true,
+      newClientOrderId: 'plan-1',
+    });
     expect(fill).toMatchObject({ symbol: 'BTCUSDT', side: 'SELL', status: 'FILLED' });
     expect(formatAmount(fill.executedQty)).toBe('0.004');
     expect(formatAmount(fill.avgPrice!)).toBe('60000');
 
-    const flip = await rejectionOf(rig.client.placeOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: '0.007', reduceOnly: true }));
+    const flip = await rejectionOf(
+      rig.client.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'SELL',
+        quantity: '0.007',
+        reduceOnly: true,
+      }),
+    );
     expect(flip.details).toMatchObject({ binanceCode: -2022 });
-    const grow = await rejectionOf(rig.client.placeOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', reduceOnly: true }));
+    const grow = await rejectionOf(
+      rig.client.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        quantity: '0.001',
+        reduceOnly: true,
+      }),
+    );
     expect(grow.details).toMatchObject({ binanceCode: -2022 });
-    const offStep = await rejectionOf(rig.client.placeOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: '0.0015', reduceOnly: true }));
+    const offStep = await rejectionOf(
+      rig.client.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'SELL',
+        quantity: '0.0015',
+        reduceOnly: true,
+      }),
+    );
     expect(offStep.details).toMatchObject({ binanceCode: -1111 });
 
     expect(rig.venue.control.position('BTCUSDT').positionAmt).toBe('0.006');
@@ -188,7 +254,14 @@ describe('BinanceClient against the simulated venue', () => {
     rig = await startRig();
     rig.venue.control.setPosition('BTCUSDT', '0.010');
     rig.venue.control.addFault({ kind: 'http_5xx', path: '/fapi/v1/order', count: 1 });
-    const error = await rejectionOf(rig.client.placeOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: '0.001', reduceOnly: true }));
+    const error = await rejectionOf(
+      rig.client.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'SELL',
+        quantity: '0.001',
+        reduceOnly: true,
+      }),
+    );
     expect(error.code).toBe('EXCHANGE_HTTP');
     expect(error.details).toMatchObject({ httpStatus: 503, executionUnknown: true });
   });

@@ -1,7 +1,11 @@
 /**
  * A venue on a free port and a client pointed at it, both real (HTTP + WebSocket).
  */
-import { BinanceClient, type BinanceClientOptions, type ExchangeRequestEvent } from '../../src/exchange/binance-client.js';
+import {
+  BinanceClient,
+  type BinanceClientOptions,
+  type ExchangeRequestEvent,
+} from '../../src/exchange/binance-client.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { type Venue, type VenueOptions, startVenue } from '../../src/sim/venue/venue.js';
 
@@ -15,7 +19,10 @@ export interface Rig {
   clientWith(overrides: Partial<BinanceClientOptions>): BinanceClient;
 }
 
-export async function startRig(venueOptions: Partial<VenueOptions> = {}, clientOptions: Partial<BinanceClientOptions> = {}): Promise<Rig> {
+export async function startRig(
+  venueOptions: Partial<VenueOptions> = {},
+  clientOptions: Partial<BinanceClientOptions> = {},
+): Promise<Rig> {
   const venue = await startVenue({ apiKey: API_KEY, apiSecret: API_SECRET, ...venueOptions });
   const events: ExchangeRequestEvent[] = [];
   const clientWith = (overrides: Partial<BinanceClientOptions>): BinanceClient =>
@@ -36,7 +43,9 @@ export async function startRig(venueOptions: Partial<VenueOptions> = {}, clientO
 }
 
 /** Rejection of `promise`, asserting it did reject. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
+export async function rejectionOf(
+  promise: Promise<unknown>,
+): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {
