@@ -1,0 +1,121 @@
+/**
+ * The alert rules are valid, their unit tests pass, and those unit tests would notice a
+ * broken alert: each alert, replaced by one that never fires or always fires, must make
+ * `promtool test rules` fail (so every alert has a firing and a non-firing case).
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hasTool, repoPath, run, skipNotice } from './tools.js';
+
+const RULES = repoPath('deploy/prometheus/posguard-alerts.yml');
+const RULE_TESTS = repoPath('deploy/prometheus/posguard-alerts.test.yml');
+const SCRAPE = repoPath('deploy/prometheus/prometheus-scrape.yml');
+
+const promtool = hasTool('promtool');
+if (!promtool) {
+  skipNotice('promtool', 'the Prometheus rule checks', 'apt-get install prometheus');
+}
+
+function alertNames(rulesText: string): string[] {
+  return [...rulesText.matchAll(/^\s*- alert:\s*(\w+)\s*$/gm)].map((m) => m[1] ?? '');
+}
+
+/** Replaces the `expr:` of one alert (single line or folded block) with `expr`. */
+function replaceExpr(rulesText: string, alert: string, expr: string): string {
+  const lines = rulesText.split('\n');
+  const start = lines.findIndex((line) => line.trim() === `- alert: ${alert}`);
+  if (start < 0) throw new Error(`alert ${alert} not found`);
+  const exprAt = lines.findIndex((line, i) => i > start && /^\s*expr:/.test(line));
+  const line = lines[exprAt] ?? '';
+  const indent = line.length - line.trimStart().length;
+  let end = exprAt + 1;
+  if (/expr:\s*>-?\s*$/.test(line)) {
+    while (end < lines.length) {
+      const next = lines[end] ?? '';
+      if (next.trim() !== '' && next.length - next.trimStart().length <= indent) break;
+      end += 1;
+    }
+  }
+  lines.splice(exprAt, end - exprAt, `${' '.repeat(indent)}expr: '${expr}'`);
+  return lines.join('\n');
+}
+
+describe.skipIf(!promtool)('Prometheus alert rules (promtool)', () => {
+  const rulesText = readFileSync(RULES, 'utf8');
+  const alerts = alertNames(rulesText);
+  const scratch = mkdtempSync(join(tmpdir(), 'pg-rules-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('has the seed alerts and the posguard ones', () => {
+    expect(alerts).toEqual(
+      expect.arrayContaining([
+        'P34HoldActive',
+        'P34RepeatedDrift',
+        'PosguardBrainDown',
+        'PosguardReconcileDown',
+        'PosguardReconcileCycleStale',
+        'PosguardPermitsDeniedEngineDown',
+        'P33SnapshotStale',
+        'P33PermitDenySpike',
+        'P33ExchangeErrors',
+        'P33ExchangeRateLimited',
+      ]),
+    );
+    expect(new Set(alerts).size).toBe(alerts.length);
+  });
+
+  it('keeps the seed expressions of P34HoldActive and P34RepeatedDrift', () => {
+    expect(rulesText).toMatch(/expr: p34_reconcile_hold_active == 1\n\s+for: 5m/);
+    expect(rulesText).toMatch(/expr: rate\(p34_reconcile_drift_total\[5m\]\) > 0\.1\n\s+for: 10m/);
+  });
+
+  it('passes promtool check rules', async () => {
+    const result = await run('promtool', ['check', 'rules', RULES]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain(`SUCCESS: ${alerts.length} rules found`);
+  });
+
+  it('passes promtool check config on the scrape example (which loads the rules)', async () => {
+    const result = await run('promtool', ['check', 'config', SCRAPE]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const scrape = readFileSync(SCRAPE, 'utf8');
+    expect(scrape).toMatch(/job_name: posguard-brain[\s\S]*targets: \['127\.0\.0\.1:8045'\]/);
+    expect(scrape).toMatch(/job_name: posguard-reconcile[\s\S]*targets: \['127\.0\.0\.1:8046'\]/);
+  });
+
+  it('passes its unit tests (promtool test rules)', async () => {
+    const result = await run('promtool', ['test', 'rules', RULE_TESTS]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('SUCCESS');
+  });
+
+  it('tests every alert both firing and not firing (each mutation breaks the unit tests)', async () => {
+    const testsText = readFileSync(RULE_TESTS, 'utf8');
+    const mutate = async (alert: string, expr: string, label: string): Promise<string | null> => {
+      const dir = mkdtempSync(join(scratch, `${alert}-${label}-`));
+      writeFileSync(join(dir, 'posguard-alerts.yml'), replaceExpr(rulesText, alert, expr));
+      copyFileSync(RULE_TESTS, join(dir, 'posguard-alerts.test.yml'));
+      const result = await run('promtool', ['test', 'rules', 'posguard-alerts.test.yml'], {
+        cwd: dir,
+      });
+      return result.code === 0 ? `${alert} ${label}` : null;
+    };
+    const survivors = await Promise.all(
+      alerts.flatMap((alert) => {
+        expect(testsText, `no firing case for ${alert}`).toMatch(
+          new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`),
+        );
+        expect(testsText, `no non-firing case for ${alert}`).toMatch(
+          new RegExp(`alertname: ${alert}\\n\\s+exp_alerts: \\[\\]`),
+        );
+        return [
+          mutate(alert, 'vector(1) == 0', 'never-fires'),
+          mutate(alert, 'vector(1)', 'always-fires'),
+        ];
+      }),
+    );
+    expect(survivors.filter((s) => s !== null)).toEqual([]);
+  }, 120_000);
+});
