@@ -1,0 +1,164 @@
+/**
+ * The read loop of a consumer group (LESSONS #3: blocking reads, never polling):
+ *
+ * 1. on start and after any failure, re-read this consumer's own pending entries;
+ * 2. every `claimEveryMs`, claim entries idle > `claimIdleMs` from dead consumers;
+ * 3. otherwise block on new entries ('>').
+ *
+ * A failed iteration (Redis down, a handler error) is logged once per outage, counted,
+ * and the loop goes on; entries stay pending and are handled again after recovery.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { errorMessage } from '../errors.js';
+import { type StreamEntry, autoClaim, ensureGroup, isNoGroup, readGroup } from './stream-group.js';
+
+export interface GroupConsumerOptions {
+  name: string;
+  /** Dedicated connection: it spends its time blocked in XREADGROUP. */
+  reader: Redis;
+  stream: string;
+  group: string;
+  consumer: string;
+  /** Where a new group starts: '0' keeps entries written before the first start. */
+  startId: '0' | '$';
+  count: number;
+  blockMs: number;
+  claimIdleMs: number;
+  claimEveryMs: number;
+  /** Handles a batch; must ack what it handled. Throwing leaves the batch pending. */
+  handle(entries: StreamEntry[]): Promise<void>;
+  onError(component: string): void;
+  logger: Logger;
+  /** Wall time for claim scheduling (not for any decision). */
+  now?: () => number;
+}
+
+const RETRY_MS = 150;
+
+export class GroupConsumer {
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private groupReady = false;
+  private sweepPending = true;
+  private lastClaimMs = 0;
+  private outageSinceMs: number | null = null;
+  private outageFailures = 0;
+
+  constructor(private readonly options: GroupConsumerOptions) {}
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  /** Stops reading; the batch in hand is finished first. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+    this.loop = null;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.iterate();
+        this.recovered();
+      } catch (error) {
+        this.failed(error);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  }
+
+  private async iterate(): Promise<void> {
+    const o = this.options;
+    if (!this.groupReady) {
+      await ensureGroup(o.reader, o.stream, o.group, o.startId);
+      this.groupReady = true;
+    }
+    if (this.sweepPending) {
+      await this.sweepOwnPending();
+      this.sweepPending = false;
+    }
+    if (this.now() - this.lastClaimMs >= o.claimEveryMs) {
+      const claimed = await autoClaim(o.reader, {
+        stream: o.stream,
+        group: o.group,
+        consumer: o.consumer,
+        minIdleMs: o.claimIdleMs,
+        count: o.count,
+      });
+      this.lastClaimMs = this.now();
+      if (claimed.length > 0) await this.handle(claimed);
+    }
+    const entries = await readGroup(o.reader, {
+      stream: o.stream,
+      group: o.group,
+      consumer: o.consumer,
+      count: o.count,
+      blockMs: o.blockMs,
+      id: '>',
+    });
+    if (entries.length > 0) await this.handle(entries);
+  }
+
+  /** Re-reads entries delivered to this consumer but never acked (crash, outage, failure). */
+  private async sweepOwnPending(): Promise<void> {
+    const o = this.options;
+    let cursor = '0';
+    for (;;) {
+      const entries = await readGroup(o.reader, {
+        stream: o.stream,
+        group: o.group,
+        consumer: o.consumer,
+        count: o.count,
+        id: cursor,
+      });
+      if (entries.length === 0) return;
+      await this.handle(entries);
+      cursor = entries[entries.length - 1]!.id;
+    }
+  }
+
+  private async handle(entries: StreamEntry[]): Promise<void> {
+    try {
+      await this.options.handle(entries);
+    } catch (error) {
+      this.sweepPending = true;
+      throw error;
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (isNoGroup(error)) this.groupReady = false; // Redis lost its data: recreate the group
+    this.sweepPending = true;
+    this.outageFailures += 1;
+    this.options.onError(this.options.name);
+    if (this.outageSinceMs === null) {
+      this.outageSinceMs = this.now();
+      this.options.logger.error(
+        { component: this.options.name, err: errorMessage(error) },
+        'stream consumer failing; entries stay pending and are retried',
+      );
+    }
+  }
+
+  private recovered(): void {
+    if (this.outageSinceMs === null) return;
+    this.options.logger.info(
+      {
+        component: this.options.name,
+        down_ms: this.now() - this.outageSinceMs,
+        failures: this.outageFailures,
+      },
+      'stream consumer recovered',
+    );
+    this.outageSinceMs = null;
+    this.outageFailures = 0;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The brain's metrics (SPEC §9), on a registry of its own. Names are the seed's, exactly.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface BrainMetrics {
+  registry: Registry;
+  snapshotTotal: Counter<'symbol' | 'status'>;
+  ledgerUpdateTotal: Counter<'symbol'>;
+  permitTotal: Counter<'symbol' | 'decision'>;
+  permitDenyTotal: Counter<'symbol' | 'reason'>;
+  lastSnapshotTs: Gauge<'symbol'>;
+  positionAmt: Gauge<'symbol'>;
+  ledgerAmt: Gauge<'symbol'>;
+  snapshotAgeSec: Gauge<'symbol'>;
+  evaluationDuration: Histogram;
+  planLag: Histogram;
+  badInputTotal: Counter<'stream'>;
+  exchangeErrorsTotal: Counter<'endpoint' | 'code'>;
+  exchangeRateLimitedTotal: Counter;
+  exchangeUsedWeight1m: Gauge;
+  pollDuration: Histogram;
+  pollTotal: Counter<'outcome'>;
+  loopErrorsTotal: Counter<'component'>;
+}
+
+export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): BrainMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    snapshotTotal: new Counter({
+      name: 'p33_snapshot_total',
+      help: 'Exchange snapshot outcomes per symbol (ok, unknown_symbol, hedge_mode, invalid)',
+      labelNames: ['symbol', 'status'],
+      registers,
+    }),
+    ledgerUpdateTotal: new Counter({
+      name: 'p33_ledger_update_total',
+      help: 'Ledger updates applied from apply.result',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    permitTotal: new Counter({
+      name: 'p33_permit_total',
+      help: 'P3.3 permits issued (decision=allow|deny)',
+      labelNames: ['symbol', 'decision'],
+      registers,
+    }),
+    permitDenyTotal: new Counter({
+      name: 'p33_permit_deny_total',
+      help: 'Denied permits by first failing reason',
+      labelNames: ['symbol', 'reason'],
+      registers,
+    }),
+    lastSnapshotTs: new Gauge({
+      name: 'p33_last_snapshot_ts',
+      help: 'Time of the last snapshot written (unix seconds)',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    positionAmt: new Gauge({
+      name: 'p33_position_amt',
+      help: 'Exchange position amount of the last snapshot (signed)',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    ledgerAmt: new Gauge({
+      name: 'p33_ledger_amt',
+      help: 'Ledger amount after the last applied fill (signed)',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    snapshotAgeSec: new Gauge({
+      name: 'p33_snapshot_age_sec',
+      help: 'Age of the last snapshot written by this process (seconds)',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    evaluationDuration: new Histogram({
+      name: 'p33_evaluation_duration_seconds',
+      help: 'Time to evaluate one batch of plans (reads, rules, permit writes)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    planLag: new Histogram({
+      name: 'p33_plan_lag_seconds',
+      help: 'Plan added to apply.plan (stream id time) to permit written',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    }),
+    badInputTotal: new Counter({
+      name: 'p33_bad_input_total',
+      help: 'Malformed stream entries acknowledged and skipped',
+      labelNames: ['stream'],
+      registers,
+    }),
+    exchangeErrorsTotal: new Counter({
+      name: 'p33_exchange_errors_total',
+      help: 'Failed exchange calls by endpoint and code',
+      labelNames: ['endpoint', 'code'],
+      registers,
+    }),
+    exchangeRateLimitedTotal: new Counter({
+      name: 'p33_exchange_rate_limited_total',
+      help: 'Polls skipped or failed because the exchange rate limit (429/418) pause was active',
+      registers,
+    }),
+    exchangeUsedWeight1m: new Gauge({
+      name: 'p33_exchange_used_weight_1m',
+      help: 'Last X-MBX-USED-WEIGHT-1M seen',
+      registers,
+    }),
+    pollDuration: new Histogram({
+      name: 'p33_poll_duration_seconds',
+      help: 'positionRisk poll duration including the Redis write',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    pollTotal: new Counter({
+      name: 'p33_poll_total',
+      help: 'Snapshot polls by outcome (ok, failed, skipped_rate_limited)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    loopErrorsTotal: new Counter({
+      name: 'p33_loop_errors_total',
+      help: 'Failed loop iterations by component (the loop goes on)',
+      labelNames: ['component'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * The plan evaluator (SPEC §5): reads `apply.plan` through a consumer group with blocking
+ * reads and answers every EXECUTE plan with exactly one permit.
+ *
+ * Per batch: one pipelined read of what the rules need, the pure rules for each plan,
+ * then one pipeline of `brain_issue_permit.lua` calls (marker + permit + ack, atomic).
+ * If anything fails the batch stays pending and is evaluated again — from fresh reads —
+ * once Redis answers; a decision is never written from data read before an outage.
+ */
+import type { Redis } from 'ioredis';
+import { EMPTY_ORDER } from '../domain/ledger.js';
+import { type PlanParse, parsePlan } from '../domain/plan.js';
+import {
+  type PermitDecision,
+  type RuleConfig,
+  type RuleInputs,
+  evaluatePlan,
+} from '../domain/permit-rules.js';
+import { encodePermit, internalErrorDecision } from '../domain/permit.js';
+import { streamIdMs } from '../domain/identifiers.js';
+import type { Clock } from '../domain/time.js';
+import { PosguardError, errorMessage } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Keys } from '../redis/keys.js';
+import { isNoScript } from '../redis/lua-script.js';
+import {
+  type IssueSettings,
+  decodeIssueReply,
+  issuePermitScript,
+  queueIssuePermit,
+} from './issue-permit-script.js';
+import type { BrainMetrics } from './metrics.js';
+import { type BatchState, readBatchState } from './rule-inputs.js';
+import type { StreamEntry } from './stream-group.js';
+import { GroupConsumer } from './group-consumer.js';
+import { symbolLabel } from './labels.js';
+
+export const PLAN_GROUP = 'p33-brain';
+
+export interface PlanEvaluatorOptions {
+  /** Dedicated connection for the blocking read. */
+  reader: Redis;
+  /** Connection for the batch reads and permit writes. */
+  redis: Redis;
+  keys: Keys;
+  consumer: string;
+  allowlist: readonly string[];
+  rules: RuleConfig;
+  permitTtlSec: number;
+  planSeenTtlSec: number;
+  clock: Clock;
+  metrics: BrainMetrics;
+  logger: Logger;
+  /** The rules; injectable so a test can prove a throwing evaluation still yields a permit. */
+  evaluate?: (inputs: RuleInputs) => PermitDecision;
+  count?: number;
+  blockMs?: number;
+  claimIdleMs?: number;
+  claimEveryMs?: number;
+}
+
+interface Pending {
+  entry: StreamEntry;
+  parse: PlanParse;
+}
+
+export class PlanEvaluator {
+  private readonly consumer: GroupConsumer;
+  private readonly allowlist: ReadonlySet<string>;
+  private readonly settings: IssueSettings;
+  private scriptLoaded = false;
+
+  constructor(private readonly options: PlanEvaluatorOptions) {
+    this.allowlist = new Set(options.allowlist);
+    this.settings = {
+      group: PLAN_GROUP,
+      permitTtlMs: options.permitTtlSec * 1000,
+      planSeenTtlMs: options.planSeenTtlSec * 1000,
+    };
+    this.consumer = new GroupConsumer({
+      name: 'plan-evaluator',
+      reader: options.reader,
+      stream: options.keys.applyPlanStream,
+      group: PLAN_GROUP,
+      consumer: options.consumer,
+      startId: '0',
+      count: options.count ?? 256,
+      blockMs: options.blockMs ?? 500,
+      claimIdleMs: options.claimIdleMs ?? 5000,
+      claimEveryMs: options.claimEveryMs ?? 5000,
+      handle: (entries) => this.handleBatch(entries),
+      onError: (component) => options.metrics.loopErrorsTotal.inc({ component }),
+      logger: options.logger,
+    });
+  }
+
+  start(): void {
+    this.consumer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+
+  /** Evaluates and answers one batch. Public for tests; the consumer loop calls it. */
+  async handleBatch(entries: StreamEntry[]): Promise<void> {
+    const endTimer = this.options.metrics.evaluationDuration.startTimer();
+    const { redis, keys } = this.options;
+    if (!this.scriptLoaded) {
+      await issuePermitScript.ensureLoaded(redis);
+      this.scriptLoaded = true;
+    }
+    const pending: Pending[] = entries.map((entry) => ({
+      entry,
+      parse:
+        entry.fields === null
+          ? { kind: 'bad', problem: 'entry deleted while pending' }
+          : parsePlan(entry.id, entry.fields),
+    }));
+    const state = await readBatchState(redis, keys, this.symbolsToRead(pending));
+    const nowMs = this.options.clock.nowMs();
+    const pipeline = redis.pipeline();
+    const issued: { planId: string; symbol: string; entryId: string; decision: PermitDecision }[] =
+      [];
+    for (const { entry, parse } of pending) {
+      if (parse.kind !== 'execute') {
+        this.skip(entry, parse);
+        pipeline.xack(keys.applyPlanStream, PLAN_GROUP, entry.id);
+        continue;
+      }
+      const decision = this.decide(parse.plan, state, nowMs);
+      const { planId, symbol } = parse.plan;
+      const permitJson = encodePermit(decision, { planId, symbol, nowMs });
+      const outcome = decision.allow ? 'allow' : `deny:${decision.reason}`;
+      queueIssuePermit(
+        pipeline,
+        keys,
+        { planId, entryId: entry.id, permitJson, outcome },
+        this.settings,
+      );
+      issued.push({ planId, symbol, entryId: entry.id, decision });
+    }
+    const results = (await pipeline.exec()) ?? [];
+    this.account(results, pending, issued);
+    endTimer();
+  }
+
+  private symbolsToRead(pending: Pending[]): string[] {
+    const symbols = new Set<string>();
+    for (const { parse } of pending) {
+      // Symbols outside the allowlist are read too, so their deny lists accurate details.
+      if (parse.kind === 'execute' && parse.plan.symbolValid) {
+        symbols.add(parse.plan.symbol);
+      }
+    }
+    return [...symbols];
+  }
+
+  private decide(plan: RuleInputs['plan'], state: BatchState, nowMs: number): PermitDecision {
+    const evaluate = this.options.evaluate ?? evaluatePlan;
+    const symbolState = state.symbols.get(plan.symbol);
+    try {
+      return evaluate({
+        plan,
+        // Only an invalid symbol has no state: it names no key, so there is nothing to read.
+        snapshot: symbolState?.snapshot ?? { kind: 'missing' },
+        ledger: symbolState?.ledger ?? {
+          kind: 'missing',
+          order: EMPTY_ORDER,
+          version: 0,
+          rawVersion: '',
+        },
+        holdPresent: symbolState?.holdPresent ?? false,
+        reconcileHeartbeatPresent: state.reconcileHeartbeatPresent,
+        lotSize: symbolState?.lotSize ?? null,
+        nowMs,
+        config: this.options.rules,
+        allowlist: this.allowlist,
+      });
+    } catch (error) {
+      this.options.logger.error(
+        { plan_id: plan.planId, err: errorMessage(error) },
+        'plan evaluation threw; denying with internal_error',
+      );
+      return internalErrorDecision(errorMessage(error));
+    }
+  }
+
+  private skip(entry: StreamEntry, parse: Exclude<PlanParse, { kind: 'execute' }>): void {
+    if (parse.kind === 'bad') {
+      this.options.metrics.badInputTotal.inc({ stream: 'apply.plan' });
+      this.options.logger.warn(
+        { entry_id: entry.id, problem: parse.problem },
+        'bad apply.plan entry acknowledged without a permit',
+      );
+    }
+  }
+
+  /** Counts what was written; a failed reply makes the batch fail so it is retried from pending. */
+  private account(
+    results: [Error | null, unknown][],
+    pending: Pending[],
+    issued: { planId: string; symbol: string; entryId: string; decision: PermitDecision }[],
+  ): void {
+    let failure: Error | null = null;
+    let issuedIndex = 0;
+    const nowMs = this.options.clock.nowMs();
+    pending.forEach(({ parse }, i) => {
+      const [error, reply] = results[i] ?? [new Error('missing pipeline reply'), null];
+      if (error) {
+        failure ??= error;
+        if (parse.kind === 'execute') issuedIndex += 1;
+        return;
+      }
+      if (parse.kind !== 'execute') return;
+      const item = issued[issuedIndex++];
+      if (item !== undefined) this.record(item, decodeIssueReply(reply), nowMs);
+    });
+    if (failure !== null) {
+      if (isNoScript(failure)) this.scriptLoaded = false;
+      throw new PosguardError(
+        'REDIS_UNAVAILABLE',
+        `permit write failed: ${errorMessage(failure)}`,
+        { cause: failure },
+      );
+    }
+  }
+
+  private record(
+    item: { planId: string; symbol: string; entryId: string; decision: PermitDecision },
+    reply: 'issued' | 'duplicate' | null,
+    nowMs: number,
+  ): void {
+    const { metrics, logger } = this.options;
+    const symbol = symbolLabel(item.symbol, this.allowlist);
+    if (reply === 'duplicate') {
+      logger.info(
+        { plan_id: item.planId, entry_id: item.entryId },
+        'plan already answered; redelivery acknowledged, no second permit',
+      );
+      return;
+    }
+    const { decision } = item;
+    metrics.permitTotal.inc({ symbol, decision: decision.allow ? 'allow' : 'deny' });
+    metrics.planLag.observe(Math.max(0, nowMs - streamIdMs(item.entryId)) / 1000);
+    if (decision.allow) {
+      logger.info(
+        {
+          plan_id: item.planId,
+          symbol: item.symbol,
+          safe_close_qty: decision.safeCloseQty.toFixed(),
+        },
+        'permit ALLOW',
+      );
+    } else {
+      metrics.permitDenyTotal.inc({ symbol, reason: decision.reason });
+      logger.info(
+        {
+          plan_id: item.planId,
+          symbol: item.symbol,
+          reason: decision.reason,
+          failed: decision.failed.map((f) => f.reason),
+        },
+        'permit DENY',
+      );
+    }
+  }
+}

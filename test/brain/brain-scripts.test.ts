@@ -1,0 +1,167 @@
+/**
+ * The brain's Lua scripts, tested three ways (STYLE.md): argument encoding without Redis,
+ * every status code against real Redis, and after SCRIPT FLUSH (the NOSCRIPT path).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { buildKeys } from '../../src/redis/keys.js';
+import {
+  decodeIssueReply,
+  issuePermitCall,
+  issuePermitScript,
+} from '../../src/brain/issue-permit-script.js';
+import {
+  applyFillArgs,
+  decodeApplyFillReply,
+  runApplyFill,
+} from '../../src/brain/apply-fill-script.js';
+import { ensureGroup, readGroup } from '../../src/brain/stream-group.js';
+
+const SETTINGS = { group: 'g', permitTtlMs: 60_000, planSeenTtlMs: 3_600_000 };
+const FILL_SETTINGS = { group: 'g', ledgerTtlMs: 86_400_000, markerTtlMs: 3_600_000 };
+
+describe('script arguments and replies (no Redis)', () => {
+  const keys = buildKeys('q');
+  it('issue: every key in KEYS, TTLs as integer ms', () => {
+    const call = issuePermitCall(
+      keys,
+      { planId: 'p1', entryId: '1-0', permitJson: '{}', outcome: 'allow' },
+      { ...SETTINGS, permitTtlMs: 1500.4 },
+    );
+    expect(call.keys).toEqual([
+      'q:posguard:plan:seen:p1',
+      'q:permit:p33:p1',
+      'q:stream:apply.plan',
+    ]);
+    expect(call.args).toEqual(['g', '1-0', '{}', 1500, 3_600_000, 'allow 1-0']);
+    expect(decodeIssueReply('issued')).toBe('issued');
+    expect(decodeIssueReply('OK')).toBeNull();
+  });
+  it('fill: last_result_id is never passed as a field (the script owns it)', () => {
+    const call = applyFillArgs(
+      keys,
+      {
+        symbol: 'BTCUSDT',
+        entryId: '5-1',
+        expectedVersion: '',
+        fields: { ledger_amt: '1', last_result_id: '9-9' },
+      },
+      FILL_SETTINGS,
+    );
+    expect(call.keys).toEqual([
+      'q:position:ledger:BTCUSDT',
+      'q:posguard:result:applied:5-1',
+      'q:stream:apply.result',
+    ]);
+    expect(call.args).toEqual(['g', '5-1', '', 86_400_000, 3_600_000, 'ledger_amt', '1']);
+    expect(decodeApplyFillReply('conflict')).toBe('conflict');
+    expect(decodeApplyFillReply(1)).toBeNull();
+  });
+});
+
+describe('script status codes (real Redis)', () => {
+  let t: TestRedis;
+  beforeAll(() => {
+    t = openTestRedis('sc');
+  });
+  afterAll(() => t.close());
+
+  async function deliver(stream: string, fields: string[]): Promise<string> {
+    await ensureGroup(t.redis, stream, 'g', '0');
+    const id = (await t.redis.xadd(stream, '*', ...fields)) as string;
+    await readGroup(t.redis, { stream, group: 'g', consumer: 'c', count: 100, id: '>' });
+    return id;
+  }
+
+  async function pending(stream: string): Promise<number> {
+    return Number(((await t.redis.xpending(stream, 'g')) as [number])[0]);
+  }
+
+  it('issue: issued, then duplicate (no second permit), both acked; also after SCRIPT FLUSH', async () => {
+    const stream = t.keys.applyPlanStream;
+    const id = await deliver(stream, ['plan_id', 'p1']);
+    const run = (json: string) => {
+      const call = issuePermitCall(
+        t.keys,
+        { planId: 'p1', entryId: id, permitJson: json, outcome: 'allow' },
+        SETTINGS,
+      );
+      return issuePermitScript.run(t.redis, call.keys, call.args);
+    };
+    expect(await run('{"first":1}')).toBe('issued');
+    expect(await pending(stream)).toBe(0);
+    expect(await t.redis.get(t.keys.permitP33('p1'))).toBe('{"first":1}');
+    expect(await t.redis.get(t.keys.planSeen('p1'))).toBe(`allow ${id}`);
+    expect(await t.redis.pttl(t.keys.permitP33('p1'))).toBeGreaterThan(55_000);
+    await t.redis.del(t.keys.permitP33('p1'));
+    await t.redis.script('FLUSH');
+    expect(await run('{"second":1}')).toBe('duplicate');
+    expect(await t.redis.get(t.keys.permitP33('p1'))).toBeNull();
+  });
+
+  it('fill: applied, duplicate, conflict (nothing written, not acked); last_result_id only moves forward', async () => {
+    const stream = t.keys.applyResultStream;
+    const ledger = t.keys.ledger('BTCUSDT');
+    await t.redis.hset(ledger, { ledger_amt: '1', version: '3', last_result_id: '2000-5' });
+    const id = await deliver(stream, ['symbol', 'BTCUSDT']);
+    const call = (entryId: string, expectedVersion: string, amount: string) =>
+      runApplyFill(
+        t.redis,
+        t.keys,
+        {
+          symbol: 'BTCUSDT',
+          entryId,
+          expectedVersion,
+          fields: { ledger_amt: amount, version: String(Number(expectedVersion) + 1) },
+        },
+        FILL_SETTINGS,
+      );
+
+    expect(await call(id, '2', '0.5')).toBe('conflict');
+    expect(await t.redis.hget(ledger, 'ledger_amt')).toBe('1');
+    expect(await pending(stream)).toBe(1);
+
+    await t.redis.script('FLUSH');
+    expect(await call(id, '3', '0.9')).toBe('applied');
+    expect(await t.redis.hgetall(ledger)).toMatchObject({
+      ledger_amt: '0.9',
+      version: '4',
+      last_result_id: id,
+    });
+    expect(await pending(stream)).toBe(0);
+    expect(await t.redis.pttl(ledger)).toBeGreaterThan(86_000_000);
+
+    expect(await call(id, '4', '0.1')).toBe('duplicate');
+    expect(await t.redis.hget(ledger, 'ledger_amt')).toBe('0.9');
+
+    // An older entry (claimed late from a dead consumer) is applied, but the mark stays.
+    expect(await call('1000-0', '4', '0.8')).toBe('applied');
+    expect(await t.redis.hgetall(ledger)).toMatchObject({ ledger_amt: '0.8', last_result_id: id });
+    // Same ms, larger sequence number → newer.
+    const [ms] = id.split('-');
+    expect(await call(`${ms}-99`, '5', '0.7')).toBe('applied');
+    expect(await t.redis.hget(ledger, 'last_result_id')).toBe(`${ms}-99`);
+  });
+
+  it('fill: expected version "" matches a ledger without a version field', async () => {
+    const stream = t.keys.applyResultStream;
+    const id = await deliver(stream, ['symbol', 'ETHUSDT']);
+    await t.redis.hset(t.keys.ledger('ETHUSDT'), {
+      last_known_amt: '-1',
+      last_known_side: 'SHORT',
+    });
+    const reply = await runApplyFill(
+      t.redis,
+      t.keys,
+      {
+        symbol: 'ETHUSDT',
+        entryId: id,
+        expectedVersion: '',
+        fields: { ledger_amt: '-0.5', version: '1' },
+      },
+      FILL_SETTINGS,
+    );
+    expect(reply).toBe('applied');
+    expect(await t.redis.hget(t.keys.ledger('ETHUSDT'), 'ledger_amt')).toBe('-0.5');
+  });
+});
