@@ -2,9 +2,25 @@
  * Every subcommand registers itself here; one line per command module.
  */
 import type { Command } from 'commander';
+import { registerDoctor } from './doctor.js';
+import { registerEvents } from './events.js';
+import { registerGate } from './gate.js';
+import { registerHold } from './hold.js';
+import { registerHolds } from './holds.js';
+import { registerLedger } from './ledger.js';
+import { registerPermit } from './permit.js';
+import { registerStatus } from './status.js';
 import { registerVenue } from './venue.js';
 
 export function registerCommands(program: Command): void {
   void program;
+  registerStatus(program);
+  registerHolds(program);
+  registerHold(program);
+  registerLedger(program);
+  registerEvents(program);
+  registerPermit(program);
+  registerGate(program);
+  registerDoctor(program);
   registerVenue(program);
 }

@@ -1,0 +1,103 @@
+/**
+ * `posguard doctor` — is this host ready? Configuration (every problem), Redis
+ * (reachable, ≥ 6.2, round trip, clock skew, prefix, heartbeats), the exchange
+ * (reachable, clock skew) and credentials (set/missing). PASS/WARN/FAIL per line;
+ * exit 1 when anything FAILs. Never prints a secret.
+ */
+import type { Command } from 'commander';
+import type { Config } from '../../config/config.js';
+import { ConfigError, errorMessage } from '../../errors.js';
+import { configFrom, withEnvFile } from '../config-option.js';
+import { systemClock } from '../arguments.js';
+import { type CheckResult, check } from '../doctor/check.js';
+import { credentialChecks, exchangeChecks } from '../doctor/exchange-checks.js';
+import { redisChecks } from '../doctor/redis-checks.js';
+import { type Colour, painterFor } from '../output/colour.js';
+import { print, printJson } from '../output/json.js';
+import { closeRedis, keysFor, openRedis } from '../redis-session.js';
+
+const LEVEL_COLOURS: Record<CheckResult['level'], Colour> = {
+  PASS: 'green',
+  WARN: 'yellow',
+  FAIL: 'red',
+  SKIP: 'dim',
+};
+
+function loadChecked(options: {
+  envFile?: string;
+}): { config: Readonly<Config> } | { failures: CheckResult[] } {
+  try {
+    return { config: configFrom(options) };
+  } catch (error) {
+    if (error instanceof ConfigError)
+      return { failures: error.problems.map((p) => check('config', 'FAIL', p)) };
+    return { failures: [check('config', 'FAIL', errorMessage(error))] };
+  }
+}
+
+async function redisSection(config: Readonly<Config>): Promise<CheckResult[]> {
+  let redis;
+  try {
+    redis = await openRedis(config, 'posguard-doctor', 3000);
+  } catch (error) {
+    return [
+      check('redis', 'FAIL', errorMessage(error)),
+      check('redis checks', 'SKIP', 'version, round trip, clock, heartbeats need Redis'),
+    ];
+  }
+  try {
+    return await redisChecks(redis, config, keysFor(config), systemClock);
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
+export async function runDoctor(options: { envFile?: string }): Promise<CheckResult[]> {
+  const loaded = loadChecked(options);
+  if ('failures' in loaded)
+    return [...loaded.failures, check('everything else', 'SKIP', 'fix the configuration first')];
+  const { config } = loaded;
+  const [redis, exchange] = await Promise.all([
+    redisSection(config),
+    exchangeChecks(config, systemClock),
+  ]);
+  return [
+    check('config', 'PASS', 'every variable valid'),
+    ...redis,
+    ...exchange,
+    ...credentialChecks(config),
+  ];
+}
+
+async function doctor(options: { envFile?: string; json?: boolean }): Promise<void> {
+  const results = await runDoctor(options);
+  const failed = results.some((r) => r.level === 'FAIL');
+  if (options.json === true) printJson({ ok: !failed, checks: results });
+  else {
+    const painter = painterFor();
+    const width = Math.max(...results.map((r) => r.name.length));
+    for (const r of results)
+      print(
+        `${painter.paint(r.level.padEnd(4), LEVEL_COLOURS[r.level])}  ${r.name.padEnd(width)}  ${r.message}`,
+      );
+    print(failed ? 'doctor: FAIL' : 'doctor: ok');
+  }
+  if (failed) process.exitCode = 1;
+}
+
+export function registerDoctor(program: Command): void {
+  withEnvFile(
+    program
+      .command('doctor')
+      .summary('check config, Redis, heartbeats, exchange reachability and clock skew')
+      .description(
+        'check this host: configuration, Redis (reachable, ≥ 6.2, round trip, clock skew, heartbeats),\n' +
+          'the exchange (/fapi/v1/time, clock skew) and credentials. Exit 1 if any line FAILs.',
+      )
+      .option('--json', 'print the checks as JSON')
+      .addHelpText(
+        'after',
+        '\nExample:\n  posguard doctor --env-file /etc/quantum/position-state-brain.env',
+      ),
+  ).action((options: { envFile?: string; json?: boolean }) => doctor(options));
+}

@@ -1,0 +1,188 @@
+/**
+ * `posguard status [SYM…]` — one table for the allowlist: exchange amount, ledger amount,
+ * diff, the engine's status and reason, hold (owner, TTL), snapshot age. Everything is
+ * read in one pipeline and decoded with the same codecs the services use.
+ */
+import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
+import { type Amount, epsilonFor, formatAmount } from '../../domain/amount.js';
+import { decodeLedger } from '../../domain/ledger.js';
+import { decodeLotSize } from '../../domain/lot-size.js';
+import { decodeSnapshot } from '../../domain/snapshot.js';
+import type { Keys } from '../../redis/keys.js';
+import { configFrom, withEnvFile } from '../config-option.js';
+import { symbolArg, systemClock } from '../arguments.js';
+import { type Colour, painterFor } from '../output/colour.js';
+import { print, printJson } from '../output/json.js';
+import { renderTable } from '../output/table.js';
+import { withSession } from '../redis-session.js';
+import { holdOwnerOf } from './holds.js';
+
+export interface StatusRow {
+  symbol: string;
+  exchange_amt: string | null;
+  /** ok | missing | invalid | wrong_type */
+  exchange_state: string;
+  ledger_amt: string | null;
+  ledger_state: string;
+  diff_amt: string | null;
+  status: string | null;
+  reason: string | null;
+  hold: boolean;
+  hold_owner: string | null;
+  hold_ttl_sec: number | null;
+  snapshot_age_sec: number | null;
+  since_ts: string | null;
+}
+
+const READS_PER_SYMBOL = 7;
+type Reply = [Error | null, unknown] | undefined;
+
+function hash(reply: Reply): Record<string, string> | null {
+  return reply && !reply[0] ? (reply[1] as Record<string, string>) : null;
+}
+
+function statusRow(symbol: string, replies: readonly Reply[], nowMs: number): StatusRow {
+  const [snapR, ledgerR, lotR, stateR, holdR, ttlR, ownerR] = replies;
+  const lot = decodeLotSize(hash(lotR) ?? {});
+  const epsilon = epsilonFor(lot?.stepSize);
+  const snapHash = hash(snapR);
+  const snap = snapHash === null ? null : decodeSnapshot(snapHash);
+  const ledgerHash = hash(ledgerR);
+  const ledger = ledgerHash === null ? null : decodeLedger(ledgerHash, epsilon);
+  const exchange: Amount | null = snap?.kind === 'ok' ? snap.snapshot.amount : null;
+  const ledgerAmt: Amount | null = ledger?.kind === 'ok' ? ledger.ledger.amount : null;
+  const state = hash(stateR) ?? {};
+  const hold = holdR?.[1] === 1;
+  const pttl = typeof ttlR?.[1] === 'number' ? ttlR[1] : -2;
+  return {
+    symbol,
+    exchange_amt: exchange === null ? null : formatAmount(exchange),
+    exchange_state: snap === null ? 'wrong_type' : snap.kind,
+    ledger_amt: ledgerAmt === null ? null : formatAmount(ledgerAmt),
+    ledger_state: ledger === null ? 'wrong_type' : ledger.kind,
+    diff_amt:
+      exchange !== null && ledgerAmt !== null ? formatAmount(exchange.minus(ledgerAmt)) : null,
+    status: state.status ?? null,
+    reason: state.reason || null,
+    hold,
+    hold_owner: hold
+      ? ownerR?.[0]
+        ? 'unreadable'
+        : holdOwnerOf(ownerR?.[1] as string | null)
+      : null,
+    hold_ttl_sec: hold && pttl >= 0 ? pttl / 1000 : null,
+    snapshot_age_sec: snap?.kind === 'ok' ? Math.round(nowMs - snap.snapshot.takenMs) / 1000 : null,
+    since_ts: state.since_ts ?? null,
+  };
+}
+
+export async function readStatus(
+  redis: Redis,
+  keys: Keys,
+  symbols: readonly string[],
+  nowMs: number,
+): Promise<StatusRow[]> {
+  const pipeline = redis.pipeline();
+  for (const symbol of symbols) {
+    pipeline
+      .hgetall(keys.snapshot(symbol))
+      .hgetall(keys.ledger(symbol))
+      .hgetall(keys.symbolLotSize(symbol))
+      .hgetall(keys.reconcileState(symbol))
+      .exists(keys.hold(symbol))
+      .pttl(keys.hold(symbol))
+      .get(keys.holdOwner(symbol));
+  }
+  const replies = ((await pipeline.exec()) ?? []) as Reply[];
+  return symbols.map((symbol, i) =>
+    statusRow(symbol, replies.slice(i * READS_PER_SYMBOL, (i + 1) * READS_PER_SYMBOL), nowMs),
+  );
+}
+
+const STATUS_COLOURS: Record<string, Colour> = {
+  OK: 'green',
+  REPAIRED: 'cyan',
+  DRIFT: 'yellow',
+  HOLD: 'red',
+  MANUAL_REQUIRED: 'red',
+};
+
+function amountCell(amount: string | null, state: string): string {
+  return amount ?? (state === 'missing' ? '-' : state);
+}
+
+export function renderStatus(
+  rows: readonly StatusRow[],
+  stream: { isTTY?: boolean } = process.stdout,
+): string {
+  const painter = painterFor(stream);
+  return renderTable(
+    [
+      { header: 'SYMBOL' },
+      { header: 'EXCHANGE', align: 'right' },
+      { header: 'LEDGER', align: 'right' },
+      { header: 'DIFF', align: 'right' },
+      { header: 'STATUS' },
+      { header: 'REASON' },
+      { header: 'HOLD' },
+      { header: 'HOLD_TTL', align: 'right' },
+      { header: 'SNAP_AGE', align: 'right' },
+    ],
+    rows.map((row) => {
+      const status = row.status ?? '-';
+      const colour = STATUS_COLOURS[status];
+      return [
+        row.symbol,
+        amountCell(row.exchange_amt, row.exchange_state),
+        amountCell(row.ledger_amt, row.ledger_state),
+        row.diff_amt ?? '-',
+        colour ? painter.paint(status, colour) : status,
+        row.reason ?? '-',
+        row.hold ? `yes (${row.hold_owner ?? '?'})` : 'no',
+        row.hold_ttl_sec === null ? '-' : `${row.hold_ttl_sec.toFixed(0)}s`,
+        row.snapshot_age_sec === null ? '-' : `${row.snapshot_age_sec.toFixed(1)}s`,
+      ];
+    }),
+  );
+}
+
+async function status(
+  symbols: string[],
+  options: { envFile?: string; json?: boolean },
+): Promise<void> {
+  const config = configFrom(options);
+  const list =
+    symbols.length > 0
+      ? symbols
+      : [...new Set([...config.reconcile.allowlist, ...config.brain.allowlist])].sort();
+  const rows = await withSession(config, ({ redis, keys }) =>
+    readStatus(redis, keys, list, systemClock.nowMs()),
+  );
+  if (options.json === true) printJson(rows);
+  else print(renderStatus(rows));
+}
+
+export function registerStatus(program: Command): void {
+  withEnvFile(
+    program
+      .command('status')
+      .summary('exchange vs ledger, status, holds and snapshot age for every symbol')
+      .description(
+        'one table for the allowlist (P34_ALLOWLIST ∪ P33_ALLOWLIST) or the given symbols: exchange and\n' +
+          "ledger amounts, diff, the engine's status and reason, hold owner and TTL, snapshot age",
+      )
+      .argument(
+        '[symbols...]',
+        'symbols to show (default: both allowlists)',
+        (value: string, previous: string[] = []) => [...previous, symbolArg(value)],
+      )
+      .option('--json', 'print the rows as JSON (amounts as decimal strings)')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  posguard status\n  posguard status BTCUSDT ETHUSDT --json',
+      ),
+  ).action((symbols: string[] | undefined, options: { envFile?: string; json?: boolean }) =>
+    status(symbols ?? [], options),
+  );
+}
