@@ -10,6 +10,7 @@ import { registerHolds } from './holds.js';
 import { registerLedger } from './ledger.js';
 import { registerPermit } from './permit.js';
 import { registerStatus } from './status.js';
+import { registerReconcile } from './reconcile.js';
 import { registerVenue } from './venue.js';
 
 export function registerCommands(program: Command): void {
@@ -22,5 +23,6 @@ export function registerCommands(program: Command): void {
   registerPermit(program);
   registerGate(program);
   registerDoctor(program);
+  registerReconcile(program);
   registerVenue(program);
 }

@@ -1,0 +1,203 @@
+/**
+ * Typed wrapper of `reconcile_commit.lua`: pure payload encoding and reply decoding, and
+ * queueing on the cycle's write pipeline. The script is the only writer of the state
+ * hash, the engine's holds, reconcile events and the engine's ledger writes.
+ */
+import type { ChainableCommander } from 'ioredis';
+import { type Amount, formatAmount, sideOf } from '../domain/amount.js';
+import type { Decision } from '../domain/drift.js';
+import { encodeLedger } from '../domain/ledger.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/lua-script.js';
+
+export const reconcileCommitScript = LuaScript.load('reconcile_commit');
+
+/** The events stream is capped (SPEC §1). */
+export const EVENTS_MAXLEN = 10000;
+
+export type CommitCode = 'ok' | 'conflict' | 'evidence_used';
+export type HoldBy = 'p34' | 'shared' | 'foreign' | '';
+
+export interface CommitReply {
+  code: CommitCode;
+  holdBy: HoldBy;
+  /** A hold episode started (or changed reason) in this call. */
+  newEpisode: boolean;
+  events: number;
+}
+
+export interface CommitSettings {
+  nowMs: number;
+  holdTtlMs: number;
+  ledgerTtlMs: number;
+  /** How long an evidence entry stays marked used (2 × window). */
+  evidenceTtlMs: number;
+}
+
+/** Ledger fields compared before an init or repair: any writer's change is a conflict. */
+const CAS_FIELDS = [
+  'version',
+  'ledger_amt',
+  'ledger_side',
+  'last_known_amt',
+  'last_known_side',
+] as const;
+
+function text(amount: Amount | null): string {
+  return amount === null ? '' : formatAmount(amount);
+}
+
+function pctText(pct: Amount | null): string {
+  return pct === null ? '' : formatAmount(pct.toDecimalPlaces(6));
+}
+
+function sideText(amount: Amount | null): string {
+  return amount === null ? '' : sideOf(amount);
+}
+
+function ageText(ageSec: number | null): string {
+  return ageSec === null ? '' : ageSec.toFixed(3);
+}
+
+/** The amounts the state hash shows after the call (init and repair align the ledger). */
+function stateFields(d: Decision): Record<string, string> {
+  const aligned = d.action === 'ledger_init' || d.action === 'auto_repair';
+  const ledger = aligned ? d.exchangeAmt : d.ledgerAmt;
+  return {
+    exchange_amt: text(d.exchangeAmt),
+    ledger_amt: text(ledger),
+    diff_amt: aligned ? '0' : text(d.diffAmt),
+    diff_pct: aligned ? '0' : pctText(d.diffPct),
+    exchange_side: sideText(d.exchangeAmt),
+    ledger_side: sideText(ledger),
+    snapshot_age_sec: ageText(d.snapshotAgeSec),
+    detail: d.detail,
+  };
+}
+
+function eventDetails(d: Decision, s: CommitSettings): Record<string, string> {
+  return {
+    status: d.status,
+    exchange_amt: text(d.exchangeAmt),
+    ledger_amt: text(d.ledgerAmt),
+    diff_amt: text(d.diffAmt),
+    diff_pct: pctText(d.diffPct),
+    snapshot_age_sec: ageText(d.snapshotAgeSec),
+    hold_ttl_sec: String(s.holdTtlMs / 1000),
+    detail: d.detail,
+  };
+}
+
+function expectedLedger(rawLedger: Record<string, string>): Record<string, string> {
+  const expect: Record<string, string> = {};
+  for (const field of CAS_FIELDS) expect[field] = rawLedger[field] ?? '';
+  return expect;
+}
+
+/** Ledger fields and event fields of an init or repair; throws if the decision cannot carry one. */
+function ledgerChange(
+  d: Decision,
+  s: CommitSettings,
+): { ledger: Record<string, string>; event: Record<string, string> } {
+  if (d.exchangeAmt === null || d.ledgerVersion === null) {
+    throw new Error(
+      `decision ${d.status}/${d.reason} for ${d.symbol} has no exchange amount or ledger version`,
+    );
+  }
+  const ledger = encodeLedger({
+    amount: d.exchangeAmt,
+    source: d.action === 'ledger_init' ? 'p34_init' : 'p34_auto',
+    nowMs: s.nowMs,
+    previousVersion: d.ledgerVersion,
+  });
+  const event: Record<string, string> = {
+    new_ledger_amt: ledger.ledger_amt as string,
+    ledger_version: ledger.version as string,
+  };
+  if (d.action === 'auto_repair' && d.evidence) {
+    Object.assign(event, {
+      old_ledger_amt: text(d.ledgerAmt),
+      evidence_plan_id: d.evidence.planId ?? '',
+      evidence_order_id: d.evidence.orderId ?? '',
+      evidence_entry_ids: d.evidence.entryIds.join(','),
+      evidence_kind: d.evidence.kind,
+      evidence_qty: formatAmount(d.evidence.signedQty),
+    });
+  }
+  return { ledger, event };
+}
+
+export interface EncodedCommit {
+  keys: string[];
+  args: [string];
+}
+
+/** Builds KEYS and the JSON argument of one symbol's commit. */
+export function encodeCommit(
+  keys: Keys,
+  d: Decision,
+  rawLedger: Record<string, string>,
+  s: CommitSettings,
+): EncodedCommit {
+  const sym = d.symbol;
+  const scriptKeys = [
+    keys.hold(sym),
+    keys.holdOwner(sym),
+    keys.reconcileState(sym),
+    keys.reconcileEventsStream,
+    keys.ledger(sym),
+  ];
+  const action =
+    d.action === 'ledger_init' ? 'init' : d.action === 'auto_repair' ? 'repair' : 'status';
+  const payload: Record<string, unknown> = {
+    action,
+    symbol: sym,
+    status: d.status,
+    reason: d.reason,
+    hold_policy: d.holdPolicy,
+    now_ms: String(s.nowMs),
+    ts: String(Math.floor(s.nowMs / 1000)),
+    hold_ttl_ms: String(Math.max(1, Math.round(s.holdTtlMs))),
+    events_maxlen: String(EVENTS_MAXLEN),
+    state: stateFields(d),
+    details: eventDetails(d, s),
+  };
+  if (action !== 'status') {
+    const change = ledgerChange(d, s);
+    Object.assign(payload, {
+      expect: expectedLedger(rawLedger),
+      ledger: change.ledger,
+      event: change.event,
+      ledger_ttl_ms: String(Math.max(1, Math.round(s.ledgerTtlMs))),
+      evidence_ttl_ms: String(Math.max(1, Math.round(s.evidenceTtlMs))),
+      // The brain must never apply a fill the repair accounted for, for as long as a ledger lives.
+      applied_ttl_ms: String(Math.max(1, Math.round(Math.max(s.ledgerTtlMs, s.evidenceTtlMs)))),
+    });
+  }
+  if (action === 'repair') {
+    for (const id of d.evidence?.entryIds ?? [])
+      scriptKeys.push(keys.evidenceUsed(id), keys.resultApplied(id));
+  }
+  return { keys: scriptKeys, args: [JSON.stringify(payload)] };
+}
+
+const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used']);
+const HOLDERS: ReadonlySet<string> = new Set(['p34', 'shared', 'foreign', '']);
+
+export function decodeCommitReply(reply: unknown): CommitReply | null {
+  if (!Array.isArray(reply) || reply.length !== 4) return null;
+  const [code, holdBy, newEpisode, events] = reply as unknown[];
+  if (typeof code !== 'string' || !CODES.has(code)) return null;
+  if (typeof holdBy !== 'string' || !HOLDERS.has(holdBy)) return null;
+  if (typeof newEpisode !== 'number' || typeof events !== 'number') return null;
+  return {
+    code: code as CommitCode,
+    holdBy: holdBy as HoldBy,
+    newEpisode: newEpisode === 1,
+    events,
+  };
+}
+
+export function queueCommit(pipeline: ChainableCommander, commit: EncodedCommit): void {
+  reconcileCommitScript.queue(pipeline, commit.keys, commit.args);
+}

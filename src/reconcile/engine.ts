@@ -1,0 +1,282 @@
+/**
+ * One reconcile cycle (SPEC §7): one pipelined read for all symbols (plus the incremental
+ * evidence read), a pure decision per symbol, one pipelined write (a commit script per
+ * symbol and the heartbeat). Round trips per cycle do not grow with the number of symbols.
+ */
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { LedgerConfig, ReconcileConfig } from '../config/config.js';
+import { epsilonFor } from '../domain/amount.js';
+import { type Decision, type DriftConfig, decide } from '../domain/drift.js';
+import { EvidenceWindow } from '../domain/evidence.js';
+import { streamIdMs } from '../domain/identifiers.js';
+import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
+import { decodeLotSize } from '../domain/lot-size.js';
+import { type SnapshotRead, decodeSnapshot } from '../domain/snapshot.js';
+import type { Clock } from '../domain/time.js';
+import type { Logger } from '../observability/logger.js';
+import type { Keys } from '../redis/keys.js';
+import { isNoScript } from '../redis/lua-script.js';
+import {
+  type CommitReply,
+  type CommitSettings,
+  type EncodedCommit,
+  decodeCommitReply,
+  encodeCommit,
+  queueCommit,
+  reconcileCommitScript,
+} from './commit.js';
+import { EvidenceFeed } from './evidence-feed.js';
+import { encodeHeartbeat, heartbeatTtlMs } from './heartbeat.js';
+import type { ReconcileMetrics } from './metrics.js';
+import { observeOutcomes } from './observe.js';
+import { READS_PER_SYMBOL, type SymbolReads, parseSymbolReads, queueSymbolReads } from './read.js';
+
+export type CommitResult = CommitReply | { code: 'error'; problem: string };
+
+export interface SymbolOutcome {
+  decision: Decision;
+  reads: SymbolReads;
+  /** null in a dry run. */
+  commit: CommitResult | null;
+}
+
+export interface CycleReport {
+  cycle: number;
+  nowMs: number;
+  dryRun: boolean;
+  outcomes: SymbolOutcome[];
+}
+
+export interface EngineOptions {
+  redis: Redis;
+  keys: Keys;
+  reconcile: ReconcileConfig;
+  ledger: LedgerConfig;
+  clock: Clock;
+  logger: Logger;
+  metrics: ReconcileMetrics;
+  identity?: { pid: number; host: string };
+}
+
+type PipelineResult = [Error | null, unknown];
+
+export class ReconcileEngine {
+  private cycle = 0;
+  private scriptsLoaded = false;
+  /** Evidence entry ids known to have justified a repair (the NX marker in Redis is the guard). */
+  private readonly used = new Set<string>();
+  private readonly feed: EvidenceFeed;
+  private readonly drift: DriftConfig;
+  private readonly symbols: readonly string[];
+  /** Symbols whose commit failed, so the failure is logged once, not every cycle. */
+  private readonly failingSymbols = new Set<string>();
+
+  constructor(private readonly o: EngineOptions) {
+    this.symbols = o.reconcile.allowlist;
+    this.drift = {
+      exchangeFreshnessSec: o.reconcile.exchangeFreshnessSec,
+      qtyDriftTolerancePct: o.reconcile.qtyDriftTolerancePct,
+      evidenceWindowSec: o.reconcile.evidenceWindowSec,
+    };
+    const window = new EvidenceWindow(new Set(this.symbols));
+    this.feed = new EvidenceFeed(o.redis, o.keys, window, this.windowMs, (id, problem) => {
+      o.metrics.badInputTotal.inc({ stream: 'apply.result' });
+      o.logger.warn({ entryId: id, problem }, 'bad apply.result entry ignored as evidence');
+    });
+  }
+
+  private get windowMs(): number {
+    return this.o.reconcile.evidenceWindowSec * 1000;
+  }
+
+  /** Runs one cycle. A dry run reads and decides but writes nothing. */
+  async runOnce(options: { dryRun?: boolean } = {}): Promise<CycleReport> {
+    const dryRun = options.dryRun ?? false;
+    const nowMs = this.o.clock.nowMs();
+    if (!this.feed.started) await this.rebuildEvidence(nowMs);
+    const reads = await this.readAll();
+    this.feed.window.prune(nowMs - this.windowMs);
+    this.pruneUsed(nowMs);
+    const decisions = reads.map((r) => this.decideOne(r, nowMs));
+    if (dryRun) {
+      return {
+        cycle: this.cycle,
+        nowMs,
+        dryRun,
+        outcomes: decisions.map((d, i) => ({
+          decision: d,
+          reads: reads[i] as SymbolReads,
+          commit: null,
+        })),
+      };
+    }
+    const commits = await this.commitAll(decisions, reads, nowMs);
+    this.cycle += 1;
+    const outcomes = decisions.map((d, i) => ({
+      decision: d,
+      reads: reads[i] as SymbolReads,
+      commit: commits[i] ?? null,
+    }));
+    observeOutcomes(outcomes, {
+      nowMs,
+      metrics: this.o.metrics,
+      logger: this.o.logger,
+      used: this.used,
+      failingSymbols: this.failingSymbols,
+    });
+    this.o.metrics.evidenceFills.set(this.feed.window.size);
+    return { cycle: this.cycle, nowMs, dryRun, outcomes };
+  }
+
+  /** Start: the last window of apply.result, and which of its fills were already used. */
+  private async rebuildEvidence(nowMs: number): Promise<void> {
+    const fills = await this.feed.rebuild(nowMs);
+    if (fills.length === 0) return;
+    const pipeline = this.o.redis.pipeline();
+    for (const fill of fills) pipeline.exists(this.o.keys.evidenceUsed(fill.entryId));
+    const results = ((await pipeline.exec()) ?? []) as PipelineResult[];
+    results.forEach(([error, value], i) => {
+      const fill = fills[i];
+      if (fill && (error !== null || value === 1)) this.used.add(fill.entryId);
+    });
+  }
+
+  private async readAll(): Promise<SymbolReads[]> {
+    const pipeline = this.o.redis.pipeline();
+    this.feed.queuePoll(pipeline);
+    for (const symbol of this.symbols) queueSymbolReads(pipeline, this.o.keys, symbol);
+    const results = ((await pipeline.exec()) ?? []) as PipelineResult[];
+    const [streamError, streamReply] = results[0] ?? [new Error('no reply'), null];
+    if (streamError) throw streamError;
+    if (this.feed.ingest(streamReply).full) await this.feed.drain();
+    return this.symbols.map((symbol, i) =>
+      parseSymbolReads(symbol, results, 1 + i * READS_PER_SYMBOL),
+    );
+  }
+
+  private decideOne(reads: SymbolReads, nowMs: number): Decision {
+    const lotSize = decodeLotSize(reads.lotSize);
+    const epsilon = epsilonFor(lotSize?.stepSize);
+    const snapshot: SnapshotRead =
+      reads.snapshot.kind === 'hash'
+        ? decodeSnapshot(reads.snapshot.fields)
+        : { kind: 'invalid', problem: reads.snapshot.problem };
+    const ledger: LedgerRead =
+      reads.ledger.kind === 'hash'
+        ? decodeLedger(reads.ledger.fields, epsilon)
+        : { kind: 'invalid', problem: reads.ledger.problem, rawVersion: '' };
+    return decide({
+      symbol: reads.symbol,
+      snapshot,
+      ledger,
+      lotSize,
+      evidence: this.feed.window.fillsFor(reads.symbol),
+      usedEvidence: this.used,
+      nowMs,
+      config: this.drift,
+    });
+  }
+
+  private commitSettings(nowMs: number): CommitSettings {
+    return {
+      nowMs,
+      holdTtlMs: this.o.reconcile.holdTtlSec * 1000,
+      ledgerTtlMs: this.o.ledger.ledgerTtlSec * 1000,
+      evidenceTtlMs: 2 * this.windowMs,
+    };
+  }
+
+  private encodeAll(
+    decisions: readonly Decision[],
+    reads: readonly SymbolReads[],
+    nowMs: number,
+  ): (EncodedCommit | string)[] {
+    const settings = this.commitSettings(nowMs);
+    return decisions.map((d, i) => {
+      const ledger = reads[i]?.ledger;
+      try {
+        return encodeCommit(this.o.keys, d, ledger?.kind === 'hash' ? ledger.fields : {}, settings);
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    });
+  }
+
+  /** One write pipeline: every symbol's commit and the heartbeat. NOSCRIPT is reloaded and retried. */
+  private async commitAll(
+    decisions: readonly Decision[],
+    reads: readonly SymbolReads[],
+    nowMs: number,
+  ): Promise<CommitResult[]> {
+    if (!this.scriptsLoaded) {
+      await reconcileCommitScript.ensureLoaded(this.o.redis);
+      this.scriptsLoaded = true;
+    }
+    const encoded = this.encodeAll(decisions, reads, nowMs);
+    const pending = encoded.map((_, i) => i).filter((i) => typeof encoded[i] !== 'string');
+    const results: CommitResult[] = encoded.map((e) =>
+      typeof e === 'string' ? { code: 'error', problem: e } : { code: 'error', problem: 'not run' },
+    );
+    const noScript = await this.execCommits(encoded, pending, results, nowMs, true);
+    if (noScript.length > 0) {
+      await this.o.redis.script('LOAD', reconcileCommitScript.source);
+      await this.execCommits(encoded, noScript, results, nowMs, false);
+    }
+    return results;
+  }
+
+  /** Runs the commits at `indices`; returns the indices that met NOSCRIPT. */
+  private async execCommits(
+    encoded: readonly (EncodedCommit | string)[],
+    indices: readonly number[],
+    results: CommitResult[],
+    nowMs: number,
+    withHeartbeat: boolean,
+  ): Promise<number[]> {
+    const pipeline = this.o.redis.pipeline();
+    for (const i of indices) queueCommit(pipeline, encoded[i] as EncodedCommit);
+    if (withHeartbeat) {
+      pipeline.set(
+        this.o.keys.reconcileHeartbeat,
+        this.heartbeat(nowMs),
+        'PX',
+        heartbeatTtlMs(this.o.reconcile.cadenceSec),
+      );
+    }
+    const replies = ((await pipeline.exec()) ?? []) as PipelineResult[];
+    const noScript: number[] = [];
+    indices.forEach((symbolIndex, k) => {
+      const [error, value] = replies[k] ?? [new Error('no reply'), null];
+      if (error && isNoScript(error)) noScript.push(symbolIndex);
+      else if (error) results[symbolIndex] = { code: 'error', problem: error.message };
+      else
+        results[symbolIndex] = decodeCommitReply(value) ?? {
+          code: 'error',
+          problem: 'unknown reply from reconcile_commit',
+        };
+    });
+    if (withHeartbeat) {
+      const beat = replies[indices.length];
+      if (beat?.[0]) throw beat[0];
+    }
+    return noScript;
+  }
+
+  private heartbeat(nowMs: number): string {
+    const identity = this.o.identity ?? { pid: process.pid, host: hostname() };
+    return encodeHeartbeat({
+      ts_ms: nowMs,
+      pid: identity.pid,
+      host: identity.host,
+      cycle: this.cycle + 1,
+      symbols: this.symbols.length,
+      cadence_sec: this.o.reconcile.cadenceSec,
+    });
+  }
+
+  private pruneUsed(nowMs: number): void {
+    const oldest = nowMs - 2 * this.windowMs;
+    for (const id of this.used) if (streamIdMs(id) < oldest) this.used.delete(id);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Feeds the in-memory evidence window from `P:stream:apply.result` (SPEC §7): rebuilt
+ * from the stream at start (XRANGE from `now − window`), then read incrementally from the
+ * last seen id on the cycle's read pipeline. Entries go through the one shared result
+ * parser; bad entries are reported, never thrown.
+ */
+import type { ChainableCommander, Redis } from 'ioredis';
+import { type Fill, fieldsToRecord, parseApplyResult } from '../domain/apply-result.js';
+import type { EvidenceWindow } from '../domain/evidence.js';
+import { isStreamId } from '../domain/identifiers.js';
+import type { Keys } from '../redis/keys.js';
+
+/** Entries per XRANGE page; a backlog takes extra round trips, symbols never do. */
+export const EVIDENCE_PAGE = 1000;
+
+export interface IngestResult {
+  fills: Fill[];
+  /** The page was full: more entries may be waiting. */
+  full: boolean;
+}
+
+export class EvidenceFeed {
+  private lastId: string | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    readonly window: EvidenceWindow,
+    private readonly windowMs: number,
+    private readonly onBad: (entryId: string, problem: string) => void,
+  ) {}
+
+  get started(): boolean {
+    return this.lastId !== null;
+  }
+
+  /** Reads the last `window` of the stream into the window. Returns the fills added. */
+  async rebuild(nowMs: number): Promise<Fill[]> {
+    this.lastId = `${Math.max(0, Math.floor(nowMs - this.windowMs))}-0`;
+    const reply = await this.redis.xrange(
+      this.keys.applyResultStream,
+      this.lastId,
+      '+',
+      'COUNT',
+      EVIDENCE_PAGE,
+    );
+    const first = this.ingest(reply);
+    const rest = first.full ? await this.drain() : [];
+    return [...first.fills, ...rest];
+  }
+
+  /** Queues the incremental read on the cycle's read pipeline. */
+  queuePoll(pipeline: ChainableCommander): void {
+    pipeline.xrange(
+      this.keys.applyResultStream,
+      this.exclusiveStart(),
+      '+',
+      'COUNT',
+      EVIDENCE_PAGE,
+    );
+  }
+
+  /** Reads further pages while they come back full. */
+  async drain(): Promise<Fill[]> {
+    const fills: Fill[] = [];
+    for (;;) {
+      const reply = await this.redis.xrange(
+        this.keys.applyResultStream,
+        this.exclusiveStart(),
+        '+',
+        'COUNT',
+        EVIDENCE_PAGE,
+      );
+      const page = this.ingest(reply);
+      fills.push(...page.fills);
+      if (!page.full) return fills;
+    }
+  }
+
+  /** Parses one XRANGE reply, adds its fills to the window and advances the last seen id. */
+  ingest(reply: unknown): IngestResult {
+    const entries = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const fills: Fill[] = [];
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2) continue;
+      const [id, flat] = entry as [unknown, unknown];
+      if (typeof id !== 'string' || !isStreamId(id)) continue;
+      this.lastId = id;
+      const fields = Array.isArray(flat) ? fieldsToRecord(flat.map(String)) : {};
+      const parsed = parseApplyResult(id, fields);
+      if (parsed.kind === 'bad') this.onBad(id, parsed.problem);
+      else if (parsed.kind === 'fill' && this.window.add(parsed.fill)) fills.push(parsed.fill);
+    }
+    return { fills, full: entries.length >= EVIDENCE_PAGE };
+  }
+
+  private exclusiveStart(): string {
+    return this.lastId === null ? '-' : `(${this.lastId}`;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * What a committed cycle means for metrics, logs and the engine's memory of used evidence.
+ * Logs are one line per state transition per symbol — never one per cycle per symbol.
+ */
+import type { Decision } from '../domain/drift.js';
+import { formatAmount } from '../domain/amount.js';
+import type { Logger } from '../observability/logger.js';
+import type { SymbolOutcome } from './engine.js';
+import { type ReconcileMetrics, STATUSES } from './metrics.js';
+
+export interface ObserveContext {
+  nowMs: number;
+  metrics: ReconcileMetrics;
+  logger: Logger;
+  used: Set<string>;
+  failingSymbols: Set<string>;
+}
+
+function amountText(d: Decision): Record<string, string | null> {
+  const fmt = (a: Decision['exchangeAmt']): string | null => (a === null ? null : formatAmount(a));
+  return {
+    exchange_amt: fmt(d.exchangeAmt),
+    ledger_amt: fmt(d.ledgerAmt),
+    diff_amt: fmt(d.diffAmt),
+  };
+}
+
+function observeMetrics(outcome: SymbolOutcome, holdActive: boolean, ctx: ObserveContext): void {
+  const { decision: d } = outcome;
+  const m = ctx.metrics;
+  const symbol = d.symbol;
+  for (const status of STATUSES)
+    m.symbolStatus.set({ symbol, status }, status === d.status ? 1 : 0);
+  const aligned = d.action === 'ledger_init' || d.action === 'auto_repair';
+  m.diffAmt.set({ symbol }, aligned ? 0 : d.diffAmt === null ? Number.NaN : d.diffAmt.toNumber());
+  m.holdActive.set({ symbol }, holdActive ? 1 : 0);
+  const lastFix = Number(outcome.reads.state.last_fix_ts_ms);
+  if (Number.isFinite(lastFix) && lastFix > 0)
+    m.lastFixAgeSec.set({ symbol }, Math.max(0, (ctx.nowMs - lastFix) / 1000));
+}
+
+function observeRepair(outcome: SymbolOutcome, ctx: ObserveContext): void {
+  const d = outcome.decision;
+  const ids = d.evidence?.entryIds ?? [];
+  for (const id of ids) ctx.used.add(id);
+  ctx.metrics.autoRepairTotal.inc({ symbol: d.symbol });
+  ctx.metrics.driftTotal.inc({ symbol: d.symbol, reason: d.reason });
+  ctx.metrics.lastFixAgeSec.set({ symbol: d.symbol }, 0);
+  ctx.logger.info(
+    {
+      symbol: d.symbol,
+      ...amountText(d),
+      evidence: ids,
+      planId: d.evidence?.planId,
+      orderId: d.evidence?.orderId,
+    },
+    'ledger auto-repaired to the exchange amount',
+  );
+}
+
+function logTransition(outcome: SymbolOutcome, holdBy: string, ctx: ObserveContext): void {
+  const d = outcome.decision;
+  const before = `${outcome.reads.state.status ?? ''}/${outcome.reads.state.reason ?? ''}`;
+  const after = `${d.status}/${d.reason}`;
+  if (before === after) return;
+  const level =
+    d.status === 'OK' || d.status === 'REPAIRED' || d.status === 'DRIFT' ? 'info' : 'warn';
+  ctx.logger[level](
+    {
+      symbol: d.symbol,
+      from: before,
+      to: after,
+      ...amountText(d),
+      hold_by: holdBy,
+      detail: d.detail,
+    },
+    'reconcile state changed',
+  );
+}
+
+function observeOne(outcome: SymbolOutcome, ctx: ObserveContext): void {
+  const d = outcome.decision;
+  const commit = outcome.commit;
+  if (commit === null) return;
+  if (commit.code === 'error') {
+    ctx.metrics.commitErrorTotal.inc({ symbol: d.symbol });
+    if (!ctx.failingSymbols.has(d.symbol))
+      ctx.logger.error({ symbol: d.symbol, problem: commit.problem }, 'reconcile commit failed');
+    ctx.failingSymbols.add(d.symbol);
+    return;
+  }
+  if (ctx.failingSymbols.delete(d.symbol))
+    ctx.logger.info({ symbol: d.symbol }, 'reconcile commit recovered');
+  observeMetrics(outcome, commit.holdBy !== '', ctx);
+  if (commit.code !== 'ok') {
+    if (commit.code === 'evidence_used')
+      for (const id of d.evidence?.entryIds ?? []) ctx.used.add(id);
+    ctx.metrics.repairConflictTotal.inc({ symbol: d.symbol, code: commit.code });
+    ctx.logger.info(
+      { symbol: d.symbol, action: d.action, code: commit.code },
+      'ledger write refused; deciding again next cycle',
+    );
+    return;
+  }
+  if (commit.newEpisode) ctx.metrics.driftTotal.inc({ symbol: d.symbol, reason: d.reason });
+  if (d.action === 'auto_repair') observeRepair(outcome, ctx);
+  if (d.action === 'ledger_init')
+    ctx.logger.info({ symbol: d.symbol, ...amountText(d) }, 'ledger initialised from the exchange');
+  logTransition(outcome, commit.holdBy, ctx);
+}
+
+export function observeOutcomes(outcomes: readonly SymbolOutcome[], ctx: ObserveContext): void {
+  for (const outcome of outcomes) observeOne(outcome, ctx);
+}
