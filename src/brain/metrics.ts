@@ -104,7 +104,7 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
     }),
     exchangeRateLimitedTotal: new Counter({
       name: 'p33_exchange_rate_limited_total',
-      help: 'Polls skipped or failed because the exchange rate limit (429/418) pause was active',
+      help: '429/418 answers received, and polls skipped while the Retry-After pause lasts',
       registers,
     }),
     exchangeUsedWeight1m: new Gauge({

@@ -2,6 +2,7 @@
  * Every subcommand registers itself here; one line per command module.
  */
 import type { Command } from 'commander';
+import { registerBrain } from './brain.js';
 import { registerDoctor } from './doctor.js';
 import { registerEvents } from './events.js';
 import { registerGate } from './gate.js';
@@ -25,4 +26,5 @@ export function registerCommands(program: Command): void {
   registerDoctor(program);
   registerReconcile(program);
   registerVenue(program);
+  registerBrain(program);
 }
