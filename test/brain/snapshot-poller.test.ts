@@ -1,0 +1,256 @@
+/**
+ * The snapshot poller against the simulated venue over real HTTP.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { type Rig, startRig } from '../exchange/helpers.js';
+import { SnapshotPoller, type SnapshotPollerOptions } from '../../src/brain/snapshot-poller.js';
+import { LotSizeRefresher } from '../../src/brain/lot-sizes.js';
+import { createBrainMetrics, type BrainMetrics } from '../../src/brain/metrics.js';
+import { decodeSnapshot } from '../../src/domain/snapshot.js';
+import { Decimal } from '../../src/domain/amount.js';
+import { decodeLotSize } from '../../src/domain/lot-size.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { SYSTEM_CLOCK, sleep, waitFor } from './helpers.js';
+
+let t: TestRedis;
+let rig: Rig;
+let metrics: BrainMetrics;
+const pollers: SnapshotPoller[] = [];
+
+function poller(overrides: Partial<SnapshotPollerOptions> = {}): SnapshotPoller {
+  const p = new SnapshotPoller({
+    client: rig.client,
+    redis: t.redis,
+    keys: t.keys,
+    allowlist: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
+    pollSec: 60,
+    snapshotTtlSec: 3600,
+    clock: SYSTEM_CLOCK,
+    metrics,
+    logger: silentLogger(),
+    ...overrides,
+  });
+  pollers.push(p);
+  return p;
+}
+
+async function snapshotOf(symbol: string) {
+  return decodeSnapshot(await t.redis.hgetall(t.keys.snapshot(symbol)));
+}
+
+async function amountOf(symbol: string): Promise<string | null> {
+  const read = await snapshotOf(symbol);
+  return read.kind === 'ok' ? read.snapshot.amount.toFixed() : read.kind;
+}
+
+async function counter(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = await metrics.registry.getSingleMetric(name)?.get();
+  return (
+    metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+      ?.value ?? 0
+  );
+}
+
+beforeEach(async () => {
+  t = openTestRedis('sp');
+  rig = await startRig({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'] });
+  metrics = createBrainMetrics();
+});
+
+afterEach(async () => {
+  await Promise.all(pollers.splice(0).map((p) => p.stop()));
+  await rig.venue.close();
+  await t.close();
+});
+
+describe('snapshot poller', () => {
+  it('writes every allowlisted symbol, flat ones included, from ONE positionRisk request', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.038');
+    rig.venue.control.setPosition('ETHUSDT', '-1.5');
+    rig.venue.control.resetRequestCounts();
+    expect(await poller().pollOnce()).toBe('ok');
+    expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 1 });
+    expect(await amountOf('BTCUSDT')).toBe('0.038');
+    expect(await amountOf('ETHUSDT')).toBe('-1.5');
+    expect(await amountOf('SOLUSDT')).toBe('0');
+    expect(await t.redis.exists(t.keys.snapshot('BNBUSDT'))).toBe(0); // not allowlisted
+    const eth = await t.redis.hgetall(t.keys.snapshot('ETHUSDT'));
+    expect(eth).toMatchObject({ position_amt: '-1.5', side: 'SHORT', source: 'rest' });
+    expect(Number(eth.ts_ms)).toBeGreaterThan(Date.now() - 10_000);
+    expect(await t.redis.ttl(t.keys.snapshot('ETHUSDT'))).toBeGreaterThan(3500);
+    expect(await counter('p33_snapshot_total', { symbol: 'SOLUSDT', status: 'ok' })).toBe(1);
+    expect(await counter('p33_position_amt', { symbol: 'ETHUSDT' })).toBe(-1.5);
+  });
+
+  it('a failed poll writes nothing: the snapshot ages, it never reads as flat', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.5');
+    const p = poller();
+    await p.pollOnce();
+    const before = await t.redis.hgetall(t.keys.snapshot('BTCUSDT'));
+    rig.venue.control.setPosition('BTCUSDT', '0');
+    for (const kind of ['http_5xx', 'malformed_json', 'wrong_types', 'invalid_api_key'] as const) {
+      rig.venue.control.addFault({ kind, path: '/fapi/v2/positionRisk', count: 1 });
+      await sleep(5);
+      expect(await p.pollOnce(), kind).toBe('failed');
+      expect(await t.redis.hgetall(t.keys.snapshot('BTCUSDT'))).toEqual(before);
+    }
+    expect(await counter('p33_poll_total', { outcome: 'failed' })).toBe(4);
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await amountOf('BTCUSDT')).toBe('0');
+  });
+
+  it('a symbol absent from the response is unknown_symbol: not written, counted', async () => {
+    const p = poller({ allowlist: ['BTCUSDT', 'XRPUSDT'] });
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await t.redis.exists(t.keys.snapshot('XRPUSDT'))).toBe(0);
+    expect(
+      await counter('p33_snapshot_total', { symbol: 'XRPUSDT', status: 'unknown_symbol' }),
+    ).toBe(1);
+    rig.venue.control.addFault({ kind: 'omit_symbols', symbols: ['BTCUSDT'], count: 1 });
+    await t.redis.del(t.keys.snapshot('BTCUSDT'));
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'))).toBe(0);
+    expect(
+      await counter('p33_snapshot_total', { symbol: 'BTCUSDT', status: 'unknown_symbol' }),
+    ).toBe(1);
+  });
+
+  it('hedge-mode rows are not written; the other symbols are', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.2');
+    rig.venue.control.addFault({ kind: 'hedge_mode', symbols: ['BTCUSDT'] });
+    expect(await poller().pollOnce()).toBe('ok');
+    expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'))).toBe(0);
+    expect(await amountOf('ETHUSDT')).toBe('0');
+    expect(await counter('p33_snapshot_total', { symbol: 'BTCUSDT', status: 'hedge_mode' })).toBe(
+      1,
+    );
+  });
+
+  it('429 with Retry-After: 2 pauses polling ~2 s without requests, then recovers', async () => {
+    const p = poller();
+    rig.venue.control.addFault({ kind: 'http_429', retryAfterSec: 2, count: 1 });
+    expect(await p.pollOnce()).toBe('failed');
+    rig.venue.control.resetRequestCounts();
+    expect(await p.pollOnce()).toBe('skipped_rate_limited');
+    expect(rig.venue.control.requestCounts()).toEqual({});
+    expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'))).toBe(0);
+    await waitFor(async () => ((await p.pollOnce()) === 'ok' ? true : null), 10_000, 200);
+    expect(rig.client.pausedUntilMs()).toBeLessThanOrEqual(Date.now());
+    expect(await amountOf('BTCUSDT')).toBe('0');
+    expect(
+      await counter('p33_poll_total', { outcome: 'skipped_rate_limited' }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('-1021 (clock outside recvWindow) triggers a time resync and the poll succeeds', async () => {
+    await rig.client.syncTime();
+    rig.venue.control.setClockSkew(30_000);
+    rig.venue.control.resetRequestCounts();
+    expect(await poller().pollOnce()).toBe('ok');
+    expect(rig.venue.control.requestCounts()).toEqual({
+      '/fapi/v2/positionRisk': 2,
+      '/fapi/v1/time': 1,
+    });
+  });
+
+  it('a fill-triggered refresh runs quickly even with a 60 s poll period (debounced, one in flight)', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.05');
+    const p = poller({ pollSec: 60 });
+    p.start();
+    await waitFor(async () => ((await amountOf('BTCUSDT')) === '0.05' ? true : null));
+    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    rig.venue.control.setPosition('BTCUSDT', '0.03');
+    rig.venue.control.resetRequestCounts();
+    for (let i = 0; i < 20; i += 1) p.requestRefresh();
+    await waitFor(async () => ((await amountOf('BTCUSDT')) === '0.03' ? true : null), 5000);
+    await sleep(150);
+    // Twenty requests, one poll.
+    expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 1 });
+  });
+
+  it('user-data ACCOUNT_UPDATE rows are written at once with source ws, keeping the REST mark price', async () => {
+    rig.venue.control.setPosition('SOLUSDT', '3');
+    const p = poller();
+    await p.pollOnce();
+    const mark = (await t.redis.hgetall(t.keys.snapshot('SOLUSDT'))).mark_price;
+    expect(mark).not.toBe('');
+    await p.applyAccountUpdate({
+      type: 'account_update',
+      eventTimeMs: Date.now(),
+      transactionTimeMs: Date.now(),
+      reason: 'ORDER',
+      positions: [
+        {
+          symbol: 'SOLUSDT',
+          positionAmt: new Decimal('-2'),
+          entryPrice: null,
+          unrealizedProfit: null,
+          positionSide: 'BOTH',
+        },
+        {
+          symbol: 'DOGEUSDT',
+          positionAmt: new Decimal('9'),
+          entryPrice: null,
+          unrealizedProfit: null,
+          positionSide: 'BOTH',
+        },
+      ],
+    });
+    expect(await t.redis.hgetall(t.keys.snapshot('SOLUSDT'))).toMatchObject({
+      position_amt: '-2',
+      side: 'SHORT',
+      source: 'ws',
+      mark_price: mark,
+    });
+    expect(await t.redis.exists(t.keys.snapshot('DOGEUSDT'))).toBe(0);
+  });
+
+  it('positionRisk v3 (open positions only): listed symbols absent from the answer are flat', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.1');
+    const client = rig.clientWith({ positionRiskVersion: 'v3' });
+    const lots = new LotSizeRefresher({
+      client,
+      redis: t.redis,
+      keys: t.keys,
+      allowlist: ['BTCUSDT', 'ETHUSDT', 'XRPUSDT'],
+      refreshSec: 3600,
+      clock: SYSTEM_CLOCK,
+      metrics,
+      logger: silentLogger(),
+    });
+    const p = poller({
+      client,
+      allowlist: ['BTCUSDT', 'ETHUSDT', 'XRPUSDT'],
+      positionRiskVersion: 'v3',
+      listedSymbols: () => lots.listedSymbols(),
+    });
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await t.redis.exists(t.keys.snapshot('ETHUSDT'))).toBe(0); // lot sizes not known yet: unknown
+    expect(await lots.refresh()).toBe(true);
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await amountOf('BTCUSDT')).toBe('0.1');
+    expect(await amountOf('ETHUSDT')).toBe('0');
+    expect(await t.redis.exists(t.keys.snapshot('XRPUSDT'))).toBe(0);
+  });
+
+  it('lot sizes are written for allowlisted symbols the exchange lists', async () => {
+    const lots = new LotSizeRefresher({
+      client: rig.client,
+      redis: t.redis,
+      keys: t.keys,
+      allowlist: ['BTCUSDT', 'XRPUSDT'],
+      refreshSec: 3600,
+      clock: SYSTEM_CLOCK,
+      metrics,
+      logger: silentLogger(),
+    });
+    expect(await lots.refresh()).toBe(true);
+    const lot = decodeLotSize(await t.redis.hgetall(t.keys.symbolLotSize('BTCUSDT')));
+    expect(lot?.stepSize.toFixed()).toBe('0.001');
+    expect(lot?.minQty.toFixed()).toBe('0.001');
+    expect(await t.redis.exists(t.keys.symbolLotSize('XRPUSDT'))).toBe(0);
+    rig.venue.control.addFault({ kind: 'http_5xx', count: 1 });
+    expect(await lots.refresh()).toBe(false);
+  });
+});
