@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { errorMessage } from '../errors.js';
+import { OutageLog } from './outage-log.js';
 import { type StreamEntry, autoClaim, ensureGroup, isNoGroup, readGroup } from './stream-group.js';
 
 export interface GroupConsumerOptions {
@@ -42,10 +42,13 @@ export class GroupConsumer {
   private groupReady = false;
   private sweepPending = true;
   private lastClaimMs = 0;
-  private outageSinceMs: number | null = null;
-  private outageFailures = 0;
+  private readonly outage: OutageLog;
 
-  constructor(private readonly options: GroupConsumerOptions) {}
+  constructor(private readonly options: GroupConsumerOptions) {
+    this.outage = new OutageLog(options.logger, `${options.name} stream consumer`, () =>
+      this.now(),
+    );
+  }
 
   start(): void {
     if (this.loop) return;
@@ -137,28 +140,13 @@ export class GroupConsumer {
   private failed(error: unknown): void {
     if (isNoGroup(error)) this.groupReady = false; // Redis lost its data: recreate the group
     this.sweepPending = true;
-    this.outageFailures += 1;
     this.options.onError(this.options.name);
-    if (this.outageSinceMs === null) {
-      this.outageSinceMs = this.now();
-      this.options.logger.error(
-        { component: this.options.name, err: errorMessage(error) },
-        'stream consumer failing; entries stay pending and are retried',
-      );
-    }
+    this.outage.failed(error, {
+      hint: 'entries stay pending and are handled after recovery, from fresh reads',
+    });
   }
 
   private recovered(): void {
-    if (this.outageSinceMs === null) return;
-    this.options.logger.info(
-      {
-        component: this.options.name,
-        down_ms: this.now() - this.outageSinceMs,
-        failures: this.outageFailures,
-      },
-      'stream consumer recovered',
-    );
-    this.outageSinceMs = null;
-    this.outageFailures = 0;
+    this.outage.ok();
   }
 }
