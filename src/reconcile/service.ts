@@ -7,7 +7,7 @@ import type { Config } from '../config/config.js';
 import type { Clock } from '../domain/time.js';
 import { type HttpEndpoint, startHttpEndpoint } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
-import { createRedis } from '../redis/connection.js';
+import { createRedis, waitForReady } from '../redis/connection.js';
 import { buildKeys } from '../redis/keys.js';
 import { CycleRunner } from './cycle-runner.js';
 import { ReconcileEngine } from './engine.js';
@@ -34,6 +34,7 @@ export interface ServiceOptions {
   http?: boolean;
 }
 
+const READY_WAIT_MS = 3000;
 const systemClock: Clock = { nowMs: () => Date.now() };
 
 export async function startReconcileService(options: ServiceOptions): Promise<ReconcileService> {
@@ -69,6 +70,9 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
     redis.disconnect();
     throw error;
   }
+  // Give the connection a moment so the first cycle does not report a start-up "outage";
+  // if Redis is really down the loop starts anyway and counts failed cycles.
+  await waitForReady(redis, READY_WAIT_MS).catch(() => undefined);
   const controller = new AbortController();
   const done = runLoop({
     tick: () => runner.tick(),

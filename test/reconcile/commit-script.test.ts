@@ -1,0 +1,230 @@
+/**
+ * reconcile_commit.lua tested three ways (STYLE.md): encode/decode without Redis, every
+ * status code against real Redis, and after SCRIPT FLUSH (the NOSCRIPT path).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { epsilonFor } from '../../src/domain/amount.js';
+import { type Decision, decide } from '../../src/domain/drift.js';
+import { decodeLedger } from '../../src/domain/ledger.js';
+import { decodeSnapshot } from '../../src/domain/snapshot.js';
+import {
+  decodeCommitReply,
+  encodeCommit,
+  reconcileCommitScript,
+} from '../../src/reconcile/commit.js';
+import { buildKeys } from '../../src/redis/keys.js';
+import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import {
+  BTC_LOT,
+  DRIFT_CONFIG,
+  T0,
+  addResult,
+  fill,
+  flatResult,
+  ledgerFields,
+  snapshotFields,
+  writeSymbol,
+} from './fixtures.js';
+import { ManualClock, makeEngine, readEvents } from './harness.js';
+
+const SYM = 'BTCUSDT';
+const EPS = epsilonFor(BTC_LOT.stepSize);
+const SETTINGS = { nowMs: T0, holdTtlMs: 300_000, ledgerTtlMs: 86_400_000, evidenceTtlMs: 600_000 };
+const ENTRY = `${T0 - 5000}-0`;
+
+function repairDecision(ledgerHash: Record<string, string>): Decision {
+  const d = decide({
+    symbol: SYM,
+    snapshot: decodeSnapshot(snapshotFields('0.1', T0 - 500)),
+    ledger: decodeLedger(ledgerHash, EPS),
+    lotSize: BTC_LOT,
+    evidence: [fill(ENTRY, flatResult(SYM, 'SELL', '0.001', T0 - 5000))],
+    usedEvidence: new Set(),
+    nowMs: T0,
+    config: DRIFT_CONFIG,
+  });
+  expect(d.action).toBe('auto_repair');
+  return d;
+}
+
+describe('reconcile_commit encoding (no Redis)', () => {
+  const keys = buildKeys('q');
+
+  it('passes every key in KEYS: 5 fixed, then two markers per evidence entry', () => {
+    const enc = encodeCommit(
+      keys,
+      repairDecision(ledgerFields('0.101', T0 - 60_000)),
+      ledgerFields('0.101', T0 - 60_000),
+      SETTINGS,
+    );
+    expect(enc.keys).toEqual([
+      'q:reconcile:hold:BTCUSDT',
+      'q:posguard:hold:owner:BTCUSDT',
+      'q:reconcile:state:BTCUSDT',
+      'q:stream:reconcile.events',
+      'q:position:ledger:BTCUSDT',
+      `q:posguard:evidence:used:${ENTRY}`,
+      `q:posguard:result:applied:${ENTRY}`,
+    ]);
+    const payload = JSON.parse(enc.args[0]) as Record<string, Record<string, string> | string>;
+    expect(payload).toMatchObject({
+      action: 'repair',
+      status: 'REPAIRED',
+      reason: 'auto_fixed',
+      hold_policy: 'clear',
+      now_ms: String(T0),
+    });
+    expect(payload.expect).toMatchObject({
+      version: '1',
+      ledger_amt: '0.101',
+      last_known_amt: '0.101',
+    });
+    expect(payload.ledger).toMatchObject({ ledger_amt: '0.1', version: '2', source: 'p34_auto' });
+    expect(payload.ledger).not.toHaveProperty('last_result_id');
+    expect(payload.event).toMatchObject({
+      old_ledger_amt: '0.101',
+      new_ledger_amt: '0.1',
+      evidence_entry_ids: ENTRY,
+    });
+  });
+
+  it('a status-only commit carries no ledger change', () => {
+    const d: Decision = {
+      ...repairDecision(ledgerFields('0.101', T0 - 60_000)),
+      action: 'hold',
+      status: 'HOLD',
+      reason: 'qty_mismatch_no_evidence',
+      holdPolicy: 'set',
+    };
+    const enc = encodeCommit(keys, d, {}, SETTINGS);
+    expect(enc.keys).toHaveLength(5);
+    const payload = JSON.parse(enc.args[0]) as Record<string, unknown>;
+    expect(payload.action).toBe('status');
+    expect(payload).not.toHaveProperty('ledger');
+  });
+
+  it('decodes replies strictly', () => {
+    expect(decodeCommitReply(['ok', 'p34', 1, 2])).toEqual({
+      code: 'ok',
+      holdBy: 'p34',
+      newEpisode: true,
+      events: 2,
+    });
+    expect(decodeCommitReply(['conflict', '', 0, 0])).toEqual({
+      code: 'conflict',
+      holdBy: '',
+      newEpisode: false,
+      events: 0,
+    });
+    expect(decodeCommitReply(['OK', 'p34', 1, 2])).toBeNull();
+    expect(decodeCommitReply(['ok', 'someone', 1, 2])).toBeNull();
+    expect(decodeCommitReply(['ok', 'p34', '1', 2])).toBeNull();
+    expect(decodeCommitReply('ok')).toBeNull();
+  });
+});
+
+describe('reconcile_commit against Redis', () => {
+  let t: TestRedis;
+  beforeEach(() => {
+    t = openTestRedis('rs');
+  });
+  afterEach(() => t.close());
+
+  async function run(d: Decision, rawLedger: Record<string, string>): Promise<unknown> {
+    const enc = encodeCommit(t.keys, d, rawLedger, SETTINGS);
+    return decodeCommitReply(await reconcileCommitScript.run(t.redis, enc.keys, enc.args));
+  }
+
+  it('ok: repairs, marks evidence and result, writes state and one AUTO_REPAIR', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), hash);
+    expect(await run(repairDecision(hash), hash)).toEqual({
+      code: 'ok',
+      holdBy: '',
+      newEpisode: false,
+      events: 1,
+    });
+    expect(await t.redis.hget(t.keys.ledger(SYM), 'ledger_amt')).toBe('0.1');
+    expect(await t.redis.pttl(t.keys.evidenceUsed(ENTRY))).toBeGreaterThan(590_000);
+    expect(await t.redis.pttl(t.keys.resultApplied(ENTRY))).toBeGreaterThan(86_000_000);
+  });
+
+  it('conflict: a ledger written between read and commit wins (version changed)', async () => {
+    const stale = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), ledgerFields('0.1005', T0 - 1000, { version: 1 }));
+    await t.redis.set(t.keys.hold(SYM), '1', 'PX', 5000);
+    await t.redis.set(t.keys.holdOwner(SYM), 'p34', 'PX', 5000);
+    expect(await run(repairDecision(stale), stale)).toEqual({
+      code: 'conflict',
+      holdBy: 'p34',
+      newEpisode: false,
+      events: 0,
+    });
+    expect(await t.redis.hgetall(t.keys.ledger(SYM))).toMatchObject({
+      ledger_amt: '0.1005',
+      version: '2',
+      source: 'apply',
+    });
+    expect(await t.redis.exists(t.keys.evidenceUsed(ENTRY), t.keys.resultApplied(ENTRY))).toBe(0);
+    expect(await readEvents(t.redis, t.keys)).toEqual([]);
+    // Liveness is kept even on a refusal: the engine's hold is re-armed, last_seen_ts fresh.
+    expect(await t.redis.pttl(t.keys.hold(SYM))).toBeGreaterThan(290_000);
+    expect(await t.redis.hget(t.keys.reconcileState(SYM), 'ts_ms')).toBe(String(T0));
+  });
+
+  it('conflict: an operator HSET ledger_amt without a version bump also wins', async () => {
+    const stale = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), stale);
+    await t.redis.hset(t.keys.ledger(SYM), 'ledger_amt', '0.1');
+    expect(await run(repairDecision(stale), stale)).toMatchObject({ code: 'conflict' });
+    expect(await t.redis.hget(t.keys.ledger(SYM), 'source')).toBe('apply');
+  });
+
+  it('evidence_used: an entry that already justified a repair refuses the whole repair', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), hash);
+    await t.redis.set(t.keys.evidenceUsed(ENTRY), '1');
+    expect(await run(repairDecision(hash), hash)).toMatchObject({
+      code: 'evidence_used',
+      events: 0,
+    });
+    expect(await t.redis.hget(t.keys.ledger(SYM), 'ledger_amt')).toBe('0.101');
+    expect(await t.redis.exists(t.keys.resultApplied(ENTRY))).toBe(0);
+  });
+
+  it('init conflict: a ledger amount that appeared after the read is never overwritten', async () => {
+    await t.redis.hset(t.keys.ledger(SYM), { ledger_amt: '0.07' });
+    const d = decide({
+      symbol: SYM,
+      snapshot: decodeSnapshot(snapshotFields('0.1', T0 - 500)),
+      ledger: decodeLedger({}, EPS),
+      lotSize: BTC_LOT,
+      evidence: [],
+      usedEvidence: new Set(),
+      nowMs: T0,
+      config: DRIFT_CONFIG,
+    });
+    expect(await run(d, {})).toMatchObject({ code: 'conflict' });
+    expect(await t.redis.hgetall(t.keys.ledger(SYM))).toEqual({ ledger_amt: '0.07' });
+  });
+
+  it('an engine cycle after SCRIPT FLUSH reloads the script (NOSCRIPT in a pipeline)', async () => {
+    const clock = new ManualClock(T0);
+    await writeSymbol(t.redis, t.keys, SYM, {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000),
+    });
+    await addResult(t.redis, t.keys, ENTRY, flatResult(SYM, 'SELL', '0.001', T0 - 5000));
+    const h = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    await h.engine.runOnce({ dryRun: true });
+    await t.redis.script('FLUSH');
+    const report = await h.engine.runOnce();
+    expect(report.outcomes[0]?.commit).toMatchObject({ code: 'ok' });
+    expect(await t.redis.hget(t.keys.reconcileState(SYM), 'status')).toBe('REPAIRED');
+    await t.redis.script('FLUSH');
+    clock.advance(1000);
+    await writeSymbol(t.redis, t.keys, SYM, { snapshot: snapshotFields('0.1', clock.ms - 500) });
+    expect((await h.engine.runOnce()).outcomes[0]?.commit).toMatchObject({ code: 'ok' });
+    expect(await t.redis.hget(t.keys.reconcileState(SYM), 'status')).toBe('OK');
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * Two engines at once, restarts and reused evidence: one repair per fill, ever, and no
+ * duplicate events per episode (SPEC §7 design decision 5).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import {
+  T0,
+  addResult,
+  flatResult,
+  ledgerFields,
+  snapshotFields,
+  writeSymbol,
+} from './fixtures.js';
+import { ManualClock, makeEngine, metricValue, readEvents } from './harness.js';
+
+const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
+const ENV = { P34_ALLOWLIST: SYMBOLS.join(',') };
+
+describe('reconcile concurrency', () => {
+  let t: TestRedis;
+  let clock: ManualClock;
+
+  beforeEach(() => {
+    t = openTestRedis('rx');
+    clock = new ManualClock(T0);
+  });
+  afterEach(() => t.close());
+
+  it('two engines on the same symbols: one repair per fill, one event per episode', async () => {
+    // BTC: repairable drift. ETH: drift without evidence (hold). SOL: side mismatch.
+    await addResult(
+      t.redis,
+      t.keys,
+      `${T0 - 5000}-0`,
+      flatResult('BTCUSDT', 'SELL', '0.001', T0 - 5000),
+    );
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000),
+    });
+    await writeSymbol(t.redis, t.keys, 'ETHUSDT', {
+      snapshot: snapshotFields('2', T0 - 500),
+      ledger: ledgerFields('1.5', T0 - 60_000),
+    });
+    await writeSymbol(t.redis, t.keys, 'SOLUSDT', {
+      snapshot: snapshotFields('10', T0 - 500),
+      ledger: ledgerFields('-10', T0 - 60_000),
+    });
+    const a = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV });
+    const b = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV });
+    for (let i = 0; i < 10; i += 1) {
+      await Promise.all([a.engine.runOnce(), b.engine.runOnce()]);
+      clock.advance(1000);
+      for (const [sym, amt] of [
+        ['BTCUSDT', '0.1'],
+        ['ETHUSDT', '2'],
+        ['SOLUSDT', '10'],
+      ] as const) {
+        await writeSymbol(t.redis, t.keys, sym, { snapshot: snapshotFields(amt, clock.ms - 300) });
+      }
+    }
+    const events = (await readEvents(t.redis, t.keys)).map(
+      (e) => `${e.fields.symbol}:${e.fields.event}`,
+    );
+    expect(events.filter((e) => e === 'BTCUSDT:AUTO_REPAIR')).toHaveLength(1);
+    expect(events.filter((e) => e.startsWith('ETHUSDT:'))).toEqual(['ETHUSDT:HOLD_SET']);
+    expect(events.filter((e) => e.startsWith('SOLUSDT:'))).toEqual([
+      'SOLUSDT:HOLD_SET',
+      'SOLUSDT:MANUAL_REQUIRED',
+    ]);
+    expect(await t.redis.hget(t.keys.ledger('BTCUSDT'), 'version')).toBe('2');
+    const repairs =
+      (await metricValue(a.metrics, 'p34_reconcile_auto_repair_total', { symbol: 'BTCUSDT' })) +
+      (await metricValue(b.metrics, 'p34_reconcile_auto_repair_total', { symbol: 'BTCUSDT' }));
+    expect(repairs).toBe(1);
+    // Both engines really raced for the repair: the loser's ledger write was refused.
+    const refused =
+      (await metricValue(a.metrics, 'p34_repair_conflict_total', { symbol: 'BTCUSDT' })) +
+      (await metricValue(b.metrics, 'p34_repair_conflict_total', { symbol: 'BTCUSDT' }));
+    expect(refused).toBe(1);
+    const episodes =
+      (await metricValue(a.metrics, 'p34_reconcile_drift_total', { symbol: 'ETHUSDT' })) +
+      (await metricValue(b.metrics, 'p34_reconcile_drift_total', { symbol: 'ETHUSDT' }));
+    expect(episodes).toBe(1);
+  });
+
+  it('the same fill never justifies two repairs, also across an engine restart', async () => {
+    const entry = await addResult(
+      t.redis,
+      t.keys,
+      `${T0 - 5000}-0`,
+      flatResult('BTCUSDT', 'SELL', '0.001', T0 - 5000),
+    );
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000),
+    });
+    const first = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    await first.engine.runOnce();
+    expect(await t.redis.hget(t.keys.reconcileState('BTCUSDT'), 'status')).toBe('REPAIRED');
+
+    // The same drift shows up again (someone restored the old ledger): same fill, same size.
+    const drifted = ledgerFields('0.101', T0 - 60_000, { version: 5 });
+    await t.redis.hset(t.keys.ledger('BTCUSDT'), drifted);
+    clock.advance(1000);
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', clock.ms - 300),
+    });
+    await first.engine.runOnce();
+    expect(await t.redis.hget(t.keys.reconcileState('BTCUSDT'), 'reason')).toBe(
+      'qty_mismatch_no_evidence',
+    );
+
+    // A fresh engine (restart) rebuilds its window from the stream and sees the NX marker.
+    const restarted = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    clock.advance(1000);
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', clock.ms - 300),
+    });
+    const report = await restarted.engine.runOnce();
+    expect(report.outcomes[0]?.decision.reason).toBe('qty_mismatch_no_evidence');
+    expect(await t.redis.hget(t.keys.ledger('BTCUSDT'), 'ledger_amt')).toBe('0.101');
+    const repairs = (await readEvents(t.redis, t.keys)).filter(
+      (e) => e.fields.event === 'AUTO_REPAIR',
+    );
+    expect(repairs).toHaveLength(1);
+    expect(repairs[0]?.fields.evidence_entry_ids).toBe(entry);
+  });
+
+  it('even without the in-memory memory, the NX marker refuses a second repair', async () => {
+    await addResult(
+      t.redis,
+      t.keys,
+      `${T0 - 5000}-0`,
+      flatResult('BTCUSDT', 'SELL', '0.001', T0 - 5000),
+    );
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000),
+    });
+    // An engine that read its window before the first repair happened elsewhere.
+    const stale = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    await stale.engine.runOnce({ dryRun: true });
+    const other = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    await other.engine.runOnce();
+    await t.redis.hset(
+      t.keys.ledger('BTCUSDT'),
+      ledgerFields('0.101', T0 - 60_000, { version: 9 }),
+    );
+    const report = await stale.engine.runOnce();
+    expect(report.outcomes[0]?.commit).toMatchObject({ code: 'evidence_used' });
+    expect(await t.redis.hget(t.keys.ledger('BTCUSDT'), 'ledger_amt')).toBe('0.101');
+    expect(
+      await metricValue(stale.metrics, 'p34_repair_conflict_total', {
+        symbol: 'BTCUSDT',
+        code: 'evidence_used',
+      }),
+    ).toBe(1);
+    // Next cycle it decides again, knowing the entry is used: a hold, not a repair.
+    clock.advance(1000);
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', clock.ms - 300),
+    });
+    const next = await stale.engine.runOnce();
+    expect(next.outcomes[0]?.decision.reason).toBe('qty_mismatch_no_evidence');
+  });
+});
