@@ -20,6 +20,7 @@ export interface SymbolView {
   symbol: string;
   exchange: string;
   snapshotAgeSec: number | null;
+  snapshotTakenMs: number | null;
   ledger: string;
   status: string;
   reason: string;
@@ -97,7 +98,7 @@ export class DemoObserver {
     const { reader, keys, logger } = this.options;
     while (this.#running) {
       try {
-        const reply = (await reader.xread(
+        const reply = await reader.xread(
           'COUNT',
           500,
           'BLOCK',
@@ -105,7 +106,7 @@ export class DemoObserver {
           'STREAMS',
           keys.reconcileEventsStream,
           this.#lastId,
-        ));
+        );
         for (const [id, flat] of reply?.[0]?.[1] ?? []) {
           this.#lastId = id;
           this.events.push(toEvent(id, fieldsToRecord(flat)));
@@ -155,6 +156,7 @@ function toView(
     symbol,
     exchange: snapshot.kind === 'ok' ? amountText(snapshot.snapshot.amount) : snapshot.kind,
     snapshotAgeSec: snapshot.kind === 'ok' ? (raw.nowMs - snapshot.snapshot.takenMs) / 1000 : null,
+    snapshotTakenMs: snapshot.kind === 'ok' ? snapshot.snapshot.takenMs : null,
     ledger: ledger.kind === 'ok' ? amountText(ledger.ledger.amount) : ledger.kind,
     status: raw.state.status ?? '—',
     reason: raw.state.reason ?? '',

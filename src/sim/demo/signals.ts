@@ -25,7 +25,8 @@ export interface ObservedPermit {
 }
 
 export type Signal =
-  | { kind: 'event'; event: string; reason?: string; symbol?: string }
+  /** Any of `events` (each `EVENT/reason` or `EVENT`) on the symbol. */
+  | { kind: 'event'; events: readonly string[]; symbol?: string }
   | { kind: 'deny'; reason: string; symbol?: string }
   | { kind: 'check'; name: string; seenAtMs(): number | null };
 
@@ -37,7 +38,7 @@ export interface SignalReport {
 export function describeSignal(signal: Signal): string {
   switch (signal.kind) {
     case 'event':
-      return `event ${signal.event}${signal.reason ? ` reason=${signal.reason}` : ''}${signal.symbol ? ` on ${signal.symbol}` : ''}`;
+      return `event ${signal.events.join(' or ')}${signal.symbol ? ` on ${signal.symbol}` : ''}`;
     case 'deny':
       return `permit denied (${signal.reason})${signal.symbol ? ` on ${signal.symbol}` : ''}`;
     case 'check':
@@ -57,8 +58,7 @@ export function firstSighting(
       const match = events.find(
         (e) =>
           e.tsMs >= sinceMs &&
-          e.event === signal.event &&
-          (signal.reason === undefined || e.reason === signal.reason) &&
+          signal.events.some((want) => want === e.event || want === `${e.event}/${e.reason}`) &&
           (signal.symbol === undefined || e.symbol === signal.symbol),
       );
       return match?.tsMs ?? null;

@@ -34,7 +34,6 @@ export interface SummaryInput {
   autoRepairs: number;
   orders: OrderAudit;
   latency: LatencySummary & { probeMissed: number };
-  brainLatency: { p50Ms: number | null; p99Ms: number | null } | null;
   plansPublished: number;
   unansweredPlans: number;
   durationSec: number;

@@ -132,6 +132,11 @@ export class ApplyLayerStub {
     return new Promise((resolve) => this.#withhold.set(symbol, resolve));
   }
 
+  /** Forgets a pending withhold (the step gave up before an order executed). */
+  cancelWithhold(symbol: string): void {
+    this.#withhold.delete(symbol);
+  }
+
   /** Writes a withheld result to the stream, late. */
   async deliverLate(withheld: WithheldResult): Promise<string> {
     return this.#writeResult(withheld.fields);

@@ -14,6 +14,7 @@ import type { Logger } from '../../observability/logger.js';
 import { createRedis, waitForReady } from '../../redis/connection.js';
 import { type Keys, buildKeys } from '../../redis/keys.js';
 import { ApplyLayerStub } from './apply-layer.js';
+import { KeyspacePermitProbe } from './keyspace-probe.js';
 import { PermitProbe } from './permit-probe.js';
 import { PlanBook } from './plan-book.js';
 import { PlanReader } from './plan-reader.js';
@@ -33,6 +34,11 @@ export interface PipelineOptions {
   keeperEveryMs: number;
   /** Apply Layer stub: how long the gate waits for a late P3.3 permit. */
   gateWaitMs?: number;
+  /**
+   * Time permits with keyspace notifications (CONFIG SET on the server: only for a Redis
+   * the caller owns, e.g. the demo's private one). Otherwise the polling probe times them.
+   */
+  keyspaceNotifications?: boolean;
 }
 
 export interface Pipeline {
@@ -58,7 +64,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const { config, clock, logger } = options;
   const keys = buildKeys(config.keys.prefix, config.keys.governorPermitTemplate);
   const runId = `sim-${randomBytes(3).toString('hex')}`;
-  const connections = ['cmd', 'plans', 'probe'].map((role) =>
+  const roles = [
+    'cmd',
+    'plans',
+    'probe',
+    ...(options.keyspaceNotifications === true ? ['keyspace'] : []),
+  ];
+  const connections = roles.map((role) =>
     createRedis(config.redis, { name: `posguard-sim-${role}` }),
   );
   for (const connection of connections) connection.on('error', () => undefined);
@@ -104,6 +116,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     everyMs: options.keeperEveryMs,
   });
   const probe = new PermitProbe({ redis: probeRedis, keys, book, clock, logger });
+  const subscriber = connections[3];
+  const keyspace = subscriber
+    ? await KeyspacePermitProbe.start({ admin: redis, subscriber, keys, book, db: config.redis.db })
+    : null;
   await client.syncTime().catch(() => undefined);
   await planReader.start();
   probe.start();
@@ -147,6 +163,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       keeper.stop();
       await planReader.stop();
       await probe.stop();
+      await keyspace?.stop();
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     },
   };

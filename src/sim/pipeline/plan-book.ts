@@ -26,6 +26,8 @@ export interface PlanRecord {
   publishedMs: number;
   /** Monotonic time (ms) just before the XADD, for latency. */
   publishedMono: number;
+  /** Monotonic time the permit probe first saw the permit (null: not timed). */
+  permitMono: number | null;
   governorGranted: boolean;
   tag: string | null;
   permit: PermitSeen | null;
@@ -51,7 +53,6 @@ const GATE_NON_REASONS: ReadonlySet<string> = new Set([
 export class PlanBook {
   readonly #plans = new Map<string, PlanRecord>();
   readonly #latency = new LatencyWindow();
-  #probeMissed = 0;
   readonly #counts: PermitCounts = { allowed: 0, denied: 0, byReason: {} };
 
   add(record: PlanRecord): void {
@@ -75,10 +76,20 @@ export class PlanBook {
     return out;
   }
 
+  /** The permit of `planId` became readable at monotonic time `nowMono` (first call counts). */
+  recordLatency(planId: string, nowMono: number): void {
+    const plan = this.#plans.get(planId);
+    if (!plan || plan.permitMono !== null) return;
+    plan.permitMono = nowMono;
+    this.#latency.add(nowMono - plan.publishedMono);
+  }
+
   /** Records the first sighting of a plan's permit; later sightings are ignored. */
   recordPermit(planId: string, seen: PermitSeen, nowMono: number | null): void {
     const plan = this.#plans.get(planId);
-    if (!plan || plan.permit !== null) return;
+    if (!plan) return;
+    if (nowMono !== null) this.recordLatency(planId, nowMono);
+    if (plan.permit !== null) return;
     plan.permit = seen;
     if (seen.allow) this.#counts.allowed += 1;
     else {
@@ -86,8 +97,6 @@ export class PlanBook {
       const reason = seen.reason ?? 'unknown';
       this.#counts.byReason[reason] = (this.#counts.byReason[reason] ?? 0) + 1;
     }
-    if (seen.via === 'probe' && nowMono !== null) this.#latency.add(nowMono - plan.publishedMono);
-    else this.#probeMissed += 1;
   }
 
   recordGate(planId: string, result: GateResult, nowMs: number): void {
@@ -124,8 +133,12 @@ export class PlanBook {
     return { ...this.#counts, byReason: { ...this.#counts.byReason } };
   }
 
+  /** Latency of the permits the probe saw; `probeMissed`: answered plans it never timed. */
   latency(): LatencySummary & { probeMissed: number } {
-    return { ...this.#latency.summary(), probeMissed: this.#probeMissed };
+    let missed = 0;
+    for (const plan of this.#plans.values())
+      if (plan.permit !== null && plan.permitMono === null) missed += 1;
+    return { ...this.#latency.summary(), probeMissed: missed };
   }
 
   /** Plans matching a filter, in publication order. */

@@ -104,6 +104,7 @@ export class Planner {
       action: request.action,
       publishedMs: nowMs,
       publishedMono: performance.now(),
+      permitMono: null,
       governorGranted: granted,
       tag: request.tag ?? null,
       permit: null,

@@ -4,7 +4,7 @@
  * venue in another process exactly as the demo does against its own).
  */
 import { PosguardError, errorMessage } from '../../errors.js';
-import type { FaultSpec, OrderLogEntry } from '../venue/venue.js';
+import type { FaultSpec, OrderLogEntry, PositionView } from '../venue/venue.js';
 
 export interface VenuePort {
   /** A manual trade on the account (signed: BUY > 0). */
@@ -14,6 +14,8 @@ export interface VenuePort {
   clearFaults(): Promise<void>;
   /** The order log (api and external orders) with the position before and after each. */
   orders(sinceOrderId?: number): Promise<OrderLogEntry[]>;
+  /** Signed position amount (decimal text) of one symbol. */
+  positionAmt(symbol: string): Promise<string>;
 }
 
 /** The venue control API over HTTP, e.g. at BINANCE_BASE_URL of a `posguard venue`. */
@@ -50,6 +52,15 @@ export class HttpVenuePort implements VenuePort {
     const reply = await this.#call('GET', `/_control/orders?since=${sinceOrderId}`);
     if (!Array.isArray(reply)) throw this.#error('GET /_control/orders did not return an array');
     return reply as OrderLogEntry[];
+  }
+
+  async positionAmt(symbol: string): Promise<string> {
+    const reply = await this.#call('GET', '/_control/positions?all=true');
+    const row = Array.isArray(reply)
+      ? (reply as PositionView[]).find((p) => p.symbol === symbol)
+      : undefined;
+    if (!row) throw this.#error(`no position row for ${symbol}`);
+    return row.positionAmt;
   }
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {

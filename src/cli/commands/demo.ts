@@ -1,0 +1,99 @@
+/**
+ * `posguard demo`: the whole pipeline on a private redis-server (or REDIS_URL with a
+ * unique demo key prefix) and the simulated venue, a live dashboard, a scripted scenario
+ * of the failures in LESSONS.md, and a verdict. Exit 0 only when every injected fault
+ * was caught and no order exceeded the exchange position.
+ */
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '../../observability/logger.js';
+import { runDemo } from '../../sim/demo/run-demo.js';
+import { renderSummary } from '../../sim/demo/report.js';
+import { SCENARIO_NAMES } from '../../sim/demo/scenario.js';
+
+interface DemoCliOptions {
+  duration: number;
+  scenario: string;
+  headless?: boolean;
+  json?: boolean;
+}
+
+function durationArg(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 5 || seconds > 3600) {
+    throw new InvalidArgumentError('expected a number of seconds between 5 and 3600');
+  }
+  return seconds;
+}
+
+async function demo(options: DemoCliOptions): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'posguard-demo-'));
+  const logPath = join(logDir, 'services.log');
+  const logFile = createWriteStream(logPath);
+  const logger = createLogger({ name: 'posguard-demo', level: 'info', destination: logFile });
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    process.stderr.write('\nposguard demo: stopping (Ctrl-C) — cleaning up…\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const display =
+    options.json === true
+      ? 'none'
+      : options.headless === true || process.stdout.isTTY !== true
+        ? 'lines'
+        : 'tty';
+  if (display !== 'none') process.stdout.write(`posguard demo: service logs → ${logPath}\n`);
+  if (display === 'tty') process.stdout.write('\x1b[?25l\x1b[2J');
+  try {
+    const summary = await runDemo({
+      durationSec: options.duration,
+      scenario: options.scenario,
+      display,
+      out: process.stdout,
+      logger,
+      signal: controller.signal,
+      ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
+      ...(process.env.REDIS_URL && process.env.REDIS_DB ? { redisDb: process.env.REDIS_DB } : {}),
+    });
+    if (options.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stdout.write(`${renderSummary(summary)}\nservice logs: ${logPath}\n`);
+    process.exitCode = summary.ok ? 0 : 1;
+  } finally {
+    if (display === 'tty') process.stdout.write('\x1b[?25h');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await new Promise<void>((resolve) => logFile.end(() => resolve()));
+  }
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'run the whole pipeline (private redis-server, simulated venue, brain, reconcile engine,\n' +
+        'planner/Governor/Apply Layer stubs), inject the failures of LESSONS.md with a live\n' +
+        'dashboard, and print a verdict (exit 0 only if every fault was caught)',
+    )
+    .option(
+      '--duration <seconds>',
+      'length of the run; scales the pauses, truncates the scenario',
+      durationArg,
+      60,
+    )
+    .option(
+      '--scenario <name>',
+      `one of ${SCENARIO_NAMES.join(', ')} (or a comma-separated list)`,
+      'all',
+    )
+    .option('--headless', 'one status line per second instead of the full-screen dashboard')
+    .option('--json', 'print only the summary, as JSON')
+    .addHelpText(
+      'after',
+      '\nWith REDIS_URL set, runs there under a unique demo-<random> key prefix (deleted at the end).',
+    )
+    .action((options: DemoCliOptions) => demo(options));
+}
