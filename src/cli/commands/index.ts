@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { registerBrain } from './brain.js';
+import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerEvents } from './events.js';
 import { registerGate } from './gate.js';
@@ -27,4 +28,5 @@ export function registerCommands(program: Command): void {
   registerReconcile(program);
   registerVenue(program);
   registerBrain(program);
+  registerDemo(program);
 }
