@@ -14,7 +14,9 @@ const SOURCES_UNDER_TEST = [
   'src/cli/arguments.ts',
   'src/cli/redis-session.ts',
   'src/cli/commands/index.ts',
-  ...['doctor', 'events', 'gate', 'hold', 'holds', 'ledger', 'permit', 'status'].map((c) => `src/cli/commands/${c}.ts`),
+  ...['doctor', 'events', 'gate', 'hold', 'holds', 'ledger', 'permit', 'status'].map(
+    (c) => `src/cli/commands/${c}.ts`,
+  ),
   'src/cli/output',
   'src/cli/manual',
   'src/cli/doctor',
@@ -23,7 +25,9 @@ const SOURCES_UNDER_TEST = [
 
 function tsFiles(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path, { withFileTypes: true }).flatMap((entry) => tsFiles(join(path, entry.name)));
+  return readdirSync(path, { withFileTypes: true }).flatMap((entry) =>
+    tsFiles(join(path, entry.name)),
+  );
 }
 
 /**
@@ -31,7 +35,8 @@ function tsFiles(path: string): string[] {
  * (each .ts compared with its own .js, so other engineers' edits elsewhere don't matter).
  */
 export function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it) first`);
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it) first`);
   const root = process.cwd();
   for (const source of SOURCES_UNDER_TEST.flatMap((p) => tsFiles(join(root, p)))) {
     if (!source.endsWith('.ts')) continue;

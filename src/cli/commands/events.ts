@@ -45,9 +45,10 @@ export async function recentEvents(
   stream: string,
   count: number,
   symbol?: string,
+  newest = '+',
 ): Promise<EventRecord[]> {
   const found: EventRecord[] = [];
-  let end = '+';
+  let end = newest;
   let scanned = 0;
   while (found.length < count && scanned < MAX_SCANNED) {
     const page = (await redis.xrevrange(stream, end, '-', 'COUNT', symbol ? PAGE : count)).map(
@@ -88,8 +89,14 @@ function emit(record: EventRecord, json: boolean): void {
   else print(formatEvent(record));
 }
 
-async function follow(redis: Redis, stream: string, options: EventsOptions): Promise<void> {
-  let lastId = '$';
+/** Prints entries after `fromId` as they arrive, until SIGINT/SIGTERM. */
+async function follow(
+  redis: Redis,
+  stream: string,
+  fromId: string,
+  options: EventsOptions,
+): Promise<void> {
+  let lastId = fromId;
   let stopping = false;
   const stop = (): void => {
     stopping = true;
@@ -124,15 +131,22 @@ async function events(options: EventsOptions): Promise<void> {
   const keys = keysFor(config);
   const redis = await openRedis(config, 'posguard-events');
   try {
-    const recent = await recentEvents(
-      redis,
-      keys.reconcileEventsStream,
-      options.count,
-      options.symbol,
-    );
+    // The newest id now: the listing ends there and --follow continues from it, with no gap.
+    const [top] = await redis.xrevrange(keys.reconcileEventsStream, '+', '-', 'COUNT', 1);
+    const newest = top?.[0] ?? '0-0';
+    const recent =
+      top === undefined
+        ? []
+        : await recentEvents(
+            redis,
+            keys.reconcileEventsStream,
+            options.count,
+            options.symbol,
+            newest,
+          );
     if (options.follow === true) {
       for (const record of recent) emit(record, options.json === true);
-      await follow(redis, keys.reconcileEventsStream, options);
+      await follow(redis, keys.reconcileEventsStream, newest, options);
     } else if (options.json === true) {
       printJson(recent.map((r) => ({ id: r.id, ...r.fields })));
     } else if (recent.length === 0) {

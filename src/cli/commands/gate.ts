@@ -6,9 +6,8 @@
 import type { Command } from 'commander';
 import { configFrom, withEnvFile } from '../config-option.js';
 import { consumePermits, type GateResult } from '../../gate/consume-permits.js';
-import { errorMessage } from '../../errors.js';
-import { createRedis, waitForReady } from '../../redis/connection.js';
-import { closeRedis, keysFor } from '../redis-session.js';
+import { createRedis } from '../../redis/connection.js';
+import { closeRedis, keysFor, readyOrFirstError } from '../redis-session.js';
 import { intArg, planArg } from '../arguments.js';
 import { print, printJson } from '../output/json.js';
 import { formatAmount } from '../../domain/amount.js';
@@ -58,7 +57,7 @@ async function consume(planId: string, options: ConsumeOptions): Promise<void> {
   redis.on('error', () => undefined);
   try {
     // An unreachable Redis is a refusal (missing_permit_or_redis), not a crash.
-    await waitForReady(redis, 2000).catch((error: unknown) => errorMessage(error));
+    await readyOrFirstError(redis, 2000).catch(() => undefined);
     const result = await consumePermits(redis, keysFor(config), planId, {
       waitMs: options.waitMs ?? config.gate.waitMs,
     });
