@@ -2,6 +2,7 @@
  * `posguard brain --env-file PATH` as an operator runs it: the BUILT CLI in a child
  * process (`npm test` builds first), a seed-style env file, SIGTERM → exit 0.
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ describe('posguard brain (built CLI)', () => {
         `BINANCE_API_SECRET="${API_SECRET}"`,
       ].join('\n'),
     );
-    let child: Parameters<NonNullable<Parameters<typeof runCli>[1]>['onSpawn']>[0] | null = null;
+    let child: ChildProcess | null = null;
     const run = runCli(['brain', '--env-file', envFile], {
       onSpawn: (c) => (child = c),
       timeoutMs: 30_000,

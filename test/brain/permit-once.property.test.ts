@@ -88,7 +88,7 @@ describe('exactly one permit per EXECUTE plan id', () => {
             if (/^[a-f]$/.test(planId)) await t.redis.del(keys.permitP33(planId));
             await evaluator.handleBatch([entry]);
           }
-          const expected = new Set(
+          const expected = new Set<string>(
             specs
               .filter((s) => s.decision === 'EXECUTE' && /^[a-f]$/.test(s.planId))
               .map((s) => s.planId),
