@@ -65,7 +65,9 @@ preconditions() {
     in_list "$SYMBOL" "$PG_P34_ALLOWLIST" || fatal "allowlist" "$SYMBOL is not in P34_ALLOWLIST ($PG_P34_ALLOWLIST)"
     [ "$PG_SAME_REDIS" = 1 ] || fatal "config" "the two env files point at different Redis servers or prefixes"
   fi
-  curl -fsS --max-time 5 "$PG_BRAIN_METRICS/metrics" | grep -q '^# TYPE p33_permit_total ' ||
+  local metrics
+  metrics="$(curl -fsS --max-time 5 "$PG_BRAIN_METRICS/metrics" 2>/dev/null)"
+  grep -q '^# TYPE p33_permit_total ' <<<"$metrics" ||
     fatal "brain" "no p33 metrics at $PG_BRAIN_METRICS/metrics: is quantum-position-state-brain running?"
   if [ "$PG_REQUIRE_RECONCILE" = 1 ] && [ "$(rc EXISTS "$K_HEARTBEAT")" != 1 ]; then
     fatal "reconcile heartbeat" "$K_HEARTBEAT missing: every permit denies reconcile_engine_down (start P3.4)"
@@ -173,7 +175,7 @@ test_qty_mismatch() {
   if num_eq "$ex" 0 || [ -z "$ex" ]; then skip "$name" "needs a position on $SYMBOL"; return; fi
   wait_until "$CYCLE_WAIT" symbol_ok_at "$ex" || { fail "$name" "setup: $SYMBOL not OK at $ex"; return; }
   good="$(ledger_amt)"
-  bad="$(awk -v a="$ex" 'BEGIN { printf "%.8f", a * 0.9 }')"
+  bad="$(decimal "$ex * 0.9")"
   rc HSET "$K_LEDGER" ledger_amt "$bad" >/dev/null # the seed's manual edit (10% off)
   ask 4 CLOSE_PARTIAL_75 "$name"
   local asked=$?

@@ -39,6 +39,7 @@ finish() {
 # A precondition that failed: report it and stop (later checks could only fail too).
 fatal() {
   fail "$1" "$2"
+  if declare -F cleanup >/dev/null; then cleanup; fi
   finish "${PROOF_NAME:-proof}"
 }
 
@@ -84,6 +85,12 @@ wait_until() {
 
 # Seconds (integer, rounded up) for N periods of a decimal number of seconds, plus slack.
 periods() { awk -v n="$1" -v s="$2" -v slack="${3:-2}" 'BEGIN { v = n * s + slack; printf "%d", (v == int(v)) ? v : int(v) + 1 }'; }
+
+# An arithmetic expression on amounts, printed with ≤ 8 decimals and no trailing zeros.
+decimal() {
+  [[ "$1" =~ ^[-+*/0-9.eE\ ]+$ ]] || return 1
+  awk "BEGIN { printf \"%.8f\", $1 }" | sed -e 's/0*$//' -e 's/\.$//'
+}
 
 # Decimal equality (amounts in the proofs have at most 8 decimals).
 num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && (a - b) * (a - b) < 1e-18) }'; }

@@ -30,6 +30,8 @@ export interface Stack {
   reconcileUrl: string;
   /** Output of each process so far (for failure messages). */
   logs(): string;
+  /** SIGTERM one service (as `systemctl stop` would); resolves with its exit code. */
+  stopService(name: 'brain' | 'reconcile'): Promise<number | null>;
   /** SIGTERM everything; resolves with each service's exit code. */
   stop(): Promise<{ brain: number | null; reconcile: number | null }>;
 }
@@ -173,6 +175,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       brainUrl,
       reconcileUrl,
       logs: () => procs.map((p) => p.output.join('')).join('\n----\n'),
+      stopService: (name) => stopProc(name === 'brain' ? brain : reconcile),
       stop: async () => {
         const [brainCode, reconcileCode] = await Promise.all([
           stopProc(brain),
