@@ -1,0 +1,128 @@
+/**
+ * The services as operators run them: child processes of the BUILT CLI
+ * (`node dist/src/cli/main.js brain|reconcile`), env explicit, every output line captured
+ * so tests can count log lines and grep for secrets. `npm test` builds first.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+
+export function assertCliBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+}
+
+export interface ServiceLine {
+  stream: 'stdout' | 'stderr';
+  text: string;
+  json: Record<string, unknown> | null;
+  atMs: number;
+}
+
+export interface ServiceProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly lines: ServiceLine[];
+  /** Resolves with the exit code/signal once the process ended. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  running(): boolean;
+  /** All output so far, as one string (secret greps). */
+  output(): string;
+  /** The port the service's HTTP endpoint bound (from its start log line). */
+  httpPort(timeoutMs?: number): Promise<number>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function baseEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env };
+}
+
+function portFrom(json: Record<string, unknown> | null): number | null {
+  if (json === null) return null;
+  if (typeof json.metricsPort === 'number' && json.metricsPort > 0) return json.metricsPort;
+  if (typeof json.metrics === 'string') {
+    const match = /:(\d+)$/.exec(json.metrics);
+    if (match) return Number(match[1]);
+  }
+  return null;
+}
+
+export function spawnService(
+  name: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): ServiceProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: baseEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: ServiceLine[] = [];
+  const raw: string[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let carry = '';
+    child[stream]?.on('data', (chunk: Buffer) => {
+      const text = carry + chunk.toString('utf8');
+      raw.push(chunk.toString('utf8'));
+      const parts = text.split('\n');
+      carry = parts.pop() ?? '';
+      for (const part of parts) {
+        if (part.trim() === '') continue;
+        let json: Record<string, unknown> | null;
+        try {
+          json = JSON.parse(part) as Record<string, unknown>;
+        } catch {
+          json = null;
+        }
+        lines.push({ stream, text: part, json, atMs: Date.now() });
+      }
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let alive = true;
+  void exited.then(() => {
+    alive = false;
+  });
+  return {
+    name,
+    child,
+    lines,
+    exited,
+    running: () => alive,
+    output: () => raw.join(''),
+    httpPort: async (timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const line of lines) {
+          const port = portFrom(line.json);
+          if (port !== null) return port;
+        }
+        if (!alive) throw new Error(`${name} exited before binding its port:\n${raw.join('')}`);
+        if (Date.now() > deadline) throw new Error(`${name} did not report its port`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    kill: async (signal = 'SIGKILL') => {
+      if (!alive) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** GET a path of a service's HTTP endpoint: status and body (status 0 when unreachable). */
+export async function httpGet(
+  port: number,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return { status: 0, body: '' };
+  }
+}
