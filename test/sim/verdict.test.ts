@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Decimal } from '../../src/domain/amount.js';
-import { type AuditedOrder, auditOrders } from '../../src/sim/pipeline/order-audit.js';
+import { type AuditedOrder, auditOrders, toAudited } from '../../src/sim/pipeline/order-audit.js';
 import {
   type ObservedEvent,
   type ObservedPermit,
@@ -18,7 +18,6 @@ import {
   type SummaryInput,
   evaluateSummary,
 } from '../../src/sim/demo/summary.js';
-import { toAudited } from '../../src/sim/demo/run-demo.js';
 
 const d = (v: string): InstanceType<typeof Decimal> => new Decimal(v);
 

@@ -3,15 +3,14 @@
  * the dashboard, runs the scenario, and returns the verdict. Everything it started is
  * stopped on the way out — also when the run is aborted (Ctrl-C).
  */
-import { parseAmount, type Amount, Decimal } from '../../domain/amount.js';
+import { Decimal } from '../../domain/amount.js';
 import { decodeLotSize } from '../../domain/lot-size.js';
 import type { Clock } from '../../domain/time.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { auditOrders, type AuditedOrder } from '../pipeline/order-audit.js';
+import { auditOrders, toAudited } from '../pipeline/order-audit.js';
 import { type Pipeline, startPipeline } from '../pipeline/pipeline.js';
 import { HttpVenuePort } from '../pipeline/venue-port.js';
-import type { OrderLogEntry } from '../venue/venue.js';
 import { type DashboardModel, redraw, renderDashboard, renderLine } from './dashboard.js';
 import { DemoObserver, parseCounter, scrapeMetrics } from './observer.js';
 import { DemoOperator } from './operator.js';
@@ -221,28 +220,6 @@ async function summarize(
     durationSec: (now - result.startedMs) / 1000,
     environment: { redis: services.redisLabel, venue: services.venue.baseUrl },
   });
-}
-
-/** A venue order-log entry as the audit reads it. */
-export function toAudited(entry: OrderLogEntry): AuditedOrder {
-  const qty = parseAmount(entry.quantity) ?? new Decimal(0);
-  const before: Amount = parseAmount(entry.positionBefore) ?? new Decimal(0);
-  return {
-    planId: entry.clientOrderId,
-    symbol: entry.symbol,
-    side: entry.side,
-    qty,
-    reduceOnly: entry.reduceOnly,
-    positionBefore: before,
-    outcome:
-      entry.status === 'FILLED'
-        ? { kind: 'filled', executedQty: qty }
-        : {
-            kind: 'rejected',
-            reason: `${entry.rejectCode ?? ''} ${entry.rejectReason ?? ''}`.trim(),
-          },
-    timeMs: entry.timeMs,
-  };
 }
 
 /** Resolves like `work`, or rejects as soon as the signal aborts. */

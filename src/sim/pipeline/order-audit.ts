@@ -7,7 +7,14 @@
  * against a LONG or flat). The venue's reduce-only rejections are counted too: each one
  * is an order the Apply Layer tried to send larger than the position.
  */
-import { type Amount, DEFAULT_EPSILON, formatAmount } from '../../domain/amount.js';
+import {
+  type Amount,
+  DEFAULT_EPSILON,
+  Decimal,
+  formatAmount,
+  parseAmount,
+} from '../../domain/amount.js';
+import type { OrderLogEntry } from '../venue/venue.js';
 
 export interface AuditedOrder {
   planId: string;
@@ -106,4 +113,26 @@ export function auditOrders(
     audit.maxCloseRatio = Math.max(audit.maxCloseRatio, ratio);
   }
   return audit;
+}
+
+/** A venue order-log entry as the audit reads it. */
+export function toAudited(entry: OrderLogEntry): AuditedOrder {
+  const qty = parseAmount(entry.quantity) ?? new Decimal(0);
+  const before = parseAmount(entry.positionBefore) ?? new Decimal(0);
+  return {
+    planId: entry.clientOrderId,
+    symbol: entry.symbol,
+    side: entry.side,
+    qty,
+    reduceOnly: entry.reduceOnly,
+    positionBefore: before,
+    outcome:
+      entry.status === 'FILLED'
+        ? { kind: 'filled', executedQty: qty }
+        : {
+            kind: 'rejected',
+            reason: `${entry.rejectCode ?? ''} ${entry.rejectReason ?? ''}`.trim(),
+          },
+    timeMs: entry.timeMs,
+  };
 }

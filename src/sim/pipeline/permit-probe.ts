@@ -16,7 +16,7 @@ import type { Clock } from '../../domain/time.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Keys } from '../../redis/keys.js';
-import type { PermitSeen, PlanBook } from './plan-book.js';
+import type { PermitSeen, PlanBook, PlanRecord } from './plan-book.js';
 
 export interface PermitProbeOptions {
   redis: Redis;
@@ -29,14 +29,22 @@ export interface PermitProbeOptions {
   giveUpMs?: number;
 }
 
-const IDLE_MS = 20;
+const IDLE_MS = 200;
 
 export class PermitProbe {
   #running = false;
   #loop: Promise<void> | null = null;
   #failing = false;
+  /** Plans published and not yet answered, in publication order. */
+  readonly #pending = new Map<string, PlanRecord>();
+  #wake: (() => void) | null = null;
 
-  constructor(private readonly options: PermitProbeOptions) {}
+  constructor(private readonly options: PermitProbeOptions) {
+    options.book.onAdd((plan) => {
+      this.#pending.set(plan.planId, plan);
+      this.#wake?.();
+    });
+  }
 
   start(): void {
     if (this.#running) return;
@@ -46,6 +54,7 @@ export class PermitProbe {
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#wake?.();
     await this.#loop;
     this.#loop = null;
   }
@@ -54,14 +63,28 @@ export class PermitProbe {
     const interval = this.options.intervalMs ?? 1;
     while (this.#running) {
       const polled = await this.#pollOnce();
-      await sleep(polled ? interval : IDLE_MS);
+      if (polled) await sleep(interval);
+      else await this.#idle();
     }
+  }
+
+  /** Sleeps until a plan is published (or IDLE_MS passes). */
+  async #idle(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, IDLE_MS);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+    this.#wake = null;
   }
 
   /** One pipelined read of every pending plan's permit; false when none was pending. */
   async #pollOnce(): Promise<boolean> {
     const { book, clock, keys, redis } = this.options;
-    const pending = book.pending(clock.nowMs(), this.options.giveUpMs ?? 10_000);
+    const pending = this.#takePending(clock.nowMs());
     if (pending.length === 0) return false;
     try {
       const pipeline = redis.pipeline();
@@ -80,6 +103,19 @@ export class PermitProbe {
       this.#failed(error);
     }
     return true;
+  }
+
+  /** Drops answered and abandoned plans; returns those still worth a read. */
+  #takePending(nowMs: number): PlanRecord[] {
+    const giveUpMs = this.options.giveUpMs ?? 10_000;
+    const out: PlanRecord[] = [];
+    for (const [id, plan] of this.#pending) {
+      const timed = plan.permitMono !== null || plan.gate?.ok === true;
+      if ((plan.permit !== null && timed) || nowMs - plan.publishedMs > giveUpMs)
+        this.#pending.delete(id);
+      else out.push(plan);
+    }
+    return out;
   }
 
   #failed(error: unknown): void {

@@ -55,8 +55,16 @@ export class PlanBook {
   readonly #latency = new LatencyWindow();
   readonly #counts: PermitCounts = { allowed: 0, denied: 0, byReason: {} };
 
+  readonly #listeners: ((plan: PlanRecord) => void)[] = [];
+
+  /** Called for every plan added (the permit probe starts watching it at once). */
+  onAdd(listener: (plan: PlanRecord) => void): void {
+    this.#listeners.push(listener);
+  }
+
   add(record: PlanRecord): void {
     this.#plans.set(record.planId, record);
+    for (const listener of this.#listeners) listener(record);
     if (this.#plans.size > MAX_PLANS) {
       const oldest = this.#plans.keys().next().value;
       if (oldest !== undefined) this.#plans.delete(oldest);
@@ -65,15 +73,6 @@ export class PlanBook {
 
   get(planId: string): PlanRecord | undefined {
     return this.#plans.get(planId);
-  }
-
-  /** Plans still waiting for a permit, oldest first, published within `maxAgeMs`. */
-  pending(nowMs: number, maxAgeMs: number): PlanRecord[] {
-    const out: PlanRecord[] = [];
-    for (const plan of this.#plans.values()) {
-      if (plan.permit === null && nowMs - plan.publishedMs <= maxAgeMs) out.push(plan);
-    }
-    return out;
   }
 
   /** The permit of `planId` became readable at monotonic time `nowMono` (first call counts). */
