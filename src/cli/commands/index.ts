@@ -13,6 +13,7 @@ import { registerLedger } from './ledger.js';
 import { registerPermit } from './permit.js';
 import { registerStatus } from './status.js';
 import { registerReconcile } from './reconcile.js';
+import { registerSim } from './sim.js';
 import { registerVenue } from './venue.js';
 
 export function registerCommands(program: Command): void {
@@ -29,4 +30,5 @@ export function registerCommands(program: Command): void {
   registerVenue(program);
   registerBrain(program);
   registerDemo(program);
+  registerSim(program);
 }
