@@ -98,7 +98,7 @@ export class ApplyLayerStub {
       this.stats.gateRefusals[key] = (this.stats.gateRefusals[key] ?? 0) + 1;
       return;
     }
-    const exchangeAmt = gate.permit.exchangePositionAmt;
+    const exchangeAmt = gate.permit.exchangeAmt;
     if (exchangeAmt === null || exchangeAmt.isZero()) {
       this.options.logger.error(
         { planId },
