@@ -119,3 +119,29 @@ describe.skipIf(!promtool)('Prometheus alert rules (promtool)', () => {
     expect(survivors.filter((s) => s !== null)).toEqual([]);
   }, 120_000);
 });
+
+describe('alerts ↔ runbook', () => {
+  const rulesText = readFileSync(RULES, 'utf8');
+  const runbook = readFileSync(repoPath('docs/operations.md'), 'utf8');
+
+  it('every alert links a runbook section that exists', () => {
+    const links = [...rulesText.matchAll(/runbook: docs\/operations\.md#([a-z0-9-]+)/g)].map(
+      (m) => m[1],
+    );
+    expect(links.length).toBe(alertNames(rulesText).length);
+    const anchors = new Set([...runbook.matchAll(/<a id="([a-z0-9-]+)"><\/a>/g)].map((m) => m[1]));
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+
+  it('every in-page link of the runbook resolves', () => {
+    const anchors = new Set([...runbook.matchAll(/<a id="([a-z0-9-]+)"><\/a>/g)].map((m) => m[1]));
+    const links = [...runbook.matchAll(/\]\(#([a-z0-9-]+)\)/g)].map((m) => m[1]);
+    expect(links.length).toBeGreaterThan(20);
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+
+  it('every alert has a row in the runbook alert → action table', () => {
+    const missing = alertNames(rulesText).filter((alert) => !runbook.includes(`| \`${alert}\` |`));
+    expect(missing).toEqual([]);
+  });
+});
