@@ -13,7 +13,8 @@ import { isPlanId } from '../domain/identifiers.js';
 import { PosguardError, errorMessage } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/lua-script.js';
-import { type P33Permit, decodeP33Permit } from './permit-codec.js';
+import { type AllowPermit, decodePermit } from '../domain/permit.js';
+import { p33PermitPasses } from './permit-codec.js';
 import { formatAmount } from '../domain/amount.js';
 
 /** Same default as GATE_WAIT_MS. */
@@ -27,7 +28,7 @@ export type GateRefusalCode =
   'missing_permit_or_redis' | 'governor_denied' | 'missing_or_denied_p33_permit';
 
 export type GateResult =
-  | { ok: true; safeCloseQty: string; permit: P33Permit }
+  | { ok: true; safeCloseQty: string; permit: AllowPermit }
   | {
       ok: false;
       code: GateRefusalCode;
@@ -69,9 +70,10 @@ export function decodeGateReply(reply: unknown): GateReply {
 /** The result for one script reply (no waiting). */
 export function gateResultOf(reply: GateReply): GateResult {
   if (reply.status === 'OK') {
-    const read = decodeP33Permit(reply.permitJson);
-    // The script and the codec accept the same forms; this branch is the fail-closed backstop.
-    if (read.kind !== 'ok' || read.permit.safeCloseQty === null) {
+    const read = decodePermit(reply.permitJson);
+    // Whatever the script consumes, the brain's codec reads as an allow (a property test
+    // holds them to it); this branch is the fail-closed backstop.
+    if (read.kind !== 'allow' || !p33PermitPasses(read)) {
       return {
         ok: false,
         code: 'missing_or_denied_p33_permit',

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumePermits, gateConsumeScript } from '../../src/gate/consume-permits.js';
-import { decodeP33Permit, p33PermitPasses } from '../../src/gate/permit-codec.js';
+import { decodePermit } from '../../src/domain/permit.js';
+import { p33PermitPasses } from '../../src/gate/permit-codec.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -13,6 +14,7 @@ const allow = (qty: string | number): string =>
   `{"plan_id":"p","symbol":"BTCUSDT","allow":true,"safe_close_qty":${typeof qty === 'number' ? String(qty) : qty},"exchange_position_amt":0.038}`;
 const DENY = JSON.stringify({
   plan_id: 'p',
+  symbol: 'BTCUSDT',
   allow: false,
   reason: 'stale_exchange_state',
   details: {},
@@ -169,7 +171,7 @@ describe('consumePermits — refusals delete nothing', () => {
     expect(await remaining(b)).toBe(2);
   });
 
-  it('an allow permit without a usable quantity is invalid and stays', async () => {
+  it("an allow permit without a usable quantity, or not in the brain's form, is invalid and stays", async () => {
     for (const qty of ['0', '-0.5', '"abc"', 'null', '"1e999"', '"0x10"', '"1,5"']) {
       const id = nextPlan();
       await put(id, GRANTED, allow(qty));
@@ -179,6 +181,22 @@ describe('consumePermits — refusals delete nothing', () => {
         p33Reason: 'invalid',
       });
       expect(await remaining(id)).toBe(2);
+    }
+    for (const permit of [
+      '{"plan_id":"p","symbol":"BTCUSDT","allow":"true","safe_close_qty":1}',
+      '{"plan_id":"p","symbol":"BTCUSDT","allow":1,"safe_close_qty":1}',
+      '{"symbol":"BTCUSDT","allow":true,"safe_close_qty":1}',
+      '{"plan_id":"p","allow":true,"safe_close_qty":1}',
+      '{"plan_id":"p","symbol":"BTCUSDT","safe_close_qty":1}',
+    ]) {
+      const planId = nextPlan();
+      await put(planId, GRANTED, permit);
+      const refused = await consumePermits(t.redis, t.keys, planId, { waitMs: 0 });
+      expect([permit, refused]).toEqual([
+        permit,
+        { ok: false, code: 'missing_or_denied_p33_permit', p33Reason: 'invalid' },
+      ]);
+      expect(await remaining(planId)).toBe(2);
     }
     const id = nextPlan();
     await put(id, GRANTED, 'not json at all');
@@ -288,8 +306,8 @@ describe('consumePermits — Redis unavailable never throws', () => {
   });
 });
 
-describe('gate_consume.lua and the TS permit codec agree', () => {
-  it('on every safe_close_qty: consumed exactly when the codec says the permit passes', async () => {
+describe("gate_consume.lua and the brain's permit codec agree", () => {
+  it('whatever the script consumes, decodePermit reads as an allow (and the gate bound decides the rest)', async () => {
     const qty = fc.oneof(
       fc.double({ noNaN: true }).map((n) => JSON.stringify(n)),
       fc
@@ -314,10 +332,9 @@ describe('gate_consume.lua and the TS permit codec agree', () => {
     await fc.assert(
       fc.asyncProperty(qty, async (q) => {
         const id = nextPlan();
-        const json = `{"allow":true,"safe_close_qty":${q}}`;
+        const json = `{"plan_id":"${id}","symbol":"BTCUSDT","allow":true,"safe_close_qty":${q}}`;
         await put(id, GRANTED, json);
-        const read = decodeP33Permit(json);
-        const expected = read.kind === 'ok' && p33PermitPasses(read.permit);
+        const expected = p33PermitPasses(decodePermit(json));
         const result = await consumePermits(t.redis, t.keys, id, { waitMs: 0 });
         expect(result.ok).toBe(expected);
         expect(await remaining(id)).toBe(expected ? 0 : 2);

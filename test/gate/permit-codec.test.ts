@@ -1,99 +1,62 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { topLevelRawNumbers } from '../../src/gate/json-raw-numbers.js';
+import { parseAmount } from '../../src/domain/amount.js';
+import { decodePermit } from '../../src/domain/permit.js';
 import {
   decodeGovernorPermit,
-  decodeP33Permit,
+  gateAcceptsQty,
   isPermitTrue,
   p33PermitPasses,
 } from '../../src/gate/permit-codec.js';
 import { decodeGateReply, gateResultOf } from '../../src/gate/consume-permits.js';
 import { PosguardError } from '../../src/errors.js';
 
-describe('topLevelRawNumbers', () => {
-  it('keeps the literal text of top-level numbers and skips nested ones', () => {
-    const json =
-      '{"a": 0.1000000000000000055511151231257827, "s": "x\\"}", "n": {"safe_close_qty": 9},' +
-      ' "arr": [1, {"b": 2}], "t": true, "z": null, "e": -1.5e-7}';
-    const numbers = topLevelRawNumbers(json);
-    expect(numbers).not.toBeNull();
-    expect(Object.fromEntries(numbers ?? [])).toEqual({
-      a: '0.1000000000000000055511151231257827',
-      e: '-1.5e-7',
-    });
-  });
+const ALLOW = (qty: string): string =>
+  `{"plan_id":"p1","symbol":"BTCUSDT","allow":true,"safe_close_qty":${qty}}`;
 
-  it('returns null for anything that is not an object', () => {
-    expect(topLevelRawNumbers('[1,2]')).toBeNull();
-    expect(topLevelRawNumbers('1')).toBeNull();
-    expect(topLevelRawNumbers('{"a": }')).toBeNull();
-    expect(topLevelRawNumbers('{"a": 1')).toBeNull();
-  });
-
-  it('agrees with JSON.parse on which members are numbers, for any object', () => {
-    fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
-        const text = JSON.stringify(obj);
-        const numbers = topLevelRawNumbers(text);
-        expect(numbers).not.toBeNull();
-        const parsed = JSON.parse(text) as Record<string, unknown>;
-        const expected = Object.entries(parsed).filter(([, v]) => typeof v === 'number');
-        expect([...(numbers ?? new Map<string, string>()).keys()].sort()).toEqual(
-          expected.map(([k]) => k).sort(),
-        );
-        for (const [key, value] of expected) expect(Number(numbers?.get(key))).toBe(value);
-      }),
-    );
-  });
-});
-
-describe('decodeP33Permit', () => {
-  it('reads safe_close_qty exactly as written, number or string', () => {
-    const a = decodeP33Permit(
-      '{"allow":true,"safe_close_qty":0.1000000000000000055511151231257827}',
-    );
-    expect(a.kind === 'ok' && a.permit.safeCloseQty?.toFixed()).toBe(
+describe('the gate on the P3.3 permit (read with the brain codec)', () => {
+  it('passes an allow permit and keeps safe_close_qty exactly as written', () => {
+    const read = decodePermit(ALLOW('0.1000000000000000055511151231257827'));
+    expect(p33PermitPasses(read)).toBe(true);
+    expect(read.kind === 'allow' && read.permit.safeCloseQty.toFixed()).toBe(
       '0.1000000000000000055511151231257827',
     );
-    const b = decodeP33Permit('{"allow":true,"safe_close_qty":"0.028"}');
-    expect(b.kind === 'ok' && b.permit.safeCloseQty?.toFixed()).toBe('0.028');
-    const c = decodeP33Permit('{"allow":true,"safe_close_qty":1e-5}');
-    expect(c.kind === 'ok' && c.permit.safeCloseQty?.toFixed()).toBe('0.00001');
   });
 
-  it('reads a deny permit with its reason and details', () => {
-    const read = decodeP33Permit(
-      '{"plan_id":"p1","symbol":"BTCUSDT","allow":false,"reason":"stale_exchange_state","details":{"snapshot_age_sec":15.7},"ts_epoch":1737672000}',
-    );
-    expect(read.kind).toBe('ok');
-    if (read.kind !== 'ok') return;
-    expect(read.permit).toMatchObject({
-      planId: 'p1',
-      symbol: 'BTCUSDT',
-      allow: false,
-      reason: 'stale_exchange_state',
-      details: { snapshot_age_sec: 15.7 },
-      tsEpoch: 1737672000,
-    });
-    expect(p33PermitPasses(read.permit)).toBe(false);
-  });
-
-  it('does not pass an allow permit without a positive quantity', () => {
-    for (const qty of ['0', '-1', '"abc"', 'null', '"1e999"', '"0x10"']) {
-      const read = decodeP33Permit(`{"allow":true,"safe_close_qty":${qty}}`);
-      expect(read.kind === 'ok' && p33PermitPasses(read.permit)).toBe(false);
+  it('refuses deny permits, malformed ones, and quantities outside the gate bound', () => {
+    expect(
+      p33PermitPasses(
+        decodePermit('{"plan_id":"p","symbol":"S1","allow":false,"reason":"no_position"}'),
+      ),
+    ).toBe(false);
+    for (const qty of [
+      '0',
+      '-1',
+      '"abc"',
+      'null',
+      '"1e999"',
+      '"0x10"',
+      '"4E-700"',
+      '1e18',
+      '" 1"',
+    ]) {
+      expect([qty, p33PermitPasses(decodePermit(ALLOW(qty)))]).toEqual([qty, false]);
     }
+    expect(p33PermitPasses(decodePermit('not json'))).toBe(false);
   });
 
-  it('rejects text that is not a JSON object', () => {
-    expect(decodeP33Permit('not json')).toEqual({ kind: 'invalid', problem: 'not JSON' });
-    expect(decodeP33Permit('[1]')).toEqual({ kind: 'invalid', problem: 'not a JSON object' });
-    expect(decodeP33Permit('1')).toEqual({ kind: 'invalid', problem: 'not a JSON object' });
+  it('gateAcceptsQty: 0 < double < 1e18, no blanks around a string', () => {
+    const a = (text: string) => parseAmount(text) ?? parseAmount('0')!;
+    expect(gateAcceptsQty(a('0.028'), 0.028)).toBe(true);
+    expect(gateAcceptsQty(a('0.028'), '0.028')).toBe(true);
+    expect(gateAcceptsQty(a('1'), ' 1')).toBe(false);
+    expect(gateAcceptsQty(a('4e-700'), '4e-700')).toBe(false);
+    expect(gateAcceptsQty(a('999999999999999999.9'), '999999999999999999.9')).toBe(false);
+    expect(gateAcceptsQty(a('999999999999999'), 999999999999999)).toBe(true);
   });
 });
 
-describe('permit truth values', () => {
-  it('accepts exactly true, 1 and "true"/"1"/"yes" in any case', () => {
+describe('the Governor permit', () => {
+  it('granted is exactly true, 1 or "true"/"1"/"yes" in any case', () => {
     for (const v of [true, 1, 'true', 'True', 'TRUE', '1', 'yes', 'YES'])
       expect(isPermitTrue(v)).toBe(true);
     for (const v of [false, 0, 2, 'false', 'no', '', 'granted', null, undefined, {}, [true]]) {
@@ -101,7 +64,7 @@ describe('permit truth values', () => {
     }
   });
 
-  it('reads a governor permit; bare values are invalid', () => {
+  it('must be a JSON object; bare values are invalid', () => {
     expect(decodeGovernorPermit('{"granted":true}')).toMatchObject({
       kind: 'ok',
       permit: { granted: true },
@@ -112,6 +75,7 @@ describe('permit truth values', () => {
     });
     expect(decodeGovernorPermit('1').kind).toBe('invalid');
     expect(decodeGovernorPermit('granted').kind).toBe('invalid');
+    expect(decodeGovernorPermit('[1]').kind).toBe('invalid');
   });
 });
 
@@ -131,16 +95,24 @@ describe('gate reply decoding', () => {
       code: 'missing_or_denied_p33_permit',
       p33Reason: 'no_position',
     });
-    const ok = gateResultOf(decodeGateReply(['OK', '{"allow":true,"safe_close_qty":0.028}']));
-    expect(ok).toMatchObject({ ok: true, safeCloseQty: '0.028' });
+    expect(gateResultOf(decodeGateReply(['OK', ALLOW('0.028')]))).toMatchObject({
+      ok: true,
+      safeCloseQty: '0.028',
+    });
   });
 
   it('fails closed if a consumed permit were unreadable', () => {
-    expect(gateResultOf({ status: 'OK', permitJson: '{"allow":true}' })).toMatchObject({
-      ok: false,
-      code: 'missing_or_denied_p33_permit',
-      p33Reason: 'invalid',
-    });
+    for (const json of [
+      '{"allow":true}',
+      ALLOW('" 1"'),
+      '{"plan_id":"p","symbol":"S1","allow":false}',
+    ]) {
+      expect(gateResultOf({ status: 'OK', permitJson: json })).toMatchObject({
+        ok: false,
+        code: 'missing_or_denied_p33_permit',
+        p33Reason: 'invalid',
+      });
+    }
   });
 
   it('rejects unknown replies with SCRIPT_REPLY_INVALID', () => {

@@ -26,9 +26,8 @@ export function gateResultJson(planId: string, result: GateResult): Record<strin
       ok: true,
       safe_close_qty: result.safeCloseQty,
       symbol: p.symbol,
-      exchange_position_amt:
-        p.exchangePositionAmt === null ? null : formatAmount(p.exchangePositionAmt),
-      ledger_position_amt: p.ledgerPositionAmt === null ? null : formatAmount(p.ledgerPositionAmt),
+      exchange_position_amt: p.exchangeAmt === null ? null : formatAmount(p.exchangeAmt),
+      ledger_position_amt: p.ledgerAmt === null ? null : formatAmount(p.ledgerAmt),
       snapshot_age_sec: p.snapshotAgeSec,
     };
   }

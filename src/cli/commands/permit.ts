@@ -5,8 +5,9 @@
  */
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { formatAmount } from '../../domain/amount.js';
-import { decodeGovernorPermit, decodeP33Permit, p33PermitPasses } from '../../gate/permit-codec.js';
+import { type Amount, formatAmount } from '../../domain/amount.js';
+import { decodePermit } from '../../domain/permit.js';
+import { decodeGovernorPermit, p33PermitPasses } from '../../gate/permit-codec.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 import { planArg } from '../arguments.js';
 import { print, printJson } from '../output/json.js';
@@ -46,54 +47,57 @@ function notReadable(view: Omit<PermitView, 'state' | 'passes'>): PermitView | n
   return null;
 }
 
+function p33View(base: Omit<PermitView, 'state' | 'passes'>): PermitView {
+  const read = decodePermit(base.raw);
+  const text = (a: Amount | null): string | null => (a === null ? null : formatAmount(a));
+  if (read.kind === 'missing') return { ...base, state: 'missing', passes: false };
+  if (read.kind === 'invalid')
+    return { ...base, state: 'invalid', passes: false, problem: read.problem };
+  const { planId, symbol, tsMs } = read.permit;
+  if (read.kind === 'deny') {
+    const { reason, details } = read.permit;
+    return {
+      ...base,
+      state: 'ok',
+      passes: false,
+      decoded: { plan_id: planId, symbol, allow: false, reason, details, ts_ms: tsMs },
+    };
+  }
+  const pm = read.permit;
+  return {
+    ...base,
+    state: 'ok',
+    passes: p33PermitPasses(read),
+    decoded: {
+      plan_id: planId,
+      symbol,
+      allow: true,
+      safe_close_qty: formatAmount(pm.safeCloseQty),
+      exchange_position_amt: text(pm.exchangeAmt),
+      ledger_position_amt: text(pm.ledgerAmt),
+      snapshot_age_sec: pm.snapshotAgeSec,
+      ts_ms: tsMs,
+    },
+  };
+}
+
+function governorView(base: Omit<PermitView, 'state' | 'passes'>): PermitView {
+  const read = decodeGovernorPermit(base.raw ?? '');
+  if (read.kind === 'invalid')
+    return { ...base, state: 'invalid', passes: false, problem: read.problem };
+  return { ...base, state: 'ok', passes: read.permit.granted, decoded: { ...read.permit.fields } };
+}
+
 export async function readPermits(
   redis: Redis,
   governorKey: string,
   p33Key: string,
 ): Promise<{ p33: PermitView; governor: PermitView }> {
   const [p33Raw, govRaw] = await Promise.all([readKey(redis, p33Key), readKey(redis, governorKey)]);
-  let p33 = notReadable(p33Raw);
-  if (p33 === null) {
-    const read = decodeP33Permit(p33Raw.raw ?? '');
-    if (read.kind === 'invalid')
-      p33 = { ...p33Raw, state: 'invalid', passes: false, problem: read.problem };
-    else {
-      const pm = read.permit;
-      p33 = {
-        ...p33Raw,
-        state: 'ok',
-        passes: p33PermitPasses(pm),
-        decoded: {
-          plan_id: pm.planId,
-          symbol: pm.symbol,
-          allow: pm.allow,
-          safe_close_qty: pm.safeCloseQty === null ? null : formatAmount(pm.safeCloseQty),
-          reason: pm.reason,
-          details: pm.details,
-          exchange_position_amt:
-            pm.exchangePositionAmt === null ? null : formatAmount(pm.exchangePositionAmt),
-          ledger_position_amt:
-            pm.ledgerPositionAmt === null ? null : formatAmount(pm.ledgerPositionAmt),
-          snapshot_age_sec: pm.snapshotAgeSec,
-          ts_epoch: pm.tsEpoch,
-        },
-      };
-    }
-  }
-  let governor = notReadable(govRaw);
-  if (governor === null) {
-    const read = decodeGovernorPermit(govRaw.raw ?? '');
-    governor =
-      read.kind === 'invalid'
-        ? { ...govRaw, state: 'invalid', passes: false, problem: read.problem }
-        : {
-            ...govRaw,
-            state: 'ok',
-            passes: read.permit.granted,
-            decoded: { ...read.permit.fields },
-          };
-  }
-  return { p33, governor };
+  return {
+    p33: notReadable(p33Raw) ?? p33View(p33Raw),
+    governor: notReadable(govRaw) ?? governorView(govRaw),
+  };
 }
 
 function describeView(title: string, view: PermitView): string[] {

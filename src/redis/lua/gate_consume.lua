@@ -25,10 +25,11 @@ Reply: an array of two bulk strings {status, detail}.
 Accepted forms (fail closed on anything else):
   governor permit: a JSON object whose `granted` is true, 1, or the string
                    "true"/"1"/"yes" (any case). A bare value ("1", "granted") is invalid.
-  P3.3 permit:     a JSON object whose `allow` is true (same forms) and whose
-                   `safe_close_qty` is a decimal whose double value is > 0 and < 1e18
-                   (JSON number, or a decimal string without blanks, exponent allowed);
-                   `allow` false → the permit's `reason`.
+  P3.3 permit:     a JSON object (as posguard's brain writes it) with string `plan_id`
+                   and `symbol`, `allow` exactly JSON true, and `safe_close_qty` a decimal
+                   whose double value is > 0 and < 1e18 (JSON number, or a decimal string
+                   without blanks, exponent allowed). `allow` false → the permit's
+                   `reason` (or `denied`); any other `allow` → invalid.
 A key of the wrong type (e.g. a hash written by a bypass script) is refused with
 wrong_type, never an error reply (posguard LESSONS #18).
 ]]
@@ -115,11 +116,14 @@ if p33_problem then
   return { 'missing_or_denied_p33_permit', p33_problem }
 end
 local permit = decode_object(p33_raw)
-if not permit then
+if not permit or type(permit['plan_id']) ~= 'string' or type(permit['symbol']) ~= 'string' then
   return { 'missing_or_denied_p33_permit', 'invalid' }
 end
-if not is_true(permit['allow']) then
+if permit['allow'] == false then
   return { 'missing_or_denied_p33_permit', deny_reason(permit) }
+end
+if permit['allow'] ~= true then
+  return { 'missing_or_denied_p33_permit', 'invalid' }
 end
 if not positive_qty(permit['safe_close_qty']) then
   return { 'missing_or_denied_p33_permit', 'invalid' }
