@@ -8,6 +8,7 @@ import { type Amount, formatAmount, sideOf } from '../domain/amount.js';
 import type { Decision } from '../domain/drift.js';
 import { encodeLedger } from '../domain/ledger.js';
 import type { Keys } from '../redis/keys.js';
+import type { SymbolReads } from './read.js';
 import { LuaScript } from '../redis/lua-script.js';
 
 export const reconcileCommitScript = LuaScript.load('reconcile_commit');
@@ -127,9 +128,51 @@ function ledgerChange(
   return { ledger, event };
 }
 
-export interface EncodedCommit {
+export interface ScriptCommit {
+  kind: 'script';
   keys: string[];
   args: [string];
+}
+
+/** A symbol that stays OK with no hold needs no script: only its liveness and amounts move. */
+export interface SteadyCommit {
+  kind: 'steady';
+  stateKey: string;
+  fields: Record<string, string>;
+}
+
+export type EncodedCommit = ScriptCommit | SteadyCommit;
+
+/**
+ * Steady: OK now, OK (no reason, no episode) in the stored state, and no hold or owner
+ * marker. Nothing can change edge-wise, so a plain HSET of the liveness fields suffices;
+ * status, reason and since_ts are left as they are.
+ */
+export function isSteady(d: Decision, reads: SymbolReads): boolean {
+  const s = reads.state;
+  return (
+    d.status === 'OK' &&
+    d.reason === '' &&
+    d.action === 'none' &&
+    reads.hold === null &&
+    reads.holdOwner === null &&
+    s.status === 'OK' &&
+    s.reason === '' &&
+    (s.episode_reason ?? '') === '' &&
+    (s.hold_by ?? '') === ''
+  );
+}
+
+export function encodeSteady(keys: Keys, d: Decision, nowMs: number): SteadyCommit {
+  return {
+    kind: 'steady',
+    stateKey: keys.reconcileState(d.symbol),
+    fields: {
+      ...stateFields(d),
+      last_seen_ts: String(Math.floor(nowMs / 1000)),
+      ts_ms: String(nowMs),
+    },
+  };
 }
 
 /** Builds KEYS and the JSON argument of one symbol's commit. */
@@ -138,7 +181,7 @@ export function encodeCommit(
   d: Decision,
   rawLedger: Record<string, string>,
   s: CommitSettings,
-): EncodedCommit {
+): ScriptCommit {
   const sym = d.symbol;
   const scriptKeys = [
     keys.hold(sym),
@@ -178,7 +221,7 @@ export function encodeCommit(
     for (const id of d.evidence?.entryIds ?? [])
       scriptKeys.push(keys.evidenceUsed(id), keys.resultApplied(id));
   }
-  return { keys: scriptKeys, args: [JSON.stringify(payload)] };
+  return { kind: 'script', keys: scriptKeys, args: [JSON.stringify(payload)] };
 }
 
 const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used']);
@@ -199,5 +242,14 @@ export function decodeCommitReply(reply: unknown): CommitReply | null {
 }
 
 export function queueCommit(pipeline: ChainableCommander, commit: EncodedCommit): void {
-  reconcileCommitScript.queue(pipeline, commit.keys, commit.args);
+  if (commit.kind === 'steady') pipeline.hset(commit.stateKey, commit.fields);
+  else reconcileCommitScript.queue(pipeline, commit.keys, commit.args);
+}
+
+const STEADY_REPLY: CommitReply = { code: 'ok', holdBy: '', newEpisode: false, events: 0 };
+
+/** Decodes the pipeline reply of a queued commit (an HSET count for a steady one). */
+export function decodeQueuedReply(commit: EncodedCommit, reply: unknown): CommitReply | null {
+  if (commit.kind === 'steady') return typeof reply === 'number' ? STEADY_REPLY : null;
+  return decodeCommitReply(reply);
 }

@@ -21,8 +21,10 @@ import {
   type CommitReply,
   type CommitSettings,
   type EncodedCommit,
-  decodeCommitReply,
+  decodeQueuedReply,
   encodeCommit,
+  encodeSteady,
+  isSteady,
   queueCommit,
   reconcileCommitScript,
 } from './commit.js';
@@ -30,7 +32,12 @@ import { EvidenceFeed } from './evidence-feed.js';
 import { encodeHeartbeat, heartbeatTtlMs } from './heartbeat.js';
 import type { ReconcileMetrics } from './metrics.js';
 import { observeOutcomes } from './observe.js';
-import { READS_PER_SYMBOL, type SymbolReads, parseSymbolReads, queueSymbolReads } from './read.js';
+import {
+  type SymbolReads,
+  parseSymbolReads,
+  queueSymbolReads,
+  reconcileReadScript,
+} from './read.js';
 
 export type CommitResult = CommitReply | { code: 'error'; problem: string };
 
@@ -60,6 +67,28 @@ export interface EngineOptions {
 }
 
 type PipelineResult = [Error | null, unknown];
+
+/** A symbol whose read failed is decided as unreadable: it holds (fail closed). */
+function readsOf(symbol: string, result: PipelineResult | undefined): SymbolReads {
+  const [error, reply] = result ?? [new Error('no reply'), null];
+  try {
+    if (error) throw error;
+    return parseSymbolReads(symbol, reply);
+  } catch (failure) {
+    const problem = `read failed: ${failure instanceof Error ? failure.message : String(failure)}`;
+    const unreadable = { kind: 'error', problem } as const;
+    return {
+      symbol,
+      snapshot: unreadable,
+      ledger: unreadable,
+      hold: null,
+      holdPttlMs: -2,
+      holdOwner: null,
+      state: {},
+      lotSize: {},
+    };
+  }
+}
 
 export class ReconcileEngine {
   private cycle = 0;
@@ -142,17 +171,35 @@ export class ReconcileEngine {
     });
   }
 
-  private async readAll(): Promise<SymbolReads[]> {
+  /** Loads both scripts once (and again after a Redis restart answered NOSCRIPT). */
+  private async ensureScripts(force = false): Promise<void> {
+    if (this.scriptsLoaded && !force) return;
+    for (const script of [reconcileReadScript, reconcileCommitScript]) {
+      if (force) await this.o.redis.script('LOAD', script.source);
+      else await script.ensureLoaded(this.o.redis);
+    }
+    this.scriptsLoaded = true;
+  }
+
+  private async execReads(): Promise<PipelineResult[]> {
     const pipeline = this.o.redis.pipeline();
     this.feed.queuePoll(pipeline);
     for (const symbol of this.symbols) queueSymbolReads(pipeline, this.o.keys, symbol);
-    const results = ((await pipeline.exec()) ?? []) as PipelineResult[];
+    return ((await pipeline.exec()) ?? []) as PipelineResult[];
+  }
+
+  /** One pipeline: the evidence poll and every symbol's reads (retried once after NOSCRIPT). */
+  private async readAll(): Promise<SymbolReads[]> {
+    await this.ensureScripts();
+    let results = await this.execReads();
+    if (results.some(([error]) => error !== null && isNoScript(error))) {
+      await this.ensureScripts(true);
+      results = await this.execReads();
+    }
     const [streamError, streamReply] = results[0] ?? [new Error('no reply'), null];
     if (streamError) throw streamError;
     if (this.feed.ingest(streamReply).full) await this.feed.drain();
-    return this.symbols.map((symbol, i) =>
-      parseSymbolReads(symbol, results, 1 + i * READS_PER_SYMBOL),
-    );
+    return this.symbols.map((symbol, i) => readsOf(symbol, results[1 + i]));
   }
 
   private decideOne(reads: SymbolReads, nowMs: number): Decision {
@@ -196,6 +243,8 @@ export class ReconcileEngine {
     return decisions.map((d, i) => {
       const ledger = reads[i]?.ledger;
       try {
+        const symbolReads = reads[i];
+        if (symbolReads && isSteady(d, symbolReads)) return encodeSteady(this.o.keys, d, nowMs);
         return encodeCommit(this.o.keys, d, ledger?.kind === 'hash' ? ledger.fields : {}, settings);
       } catch (error) {
         return error instanceof Error ? error.message : String(error);
@@ -209,10 +258,6 @@ export class ReconcileEngine {
     reads: readonly SymbolReads[],
     nowMs: number,
   ): Promise<CommitResult[]> {
-    if (!this.scriptsLoaded) {
-      await reconcileCommitScript.ensureLoaded(this.o.redis);
-      this.scriptsLoaded = true;
-    }
     const encoded = this.encodeAll(decisions, reads, nowMs);
     const pending = encoded.map((_, i) => i).filter((i) => typeof encoded[i] !== 'string');
     const results: CommitResult[] = encoded.map((e) =>
@@ -220,7 +265,7 @@ export class ReconcileEngine {
     );
     const noScript = await this.execCommits(encoded, pending, results, nowMs, true);
     if (noScript.length > 0) {
-      await this.o.redis.script('LOAD', reconcileCommitScript.source);
+      await this.ensureScripts(true);
       await this.execCommits(encoded, noScript, results, nowMs, false);
     }
     return results;
@@ -251,7 +296,7 @@ export class ReconcileEngine {
       if (error && isNoScript(error)) noScript.push(symbolIndex);
       else if (error) results[symbolIndex] = { code: 'error', problem: error.message };
       else
-        results[symbolIndex] = decodeCommitReply(value) ?? {
+        results[symbolIndex] = decodeQueuedReply(encoded[symbolIndex] as EncodedCommit, value) ?? {
           code: 'error',
           problem: 'unknown reply from reconcile_commit',
         };

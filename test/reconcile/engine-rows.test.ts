@@ -188,6 +188,40 @@ describe('reconcile engine — SPEC §7 rows on real Redis', () => {
     expect(await eventNames()).toEqual(['LEDGER_INIT']);
   });
 
+  it('steady OK cycles refresh last_seen_ts every cycle and keep since_ts', async () => {
+    await writeSymbol(t.redis, t.keys, SYM, {
+      snapshot: snapshotFields('0.062', T0 - 500),
+      ledger: ledgerFields('0.062', T0 - 60_000),
+    });
+    const h = engine();
+    await h.engine.runOnce();
+    for (let i = 1; i <= 3; i += 1) {
+      clock.advance(1000);
+      await writeSymbol(t.redis, t.keys, SYM, {
+        snapshot: snapshotFields('0.0621', clock.ms - 200),
+      });
+      await h.engine.runOnce();
+      expect(await state()).toMatchObject({
+        status: 'OK',
+        since_ts_ms: String(T0),
+        ts_ms: String(T0 + i * 1000),
+        last_seen_ts: String(Math.floor((T0 + i * 1000) / 1000)),
+        exchange_amt: '0.0621',
+        snapshot_age_sec: '0.200',
+      });
+    }
+    // An operator hold appearing on a steady symbol is seen (and left alone) next cycle.
+    await t.redis.setex(t.keys.hold(SYM), 60, '1');
+    clock.advance(1000);
+    await h.engine.runOnce();
+    expect(await state()).toMatchObject({
+      status: 'OK',
+      hold_by: 'foreign',
+      since_ts_ms: String(T0),
+    });
+    expect(await t.redis.get(t.keys.hold(SYM))).toBe('1');
+  });
+
   it('row 6: side mismatch → MANUAL_REQUIRED with hold; the seed fix HSET ledger_side LONG clears it next cycle', async () => {
     await writeSymbol(t.redis, t.keys, SYM, {
       snapshot: snapshotFields('0.062', T0 - 500),
