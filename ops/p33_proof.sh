@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # PG_* / K_* are assigned by load_config (eval of proof-config.mjs)
 # ops/p33_proof.sh — proves a RUNNING P3.3 Position State Brain behaves as the seed says,
 # by writing EXECUTE plans to apply.plan with redis-cli and reading the permits back.
 #
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --reconcile-env-file) RECONCILE_ENV_FILE="${2:?}"; shift 2 ;;
     --symbol) SYMBOL="${2:?}"; shift 2 ;;
     --require-all) REQUIRE_ALL=1; shift ;;
-    -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "p33_proof: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done

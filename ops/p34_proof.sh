@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # PG_* / K_* are assigned by load_config (eval of proof-config.mjs)
 # ops/p34_proof.sh — proves a RUNNING P3.4 Reconcile Engine behaves as the seed says.
 #
 #   ops/p34_proof.sh [--env-file /etc/quantum/reconcile-engine.env]
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
     --brain-env-file) BRAIN_ENV_FILE="${2:?}"; shift 2 ;;
     --symbol) SYMBOL="${2:?}"; shift 2 ;;
     --require-all) REQUIRE_ALL=1; shift ;;
-    -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "p34_proof: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154  # PG_* / K_* are assigned by eval of ops/lib/proof-config.mjs output
 # Shared by ops/p33_proof.sh and ops/p34_proof.sh: configuration, redis-cli, the venue's
 # control API, waiting, and PASS/FAIL/SKIP reporting. Sourced, never run.
 #

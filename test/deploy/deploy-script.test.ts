@@ -51,11 +51,17 @@ if (!built) skipNotice('dist/', 'the ops/deploy.sh tests', 'npm run build (npm t
 describe.skipIf(!built)('ops/deploy.sh', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'pg-deploy-'));
   const root = join(scratch, 'root');
+  // The checkout may change under us (a rebuild): install it once into a frozen staging
+  // tree, and use that installed app as the --source of the runs compared below.
+  const frozen = join(scratch, 'frozen');
+  const source = join(frozen, 'opt/posguard');
+  let fromRepo: Awaited<ReturnType<typeof run>>;
   let first: Awaited<ReturnType<typeof run>>;
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   beforeAll(async () => {
-    first = await deploy(['--root', root]);
+    fromRepo = await deploy(['--root', frozen]);
+    first = await deploy(['--source', source, '--root', root]);
   }, 120_000);
 
   it('--dry-run prints every action and creates nothing', async () => {
@@ -84,7 +90,12 @@ describe.skipIf(!built)('ops/deploy.sh', () => {
   });
 
   it('--root installs the app, the env files and the units', () => {
+    expect(fromRepo.code, fromRepo.stdout + fromRepo.stderr).toBe(0);
     expect(first.code, first.stdout + first.stderr).toBe(0);
+    // an installed app is itself a complete source (same file set)
+    expect(new Set(fingerprint(join(root, 'opt/posguard')).keys())).toEqual(
+      new Set(fingerprint(source).keys()),
+    );
     const app = join(root, 'opt/posguard');
     expect(existsSync(join(app, 'dist/src/cli/main.js'))).toBe(true);
     expect(
@@ -111,7 +122,7 @@ describe.skipIf(!built)('ops/deploy.sh', () => {
 
   it('changes nothing when run again (idempotent)', async () => {
     const before = fingerprint(root);
-    const again = await deploy(['--root', root]);
+    const again = await deploy(['--source', source, '--root', root]);
     expect(again.code, again.stderr).toBe(0);
     expect(fingerprint(root)).toEqual(before);
     expect(again.stdout).not.toMatch(/[1-9]\d* entries changed/);
@@ -123,7 +134,7 @@ describe.skipIf(!built)('ops/deploy.sh', () => {
     const file = join(root, 'etc/quantum/reconcile-engine.env');
     const operator = 'REDIS_URL=redis://10.0.0.5:6379\nP34_ALLOWLIST=BTCUSDT,ETHUSDT\n';
     writeFileSync(file, operator);
-    const result = await deploy(['--root', root]);
+    const result = await deploy(['--source', source, '--root', root]);
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(operator);
     expect(result.stdout).toMatch(/reconcile-engine\.env does not set: .*P34_HOLD_TTL_SEC/);
