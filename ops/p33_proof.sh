@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --reconcile-env-file) RECONCILE_ENV_FILE="${2:?}"; shift 2 ;;
     --symbol) SYMBOL="${2:?}"; shift 2 ;;
     --require-all) REQUIRE_ALL=1; shift ;;
-    -h | --help) sed -n '3,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "p33_proof: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
