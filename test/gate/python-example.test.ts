@@ -9,9 +9,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openTestRedis } from '../helpers/redis.js';
 
 const EXAMPLE = join(process.cwd(), 'examples/python/apply_gate_example.py');
-const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+// Prefer an interpreter that has redis-py: Debian's python3-redis installs for /usr/bin/python3,
+// which may differ from the python3 first on PATH (pyenv, venvs).
+const candidates = ['python3', '/usr/bin/python3'];
+const PYTHON =
+  candidates.find(
+    (bin) => spawnSync(bin, ['-c', 'import redis'], { encoding: 'utf8' }).status === 0,
+  ) ?? 'python3';
+const python = spawnSync(PYTHON, ['--version'], { encoding: 'utf8' });
 const hasPython = python.status === 0;
-const probe = hasPython ? spawnSync('python3', ['-c', 'import redis'], { encoding: 'utf8' }) : null;
+const probe = hasPython ? spawnSync(PYTHON, ['-c', 'import redis'], { encoding: 'utf8' }) : null;
 const hasRedisPy = probe?.status === 0;
 const skipReason = !hasPython
   ? 'python3 not found'
@@ -23,7 +30,7 @@ if (skipReason !== '')
 
 describe.runIf(hasPython)('examples/python/apply_gate_example.py compiles', () => {
   it('is valid Python', () => {
-    const run = spawnSync('python3', ['-m', 'py_compile', EXAMPLE], { encoding: 'utf8' });
+    const run = spawnSync(PYTHON, ['-m', 'py_compile', EXAMPLE], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
   });
@@ -34,7 +41,7 @@ describe.runIf(hasRedisPy)('examples/python/apply_gate_example.py against Redis'
   afterAll(() => t.close());
   const run = (plan: string, waitMs = 0) =>
     spawnSync(
-      'python3',
+      PYTHON,
       [
         EXAMPLE,
         '--redis-url',
@@ -91,7 +98,7 @@ describe.runIf(hasRedisPy)('examples/python/apply_gate_example.py against Redis'
       'sh',
       [
         '-c',
-        `sleep 0.3; redis-cli -u ${t.url} SET ${t.keys.permitP33('py-3')} '{"plan_id":"py-3","symbol":"ETHUSDT","allow":true,"safe_close_qty":"2.5"}' >/dev/null & python3 ${EXAMPLE} --redis-url ${t.url} --prefix ${t.prefix} --plan py-3 --wait-ms 5000`,
+        `sleep 0.3; redis-cli -u ${t.url} SET ${t.keys.permitP33('py-3')} '{"plan_id":"py-3","symbol":"ETHUSDT","allow":true,"safe_close_qty":"2.5"}' >/dev/null & ${PYTHON} ${EXAMPLE} --redis-url ${t.url} --prefix ${t.prefix} --plan py-3 --wait-ms 5000`,
       ],
       { encoding: 'utf8' },
     );
