@@ -192,6 +192,43 @@ describe.skipIf(!ready)('proof scripts against a running deployment', () => {
     expect(plans.filter(([, fields]) => fields.includes(SYMBOL))).toEqual([]);
   });
 
+  it('against a real exchange (no venue control API) trades nothing: position checks SKIP, the rest PASS', async () => {
+    // the services keep their venue; only the scripts see an exchange without /_control
+    const env = { ...stack.env, BINANCE_BASE_URL: 'http://127.0.0.1:1' };
+    const p33 = await proof(
+      'p33_proof.sh',
+      ['--env-file', BRAIN_ENV, '--reconcile-env-file', RECONCILE_ENV],
+      env,
+    );
+    expect(verdicts(p33), p33.stdout).toEqual([
+      ['PASS', 'preconditions'],
+      ['SKIP', '1 normal execution'],
+      ['SKIP', '2 stale snapshot'],
+      ['PASS', '3 no position'],
+      ['SKIP', '4 cooldown'],
+      ['SKIP', '5 qty mismatch'],
+    ]);
+    expect(p33.code).toBe(0);
+    const p34 = await proof(
+      'p34_proof.sh',
+      ['--env-file', RECONCILE_ENV, '--brain-env-file', BRAIN_ENV],
+      env,
+    );
+    const lines = verdicts(p34);
+    expect(
+      lines.filter(([verdict]) => verdict === 'FAIL'),
+      p34.stdout,
+    ).toEqual([]);
+    expect(lines).toContainEqual(['PASS', 'manual fix clears hold']);
+    expect(lines).toContainEqual(['SKIP', 'side mismatch']);
+    expect(p34.code).toBe(0);
+    // --require-all turns a SKIP into a failure
+    const strict = await proof('p33_proof.sh', ['--env-file', BRAIN_ENV, '--require-all'], env);
+    expect(strict.code).toBe(1);
+    expect(await redis.hget(keys.ledger(SYMBOL), 'ledger_amt')).toBe('0');
+    expect(await redis.exists(keys.hold(SYMBOL))).toBe(0);
+  }, 90_000);
+
   it('fails (exit 1) when the proof symbol is not allowlisted', async () => {
     const result = await proof('p33_proof.sh', ['--env-file', BRAIN_ENV, '--symbol', 'ETHUSDT']);
     expect(result.code).toBe(1);
