@@ -3,7 +3,6 @@
  * evidence read), a pure decision per symbol, one pipelined write (a commit script per
  * symbol and the heartbeat). Round trips per cycle do not grow with the number of symbols.
  */
-import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { LedgerConfig, ReconcileConfig } from '../config/config.js';
 import { epsilonFor } from '../domain/amount.js';
@@ -17,19 +16,9 @@ import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import { isNoScript } from '../redis/lua-script.js';
-import {
-  type CommitReply,
-  type CommitSettings,
-  type EncodedCommit,
-  decodeQueuedReply,
-  encodeCommit,
-  encodeSteady,
-  isSteady,
-  queueCommit,
-  reconcileCommitScript,
-} from './commit.js';
+import { reconcileCommitScript } from './commit.js';
+import { type CommitResult, CommitWriter } from './commit-writer.js';
 import { EvidenceFeed } from './evidence-feed.js';
-import { encodeHeartbeat, heartbeatTtlMs } from './heartbeat.js';
 import type { ReconcileMetrics } from './metrics.js';
 import { observeOutcomes } from './observe.js';
 import {
@@ -39,7 +28,7 @@ import {
   reconcileReadScript,
 } from './read.js';
 
-export type CommitResult = CommitReply | { code: 'error'; problem: string };
+export type { CommitResult } from './commit-writer.js';
 
 export interface SymbolOutcome {
   decision: Decision;
@@ -100,6 +89,7 @@ export class ReconcileEngine {
   private readonly symbols: readonly string[];
   /** Symbols whose commit failed, so the failure is logged once, not every cycle. */
   private readonly failingSymbols = new Set<string>();
+  private readonly writer: CommitWriter;
 
   constructor(private readonly o: EngineOptions) {
     this.symbols = o.reconcile.allowlist;
@@ -108,6 +98,14 @@ export class ReconcileEngine {
       qtyDriftTolerancePct: o.reconcile.qtyDriftTolerancePct,
       evidenceWindowSec: o.reconcile.evidenceWindowSec,
     };
+    this.writer = new CommitWriter({
+      redis: o.redis,
+      keys: o.keys,
+      cadenceSec: o.reconcile.cadenceSec,
+      symbols: this.symbols.length,
+      identity: o.identity,
+      reloadScripts: () => this.ensureScripts(true),
+    });
     const window = new EvidenceWindow(new Set(this.symbols));
     this.feed = new EvidenceFeed(o.redis, o.keys, window, this.windowMs, (id, problem) => {
       o.metrics.badInputTotal.inc({ stream: 'apply.result' });
@@ -140,7 +138,17 @@ export class ReconcileEngine {
         })),
       };
     }
-    const commits = await this.commitAll(decisions, reads, nowMs);
+    const commits = await this.writer.write({
+      decisions,
+      reads,
+      settings: {
+        nowMs,
+        holdTtlMs: this.o.reconcile.holdTtlSec * 1000,
+        ledgerTtlMs: this.o.ledger.ledgerTtlSec * 1000,
+        evidenceTtlMs: 2 * this.windowMs,
+      },
+      cycle: this.cycle + 1,
+    });
     this.cycle += 1;
     const outcomes = decisions.map((d, i) => ({
       decision: d,
@@ -185,7 +193,7 @@ export class ReconcileEngine {
     const pipeline = this.o.redis.pipeline();
     this.feed.queuePoll(pipeline);
     for (const symbol of this.symbols) queueSymbolReads(pipeline, this.o.keys, symbol);
-    return ((await pipeline.exec()) ?? []) as PipelineResult[];
+    return (await pipeline.exec()) ?? [];
   }
 
   /** One pipeline: the evidence poll and every symbol's reads (retried once after NOSCRIPT). */
@@ -222,101 +230,6 @@ export class ReconcileEngine {
       usedEvidence: this.used,
       nowMs,
       config: this.drift,
-    });
-  }
-
-  private commitSettings(nowMs: number): CommitSettings {
-    return {
-      nowMs,
-      holdTtlMs: this.o.reconcile.holdTtlSec * 1000,
-      ledgerTtlMs: this.o.ledger.ledgerTtlSec * 1000,
-      evidenceTtlMs: 2 * this.windowMs,
-    };
-  }
-
-  private encodeAll(
-    decisions: readonly Decision[],
-    reads: readonly SymbolReads[],
-    nowMs: number,
-  ): (EncodedCommit | string)[] {
-    const settings = this.commitSettings(nowMs);
-    return decisions.map((d, i) => {
-      const ledger = reads[i]?.ledger;
-      try {
-        const symbolReads = reads[i];
-        if (symbolReads && isSteady(d, symbolReads)) return encodeSteady(this.o.keys, d, nowMs);
-        return encodeCommit(this.o.keys, d, ledger?.kind === 'hash' ? ledger.fields : {}, settings);
-      } catch (error) {
-        return error instanceof Error ? error.message : String(error);
-      }
-    });
-  }
-
-  /** One write pipeline: every symbol's commit and the heartbeat. NOSCRIPT is reloaded and retried. */
-  private async commitAll(
-    decisions: readonly Decision[],
-    reads: readonly SymbolReads[],
-    nowMs: number,
-  ): Promise<CommitResult[]> {
-    const encoded = this.encodeAll(decisions, reads, nowMs);
-    const pending = encoded.map((_, i) => i).filter((i) => typeof encoded[i] !== 'string');
-    const results: CommitResult[] = encoded.map((e) =>
-      typeof e === 'string' ? { code: 'error', problem: e } : { code: 'error', problem: 'not run' },
-    );
-    const noScript = await this.execCommits(encoded, pending, results, nowMs, true);
-    if (noScript.length > 0) {
-      await this.ensureScripts(true);
-      await this.execCommits(encoded, noScript, results, nowMs, false);
-    }
-    return results;
-  }
-
-  /** Runs the commits at `indices`; returns the indices that met NOSCRIPT. */
-  private async execCommits(
-    encoded: readonly (EncodedCommit | string)[],
-    indices: readonly number[],
-    results: CommitResult[],
-    nowMs: number,
-    withHeartbeat: boolean,
-  ): Promise<number[]> {
-    const pipeline = this.o.redis.pipeline();
-    for (const i of indices) queueCommit(pipeline, encoded[i] as EncodedCommit);
-    if (withHeartbeat) {
-      pipeline.set(
-        this.o.keys.reconcileHeartbeat,
-        this.heartbeat(nowMs),
-        'PX',
-        heartbeatTtlMs(this.o.reconcile.cadenceSec),
-      );
-    }
-    const replies = ((await pipeline.exec()) ?? []) as PipelineResult[];
-    const noScript: number[] = [];
-    indices.forEach((symbolIndex, k) => {
-      const [error, value] = replies[k] ?? [new Error('no reply'), null];
-      if (error && isNoScript(error)) noScript.push(symbolIndex);
-      else if (error) results[symbolIndex] = { code: 'error', problem: error.message };
-      else
-        results[symbolIndex] = decodeQueuedReply(encoded[symbolIndex] as EncodedCommit, value) ?? {
-          code: 'error',
-          problem: 'unknown reply from reconcile_commit',
-        };
-    });
-    if (withHeartbeat) {
-      const beat = replies[indices.length];
-      if (beat?.[0]) throw beat[0];
-    }
-    return noScript;
-  }
-
-  private heartbeat(nowMs: number): string {
-    const identity = this.o.identity ?? { pid: process.pid, host: hostname() };
-    return encodeHeartbeat({
-      ts_ms: nowMs,
-      pid: identity.pid,
-      host: identity.host,
-      cycle: this.cycle + 1,
-      symbols: this.symbols.length,
-      cadence_sec: this.o.reconcile.cadenceSec,
     });
   }
 
