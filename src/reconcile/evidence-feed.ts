@@ -36,15 +36,17 @@ export class EvidenceFeed {
 
   /** Reads the last `window` of the stream into the window. Returns the fills added. */
   async rebuild(nowMs: number): Promise<Fill[]> {
-    this.lastId = `${Math.max(0, Math.floor(nowMs - this.windowMs))}-0`;
+    const start = `${Math.max(0, Math.floor(nowMs - this.windowMs))}-0`;
     const reply = await this.redis.xrange(
       this.keys.applyResultStream,
-      this.lastId,
+      start,
       '+',
       'COUNT',
       EVIDENCE_PAGE,
     );
+    // Only a successful read marks the feed as started (a failed start is retried next cycle).
     const first = this.ingest(reply);
+    this.lastId ??= start;
     const rest = first.full ? await this.drain() : [];
     return [...first.fills, ...rest];
   }

@@ -466,6 +466,50 @@ describe('reconcile engine — SPEC §7 rows on real Redis', () => {
     expect(await state()).toMatchObject({ status: 'OK' });
   });
 
+  it('reads apply.result backlogs larger than one page, at start and between cycles', async () => {
+    const backlog = async (fromMs: number, n: number): Promise<void> => {
+      const pipeline = t.redis.pipeline();
+      for (let i = 0; i < n; i += 1) {
+        pipeline.xadd(
+          t.keys.applyResultStream,
+          `${fromMs}-${i}`,
+          ...Object.entries(flatResult('ETHUSDT', 'SELL', '1', fromMs)).flat(),
+        );
+      }
+      await pipeline.exec();
+    };
+    await backlog(T0 - 20_000, 1500);
+    await addResult(
+      t.redis,
+      t.keys,
+      `${T0 - 5000}-0`,
+      flatResult(SYM, 'SELL', '0.001', T0 - 5000, 'first'),
+    );
+    await writeSymbol(t.redis, t.keys, SYM, {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000),
+    });
+    const h = engine();
+    await h.engine.runOnce();
+    expect(await state()).toMatchObject({ status: 'REPAIRED' });
+    await backlog(T0 + 100, 2100);
+    await addResult(
+      t.redis,
+      t.keys,
+      `${T0 + 200}-0`,
+      flatResult(SYM, 'SELL', '0.001', T0 + 200, 'second'),
+    );
+    await t.redis.hset(t.keys.ledger(SYM), ledgerFields('0.1', T0 - 60_000, { version: 7 }));
+    clock.advance(1000);
+    await writeSymbol(t.redis, t.keys, SYM, { snapshot: snapshotFields('0.099', clock.ms - 500) });
+    await h.engine.runOnce();
+    const repairs = (await readEvents(t.redis, t.keys)).filter(
+      (e) => e.fields.event === 'AUTO_REPAIR',
+    );
+    expect(repairs.map((e) => e.fields.evidence_plan_id)).toEqual(['first', 'second']);
+    expect(await metricValue(h.metrics, 'p34_evidence_window_fills')).toBe(2);
+  });
+
   it('uses the lot step for ε: a sub-step difference is OK', async () => {
     await writeSymbol(t.redis, t.keys, SYM, {
       snapshot: snapshotFields('0.0624', T0 - 500),
