@@ -34,6 +34,8 @@ export interface DemoOptions {
   timing?: DemoTiming;
   signal?: AbortSignal;
   clock?: Clock;
+  /** Keep running in steady state until durationSec after the last step (default true). */
+  padToDuration?: boolean;
 }
 
 const systemClock: Clock = { nowMs: () => Date.now() };
@@ -119,7 +121,8 @@ async function runScenario(run: RunState): Promise<DemoSummary> {
     }
     stepState.name = 'steady state';
     stepState.status = 'no fault injected';
-    const left = startedMs + options.durationSec * 1000 - clock.nowMs();
+    const left =
+      options.padToDuration === false ? 0 : startedMs + options.durationSec * 1000 - clock.nowMs();
     if (left > 0) await abortable(sleep(left), options.signal);
   } finally {
     stopDashboard();
@@ -146,12 +149,13 @@ function stepContext(run: RunState, stepState: { status: string }): StepContext 
     clock,
     timing,
     symbols: DEMO_SYMBOLS,
-    lotStep: async (symbol) => {
+    lot: async (symbol) => {
       const lot = decodeLotSize(
         await services.observerRedis.hgetall(pipeline.keys.symbolLotSize(symbol)),
       );
-      return lot?.stepSize ?? new Decimal('0.001');
+      return lot ?? { stepSize: new Decimal('0.001'), minQty: new Decimal('0.001'), maxQty: null };
     },
+    targets: DEMO_TARGETS,
     badInputCounts: async () => {
       const text = await scrapeMetrics(services.brainMetricsUrl);
       return text === null ? null : parseCounter(text, 'p33_bad_input_total');

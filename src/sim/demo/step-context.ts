@@ -4,6 +4,7 @@
  * brain's denials show up) and "until the symbol is back to normal".
  */
 import type { Amount } from '../../domain/amount.js';
+import type { LotSize } from '../../domain/lot-size.js';
 import type { Clock } from '../../domain/time.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { VenuePort } from '../pipeline/venue-port.js';
@@ -40,8 +41,10 @@ export interface StepContext {
   clock: Clock;
   timing: DemoTiming;
   symbols: readonly string[];
-  /** Lot step of a symbol (brain's lot-size key, else 0.001). */
-  lotStep(symbol: string): Promise<Amount>;
+  /** Lot size of a symbol (brain's lot-size key, else step = min = 0.001). */
+  lot(symbol: string): Promise<LotSize>;
+  /** Signed position the keeper holds each symbol at. */
+  targets: ReadonlyMap<string, Amount>;
   /** Brain's bad-input counters by stream label (null when the endpoint does not answer). */
   badInputCounts(): Promise<Map<string, number> | null>;
   /** Shown on the dashboard as the current scenario step. */
@@ -129,4 +132,11 @@ export async function symbolHealthy(ctx: StepContext, symbol: string): Promise<b
   await ctx.observer.refresh();
   const view = ctx.observer.views().find((v) => v.symbol === symbol);
   return view !== undefined && view.status === 'OK' && view.holdTtlSec === null;
+}
+
+/** Healthy, and the snapshot and the ledger show the same amount. */
+export async function symbolSettled(ctx: StepContext, symbol: string): Promise<boolean> {
+  if (!(await symbolHealthy(ctx, symbol))) return false;
+  const view = ctx.observer.views().find((v) => v.symbol === symbol);
+  return view !== undefined && view.exchange === view.ledger;
 }

@@ -9,7 +9,15 @@ import { floorToStep } from '../../domain/lot-size.js';
 import { errorMessage } from '../../errors.js';
 import type { WithheldResult } from '../pipeline/apply-layer.js';
 import type { FaultReport } from './summary.js';
-import { type StepContext, awaitSignals, sleep, symbolHealthy, waitUntil } from './step-context.js';
+import {
+  type StepContext,
+  awaitSignals,
+  sleep,
+  symbolHealthy,
+  symbolSettled,
+  waitUntil,
+} from './step-context.js';
+import { refillOrder } from '../pipeline/position-keeper.js';
 
 export interface ScenarioStep {
   name: string;
@@ -23,15 +31,32 @@ async function withSymbol<T>(ctx: StepContext, symbol: string, work: () => Promi
   ctx.pipeline.claim(symbol);
   try {
     await ctx.pipeline.quiesce(symbol, 3000);
+    await ensurePosition(ctx, symbol);
     return await work();
   } finally {
     ctx.pipeline.release(symbol);
   }
 }
 
+/**
+ * The close plans may have worn the position down to nothing just before the step took
+ * the symbol over (and the keeper no longer refills it): open it again to its target and
+ * wait until snapshot, ledger and engine agree, so the fault starts from a clean state.
+ */
+async function ensurePosition(ctx: StepContext, symbol: string): Promise<void> {
+  const target = ctx.targets.get(symbol);
+  if (!target) return;
+  await ctx.pipeline.locks.with(symbol, async () => {
+    const position = parseAmount(await ctx.venue.positionAmt(symbol)) ?? new Decimal(0);
+    const order = refillOrder(position, target, await ctx.lot(symbol), 0.4);
+    if (order !== null) await ctx.pipeline.apply.openPosition(symbol, order);
+  });
+  await waitUntil(ctx, () => symbolSettled(ctx, symbol), ctx.timing.recoverTimeoutMs);
+}
+
 /** An external trade of `fraction` × position (negative fraction: against it), under the lock. */
 async function externalTrade(ctx: StepContext, symbol: string, fraction: Amount): Promise<number> {
-  const step = await ctx.lotStep(symbol);
+  const step = (await ctx.lot(symbol)).stepSize;
   return ctx.pipeline.locks.with(symbol, async () => {
     const position = parseAmount(await ctx.venue.positionAmt(symbol)) ?? new Decimal(0);
     const qty = floorToStep(position.abs().mul(fraction.abs()), step);
