@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # PG_* / K_* are assigned by load_config (eval of proof-config.mjs)
+# shellcheck disable=SC2154  # PG_* / K_* are assigned by load_config (eval of resolve_config in lib/proof-common.sh)
 # ops/p33_proof.sh — proves a RUNNING P3.3 Position State Brain behaves as the seed says,
 # by writing EXECUTE plans to apply.plan with redis-cli and reading the permits back.
 #
@@ -73,8 +73,10 @@ preconditions() {
   if [ "$PG_REQUIRE_RECONCILE" = 1 ] && [ "$(rc EXISTS "$K_HEARTBEAT")" != 1 ]; then
     fatal "reconcile heartbeat" "$K_HEARTBEAT missing: every permit denies reconcile_engine_down (start P3.4)"
   fi
-  STEP="$(rc HGET "$K_LOT" step_size)"
-  [ -n "$STEP" ] || fatal "lot size" "$K_LOT missing: the brain has no lot size for $SYMBOL (exchangeInfo)"
+  # a brain that just started writes lot sizes within seconds (it retries exchangeInfo every 5 s)
+  lot_known() { STEP="$(rc HGET "$K_LOT" step_size)" && [ -n "$STEP" ]; }
+  wait_until "$(periods 1 "$PG_POLL_SEC" 8)" lot_known ||
+    fatal "lot size" "$K_LOT missing: the brain has no lot size for $SYMBOL (exchangeInfo)"
   detect_venue
   pass "preconditions" "redis, brain, reconcile heartbeat, $SYMBOL allowlisted, step $STEP, $([ "$VENUE" = 1 ] && echo "venue $PG_EXCHANGE_URL" || echo "real exchange (no trades)")"
 }

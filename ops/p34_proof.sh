@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # PG_* / K_* are assigned by load_config (eval of proof-config.mjs)
+# shellcheck disable=SC2154  # PG_* / K_* are assigned by load_config (eval of resolve_config in lib/proof-common.sh)
 # ops/p34_proof.sh — proves a RUNNING P3.4 Reconcile Engine behaves as the seed says.
 #
 #   ops/p34_proof.sh [--env-file /etc/quantum/reconcile-engine.env]

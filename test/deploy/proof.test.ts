@@ -74,9 +74,11 @@ describe.skipIf(!ready)('proof scripts against a running deployment', () => {
 
   it('resolves the same keys as src/redis/keys.ts (the scripts build none themselves)', () => {
     const out = execFileSync(
-      process.execPath,
+      'bash',
       [
-        repoPath('ops/lib/proof-config.mjs'),
+        '-c',
+        'source "$0" && resolve_config "$@"',
+        repoPath('ops/lib/proof-common.sh'),
         '--brain-env',
         BRAIN_ENV,
         '--reconcile-env',
