@@ -3,11 +3,35 @@
  * (`node dist/src/cli/main.js brain|reconcile`), env explicit, every output line captured
  * so tests can count log lines and grep for secrets. `npm test` builds first.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+
+/**
+ * A private, consistent copy of the build (dist/, the Lua scripts, package.json), so
+ * processes spawned for minutes are not hit by a concurrent `npm run build` rewriting
+ * dist/ file by file. Verified with `--help`; retried while a build is half-written.
+ */
+export function snapshotBuild(): { cli: string; remove(): void } {
+  assertCliBuilt();
+  for (let attempt = 0; ; attempt += 1) {
+    const dir = mkdtempSync(join(tmpdir(), 'posguard-build-'));
+    cpSync(join(process.cwd(), 'dist'), join(dir, 'dist'), { recursive: true });
+    cpSync(join(process.cwd(), 'src/redis/lua'), join(dir, 'src/redis/lua'), { recursive: true });
+    cpSync(join(process.cwd(), 'package.json'), join(dir, 'package.json'));
+    symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'), 'dir');
+    const cli = join(dir, 'dist/src/cli/main.js');
+    const probe = spawnSync(process.execPath, [cli, 'brain', '--help'], { encoding: 'utf8' });
+    if (probe.status === 0)
+      return { cli, remove: () => rmSync(dir, { recursive: true, force: true }) };
+    rmSync(dir, { recursive: true, force: true });
+    if (attempt >= 20) throw new Error(`the build does not run: ${probe.stderr}`);
+    spawnSync('sleep', ['1']);
+  }
+}
 
 export function assertCliBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
@@ -52,8 +76,9 @@ export function spawnService(
   name: string,
   args: readonly string[],
   env: Record<string, string>,
+  cli: string = CLI,
 ): ServiceProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [cli, ...args], {
     env: baseEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
