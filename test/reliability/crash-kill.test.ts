@@ -229,7 +229,7 @@ describe('SIGKILL at random points', () => {
       }
     })();
 
-    const loops = [
+    const loops: [Promise<ServiceProcess>, Promise<ServiceProcess>] = [
       killLoop('brain', BRAIN_KILLS, control),
       killLoop('reconcile', ENGINE_KILLS, control),
     ];
@@ -271,7 +271,7 @@ describe('SIGKILL at random points', () => {
       };
       await brain.kill('SIGKILL');
       await engine.kill('SIGKILL');
-      throw new Error(`${String(error)}: ${JSON.stringify(state, null, 1)}`);
+      throw new Error(`${String(error)}: ${JSON.stringify(state, null, 1)}`, { cause: error });
     } finally {
       control.stop = true;
       await sampler;
