@@ -63,6 +63,8 @@ function logTransition(outcome: SymbolOutcome, holdBy: string, ctx: ObserveConte
   const before = `${outcome.reads.state.status ?? ''}/${outcome.reads.state.reason ?? ''}`;
   const after = `${d.status}/${d.reason}`;
   if (before === after) return;
+  // A symbol seen for the first time and found OK is not news (a fresh start would log every symbol).
+  if (before === '/' && d.status === 'OK' && d.reason === '') return;
   const level =
     d.status === 'OK' || d.status === 'REPAIRED' || d.status === 'DRIFT' ? 'info' : 'warn';
   ctx.logger[level](

@@ -2,7 +2,8 @@
  * reconcile_commit.lua tested three ways (STYLE.md): encode/decode without Redis, every
  * status code against real Redis, and after SCRIPT FLUSH (the NOSCRIPT path).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { epsilonFor } from '../../src/domain/amount.js';
 import { type Decision, decide } from '../../src/domain/drift.js';
 import { decodeLedger } from '../../src/domain/ledger.js';
@@ -12,6 +13,8 @@ import {
   encodeCommit,
   reconcileCommitScript,
 } from '../../src/reconcile/commit.js';
+import { CommitWriter } from '../../src/reconcile/commit-writer.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import {
@@ -207,24 +210,73 @@ describe('reconcile_commit against Redis', () => {
     expect(await run(d, {})).toMatchObject({ code: 'conflict' });
     expect(await t.redis.hgetall(t.keys.ledger(SYM))).toEqual({ ledger_amt: '0.07' });
   });
+});
 
-  it('an engine cycle after SCRIPT FLUSH reloads the script (NOSCRIPT in a pipeline)', async () => {
+describe('after SCRIPT FLUSH (private redis-server, so other files are not disturbed)', () => {
+  let server: EmbeddedRedis;
+  let redis: Redis;
+  const keys = buildKeys('flush');
+
+  beforeAll(async () => {
+    server = await startEmbeddedRedis();
+    redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it('an engine cycle reloads the read script (NOSCRIPT in the read pipeline)', async () => {
     const clock = new ManualClock(T0);
-    await writeSymbol(t.redis, t.keys, SYM, {
+    await writeSymbol(redis, keys, SYM, {
       snapshot: snapshotFields('0.1', T0 - 500),
       ledger: ledgerFields('0.101', T0 - 60_000),
     });
-    await addResult(t.redis, t.keys, ENTRY, flatResult(SYM, 'SELL', '0.001', T0 - 5000));
-    const h = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    await addResult(redis, keys, ENTRY, flatResult(SYM, 'SELL', '0.001', T0 - 5000));
+    const h = makeEngine(redis, keys, clock, { url: server.url });
     await h.engine.runOnce({ dryRun: true });
-    await t.redis.script('FLUSH');
+    await redis.script('FLUSH');
     const report = await h.engine.runOnce();
     expect(report.outcomes[0]?.commit).toMatchObject({ code: 'ok' });
-    expect(await t.redis.hget(t.keys.reconcileState(SYM), 'status')).toBe('REPAIRED');
-    await t.redis.script('FLUSH');
-    clock.advance(1000);
-    await writeSymbol(t.redis, t.keys, SYM, { snapshot: snapshotFields('0.1', clock.ms - 500) });
-    expect((await h.engine.runOnce()).outcomes[0]?.commit).toMatchObject({ code: 'ok' });
-    expect(await t.redis.hget(t.keys.reconcileState(SYM), 'status')).toBe('OK');
+    expect(await redis.hget(keys.reconcileState(SYM), 'status')).toBe('REPAIRED');
+  });
+
+  it('the commit writer reloads and re-runs only the commits that met NOSCRIPT', async () => {
+    const other = buildKeys('flush2');
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await redis.hset(other.ledger('ETHUSDT'), hash);
+    const d = { ...repairDecision(hash), symbol: 'ETHUSDT' };
+    let reloads = 0;
+    const writer = new CommitWriter({
+      redis,
+      keys: other,
+      cadenceSec: 1,
+      symbols: 1,
+      reloadScripts: async () => {
+        reloads += 1;
+        await redis.script('LOAD', reconcileCommitScript.source);
+      },
+    });
+    await redis.script('FLUSH');
+    const reads = {
+      symbol: 'ETHUSDT',
+      snapshot: { kind: 'hash', fields: {} },
+      ledger: { kind: 'hash', fields: hash },
+      hold: null,
+      holdPttlMs: -2,
+      holdOwner: null,
+      state: {},
+      lotSize: {},
+    } as const;
+    const results = await writer.write({
+      decisions: [d],
+      reads: [reads],
+      settings: SETTINGS,
+      cycle: 1,
+    });
+    expect(reloads).toBe(1);
+    expect(results).toEqual([{ code: 'ok', holdBy: '', newEpisode: false, events: 1 }]);
+    expect(await redis.hget(other.ledger('ETHUSDT'), 'ledger_amt')).toBe('0.1');
+    expect(await redis.exists(other.reconcileHeartbeat)).toBe(1);
   });
 });

@@ -1,9 +1,13 @@
 /**
  * Two engines at once, restarts and reused evidence: one repair per fill, ever, and no
- * duplicate events per episode (SPEC §7 design decision 5).
+ * duplicate events per episode (SPEC §7 design decision 5). Runs on its own redis-server:
+ * other test files' SCRIPT FLUSH would change how the two engines interleave.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { buildKeys } from '../../src/redis/keys.js';
+import { type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import {
   T0,
   addResult,
@@ -18,11 +22,24 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const ENV = { P34_ALLOWLIST: SYMBOLS.join(',') };
 
 describe('reconcile concurrency', () => {
+  let server: EmbeddedRedis;
   let t: TestRedis;
   let clock: ManualClock;
 
+  beforeAll(async () => {
+    server = await startEmbeddedRedis();
+  });
+  afterAll(() => server.stop());
   beforeEach(() => {
-    t = openTestRedis('rx');
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const prefix = uniquePrefix('rx');
+    t = {
+      redis,
+      url: server.url,
+      prefix,
+      keys: buildKeys(prefix),
+      close: async () => void (await redis.quit()),
+    };
     clock = new ManualClock(T0);
   });
   afterEach(() => t.close());
@@ -74,7 +91,8 @@ describe('reconcile concurrency', () => {
       (await metricValue(a.metrics, 'p34_reconcile_auto_repair_total', { symbol: 'BTCUSDT' })) +
       (await metricValue(b.metrics, 'p34_reconcile_auto_repair_total', { symbol: 'BTCUSDT' }));
     expect(repairs).toBe(1);
-    // Both engines really raced for the repair: the loser's ledger write was refused.
+    // Both engines really raced for the repair (both read before either wrote): the loser's
+    // ledger write was refused by the compare-and-set.
     const refused =
       (await metricValue(a.metrics, 'p34_repair_conflict_total', { symbol: 'BTCUSDT' })) +
       (await metricValue(b.metrics, 'p34_repair_conflict_total', { symbol: 'BTCUSDT' }));
