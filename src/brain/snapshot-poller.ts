@@ -64,6 +64,7 @@ export class SnapshotPoller {
   private pausedLogged = false;
   private lastSuccess: number | null = null;
   private readonly written = new Map<string, number>();
+  private readonly wsWritten = new Map<string, number>();
   private readonly flagged = {
     unknown: new Set<string>(),
     hedge: new Set<string>(),
@@ -148,7 +149,11 @@ export class SnapshotPoller {
           ? { flatWhenAbsent: this.options.listedSymbols() }
           : {}),
       });
-      await this.write(plan.writes, 'rest');
+      // A user-data row written after this request was sent is newer than its answer.
+      await this.write(
+        plan.writes.filter(({ symbol }) => (this.wsWritten.get(symbol) ?? 0) <= startedMs),
+        'rest',
+      );
       this.flag(plan);
       this.lastSuccess = clock.nowMs();
       this.outage.ok();
@@ -210,6 +215,7 @@ export class SnapshotPoller {
     if (failure) throw failure;
     for (const { symbol, snapshot } of writes) {
       this.written.set(symbol, snapshot.takenMs);
+      if (source === 'ws') this.wsWritten.set(symbol, snapshot.takenMs);
       metrics.snapshotTotal.inc({ symbol, status: 'ok' });
       metrics.positionAmt.set({ symbol }, snapshot.amount.toNumber());
       metrics.lastSnapshotTs.set({ symbol }, snapshot.takenMs / 1000);

@@ -275,6 +275,9 @@ describe('brain service', () => {
     await heartbeatFromReconcile();
     await start();
     await waitFor(async () => ((await snapshotAmount('BTCUSDT')) === '0.038' ? true : null));
+    await waitFor(() =>
+      t.redis.exists(t.keys.symbolLotSize('BTCUSDT')).then((n) => (n === 1 ? true : null)),
+    );
     await addPlan(t.redis, t.keys, 'm1', 'BTCUSDT');
     await waitForPermit(t.redis, t.keys, 'm1');
     await t.redis.xadd(
@@ -322,6 +325,13 @@ describe('brain service', () => {
     await start({ P33_USER_STREAM: 'true', P33_POLL_SEC: '60' });
     await waitFor(async () => ((await snapshotAmount('BTCUSDT')) === '0' ? true : null));
     await waitFor(() => Promise.resolve(rig.venue.control.wsConnections() === 1 ? true : null));
+    // The start poll and the connect reseed (a second REST poll) have both been sent...
+    await waitFor(() =>
+      Promise.resolve(
+        (rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0) >= 2 ? true : null,
+      ),
+    );
+    await sleep(300); // ...and answered.
     rig.venue.control.setPosition('BTCUSDT', '-0.7');
     await waitFor(async () => ((await snapshotAmount('BTCUSDT')) === '-0.7' ? true : null), 5000);
     expect(await t.redis.hget(t.keys.snapshot('BTCUSDT'), 'source')).toBe('ws');
@@ -369,8 +379,11 @@ describe('brain service — Redis outage', () => {
     await waitFor(async () =>
       (await direct.hget(keys.snapshot('BTCUSDT'), 'position_amt')) === '0.038' ? true : null,
     );
+    await waitFor(() =>
+      direct.exists(keys.symbolLotSize('BTCUSDT')).then((n) => (n === 1 ? true : null)),
+    );
     await addPlan(direct, keys, 'before', 'BTCUSDT');
-    await waitForPermit(direct, keys, 'before');
+    expect(await waitForPermit(direct, keys, 'before')).toMatchObject({ allow: true });
 
     await server.kill();
     await sleep(1500);
@@ -378,10 +391,8 @@ describe('brain service — Redis outage', () => {
     const restartedAt = Date.now();
     await waitFor(async () => ((await direct.ping().catch(() => null)) === 'PONG' ? true : null));
     await addPlan(direct, keys, 'after-outage', 'BTCUSDT');
-    expect(await waitForPermit(direct, keys, 'after-outage', 15_000)).toMatchObject({
-      plan_id: 'after-outage',
-      allow: true,
-    });
+    const after = await waitForPermit(direct, keys, 'after-outage', 15_000);
+    expect(after, JSON.stringify(after)).toMatchObject({ plan_id: 'after-outage', allow: true });
     if (process.env.BRAIN_REPORT)
       console.log(`permit ${Date.now() - restartedAt} ms after redis-server restarted`);
     const outageLines = logs.filter((l) => l.includes('redis unreachable'));

@@ -206,6 +206,45 @@ describe('snapshot poller', () => {
     expect(await t.redis.exists(t.keys.snapshot('DOGEUSDT'))).toBe(0);
   });
 
+  it('a REST answer to a request sent before a user-data write does not overwrite it', async () => {
+    rig.venue.control.setPosition('SOLUSDT', '3');
+    const p = poller();
+    rig.venue.control.addFault({
+      kind: 'latency',
+      ms: 400,
+      path: '/fapi/v2/positionRisk',
+      count: 1,
+    });
+    rig.venue.control.resetRequestCounts();
+    const polling = p.pollOnce();
+    await waitFor(() =>
+      Promise.resolve(rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ? true : null),
+    );
+    await p.applyAccountUpdate({
+      type: 'account_update',
+      eventTimeMs: Date.now(),
+      transactionTimeMs: Date.now(),
+      reason: 'ORDER',
+      positions: [
+        {
+          symbol: 'SOLUSDT',
+          positionAmt: new Decimal('-5'),
+          entryPrice: null,
+          unrealizedProfit: null,
+          positionSide: 'BOTH',
+        },
+      ],
+    });
+    expect(await polling).toBe('ok');
+    expect(await t.redis.hgetall(t.keys.snapshot('SOLUSDT'))).toMatchObject({
+      position_amt: '-5',
+      source: 'ws',
+    });
+    expect(await amountOf('BTCUSDT')).toBe('0'); // the other symbols were written
+    expect(await p.pollOnce()).toBe('ok'); // the next poll (sent after the ws write) is written
+    expect(await t.redis.hget(t.keys.snapshot('SOLUSDT'), 'source')).toBe('rest');
+  });
+
   it('positionRisk v3 (open positions only): listed symbols absent from the answer are flat', async () => {
     rig.venue.control.setPosition('BTCUSDT', '0.1');
     const client = rig.clientWith({ positionRiskVersion: 'v3' });
