@@ -61,6 +61,7 @@ last_event_id() { rc XREVRANGE "$K_EVENTS" + - COUNT 1 | sed -n 1p; }
 # Events for the symbol after stream id $1, one "EVENT reason" per line (redis-cli --csv
 # prints one entry per line: "id","field","value",…).
 events_since() {
+  # shellcheck disable=SC2016 # the single-quoted text is a Node.js program, not shell
   rc --csv XRANGE "$K_EVENTS" "(${1:-0-0}" + | "$NODE_BIN" -e '
     const symbol = process.argv[1];
     let text = "";

@@ -257,6 +257,7 @@ detect_venue() {
   local positions
   positions="$(venue GET '/_control/positions?all=true' 2>/dev/null)" || return 0
   if [[ "$positions" == *"\"symbol\":\"$SYMBOL\""* ]]; then
+    # shellcheck disable=SC2034 # read by the proof scripts that source this file
     VENUE=1
   else
     fatal "venue" "$PG_EXCHANGE_URL is a simulated venue without $SYMBOL: start it with --symbols …,$SYMBOL"
