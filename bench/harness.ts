@@ -10,7 +10,7 @@ import { errorMessage } from '../src/errors.js';
 import { harnessClient } from './environment.js';
 import { notificationFloor, pingRtt } from './floors.js';
 import { enableKeyspaceEvents, openKeyspaceProbe } from './keyspace-probe.js';
-import { describeMachine } from './machine.js';
+import { describeMachine, loadAverage } from './machine.js';
 import { MODES, type Mode } from './modes.js';
 import { type BenchResults, SCENARIO_NAMES, type ScenarioName, writeOutputs } from './report.js';
 import type { Floors, ScenarioContext } from './scenarios/context.js';
@@ -121,7 +121,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       schema: 1,
       mode: options.mode,
       command: options.mode === 'full' ? 'npm run bench' : `npm run bench -- --${options.mode}`,
-      machine,
+      machine: { ...machine, loadAvgAtEnd: loadAverage() },
       floors,
       scenarios,
       totalSeconds: Math.round((performance.now() - started) / 100) / 10,

@@ -10,6 +10,8 @@ export interface MachineInfo {
   cpuModel: string;
   totalMemMb: number;
   loadAvgAtStart: number[];
+  /** Set when the run ends: a load far above the core count means other work shared the CPUs. */
+  loadAvgAtEnd?: number[];
   os: string;
   node: string;
   redis: string;
@@ -18,6 +20,10 @@ export interface MachineInfo {
 function infoField(info: string, field: string): string {
   const line = info.split(/\r?\n/).find((l) => l.startsWith(`${field}:`));
   return line === undefined ? 'unknown' : line.slice(field.length + 1).trim();
+}
+
+export function loadAverage(): number[] {
+  return loadavg().map((x) => Math.round(x * 100) / 100);
 }
 
 export async function describeMachine(redis: Redis): Promise<MachineInfo> {

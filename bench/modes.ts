@@ -20,6 +20,10 @@ export interface ModeParams {
     sizes: number[];
     warmupCycles: number;
     cycles: number;
+    /** Replays of one recorded cycle (the floor). */
+    replays: number;
+    /** From this size on, one warm-up cycle only (a 50 000-symbol cycle takes seconds). */
+    largeFrom: number;
     driftEvery: number;
     fills: number;
   };
@@ -49,7 +53,9 @@ export const MODES: Record<Mode, ModeParams> = {
     reconcile: {
       sizes: [100, 1000, 10_000, 50_000],
       warmupCycles: 2,
-      cycles: 7,
+      cycles: 5,
+      replays: 3,
+      largeFrom: 50_000,
       driftEvery: 100,
       fills: 500,
     },
@@ -58,7 +64,7 @@ export const MODES: Record<Mode, ModeParams> = {
     ledger: { fills: 20_000, symbols: 50 },
     memory: {
       symbols: 10_000,
-      durationSec: 150,
+      durationSec: 120,
       sampleEverySec: 5,
       plansPerSec: 50,
       fillPairsPerSec: 5,
@@ -78,6 +84,8 @@ export const MODES: Record<Mode, ModeParams> = {
       sizes: [100, 1000, 10_000],
       warmupCycles: 1,
       cycles: 5,
+      replays: 2,
+      largeFrom: 10_000,
       driftEvery: 100,
       fills: 200,
     },
@@ -85,8 +93,8 @@ export const MODES: Record<Mode, ModeParams> = {
     snapshotPoll: { symbols: 500, warmup: 2, runs: 5 },
     ledger: { fills: 2000, symbols: 20 },
     memory: {
-      symbols: 10_000,
-      durationSec: 8,
+      symbols: 2000,
+      durationSec: 6,
       sampleEverySec: 1,
       plansPerSec: 50,
       fillPairsPerSec: 5,
@@ -102,7 +110,15 @@ export const MODES: Record<Mode, ModeParams> = {
       burst: 100,
       bareRates: [100],
     },
-    reconcile: { sizes: [10, 100], warmupCycles: 1, cycles: 2, driftEvery: 5, fills: 10 },
+    reconcile: {
+      sizes: [10, 100],
+      warmupCycles: 1,
+      cycles: 2,
+      replays: 2,
+      largeFrom: 50_000,
+      driftEvery: 5,
+      fills: 10,
+    },
     detection: { samples: 1, pollSec: 0.5, cadenceSec: 0.2, fastCadenceSec: 0.05 },
     snapshotPoll: { symbols: 50, warmup: 1, runs: 2 },
     ledger: { fills: 100, symbols: 4 },

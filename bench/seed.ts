@@ -71,8 +71,8 @@ export async function seedSymbols(
       }
     });
     const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error !== null);
-    if (failed) throw failed[0];
+    const failed = results.find(([error]) => error !== null)?.[0];
+    if (failed) throw failed;
   }
 }
 

@@ -130,7 +130,8 @@ export async function measureReconcileSize(
   });
   const tap = tapClient(redis);
   try {
-    for (let i = 0; i < p.warmupCycles; i += 1) await engine.runOnce();
+    const warmup = size >= p.largeFrom ? 1 : p.warmupCycles;
+    for (let i = 0; i < warmup; i += 1) await engine.runOnce();
     const samples: CycleSample[] = [];
     let last: CycleReport | null = null;
     for (let i = 0; i < p.cycles; i += 1) {
@@ -159,7 +160,7 @@ export async function measureReconcileSize(
     await engine.runOnce();
     const batches = tap.takeRecording();
     const replay: number[] = [];
-    for (let i = 0; i < p.cycles; i += 1) {
+    for (let i = 0; i < p.replays; i += 1) {
       const t0 = performance.now();
       await replayBatches(ctx.admin, batches);
       replay.push(performance.now() - t0);
