@@ -121,7 +121,7 @@ afterAll(async () => {
   await venue.close();
 });
 
-beforeEach(async () => {
+beforeEach(() => {
   venue.control.clearFaults();
   venue.control.resetRequestCounts();
   return async () => {
