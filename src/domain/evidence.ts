@@ -4,7 +4,9 @@
  * decision asks whether some of them account for `ex − ledger`.
  *
  * A fill is evidence only when it was taken before the snapshot (so the snapshot
- * reflects it), lies inside the window, and was never used to justify a repair before.
+ * reflects it), lies inside the window, is not yet part of the ledger (newer than its
+ * `last_result_id`; the repair script also checks the fill's applied marker), and was
+ * never used to justify a repair before.
  */
 import { type Amount, ZERO, amountsEqual } from './amount.js';
 import type { Fill } from './apply-result.js';
@@ -56,12 +58,25 @@ function toEvidence(kind: EvidenceKind, fills: readonly Fill[]): Evidence {
   };
 }
 
-/** One unused fill, before the snapshot, whose signed quantity equals the drift (newest wins). */
+/**
+ * A fill at or before the ledger's `last_result_id` has been applied to the ledger by the
+ * brain: it is part of the ledger and cannot explain a drift. (The repair script checks
+ * the exact per-fill applied marker too; this keeps the decision honest before that.)
+ */
+function notYetInLedger(fill: Fill, q: EvidenceQuery): boolean {
+  return q.lastResultId === null || compareStreamIds(fill.entryId, q.lastResultId) > 0;
+}
+
+/**
+ * One unused fill, before the snapshot and not yet in the ledger, whose signed quantity
+ * equals the drift (newest wins).
+ */
 function singleFillEvidence(q: EvidenceQuery): Evidence | null {
   const matches = q.fills
     .filter(
       (f) =>
         insideWindow(f, q) &&
+        notYetInLedger(f, q) &&
         !q.usedEvidence.has(f.entryId) &&
         f.signedQty.isNegative() === q.drift.isNegative() &&
         amountsEqual(f.signedQty, q.drift, q.epsilon),

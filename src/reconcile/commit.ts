@@ -16,7 +16,7 @@ export const reconcileCommitScript = LuaScript.load('reconcile_commit');
 /** The events stream is capped (SPEC §1). */
 export const EVENTS_MAXLEN = 10000;
 
-export type CommitCode = 'ok' | 'conflict' | 'evidence_used';
+export type CommitCode = 'ok' | 'conflict' | 'evidence_used' | 'evidence_applied';
 export type HoldBy = 'p34' | 'shared' | 'foreign' | '';
 
 export interface CommitReply {
@@ -224,7 +224,7 @@ export function encodeCommit(
   return { kind: 'script', keys: scriptKeys, args: [JSON.stringify(payload)] };
 }
 
-const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used']);
+const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used', 'evidence_applied']);
 const HOLDERS: ReadonlySet<string> = new Set(['p34', 'shared', 'foreign', '']);
 
 export function decodeCommitReply(reply: unknown): CommitReply | null {

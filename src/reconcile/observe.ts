@@ -95,7 +95,9 @@ function observeOne(outcome: SymbolOutcome, ctx: ObserveContext): void {
     ctx.logger.info({ symbol: d.symbol }, 'reconcile commit recovered');
   observeMetrics(outcome, commit.holdBy !== '', ctx);
   if (commit.code !== 'ok') {
-    if (commit.code === 'evidence_used')
+    // A fill already used by a repair, or already applied to the ledger by the brain, can
+    // never justify a repair: remember it so the next decision looks for other evidence.
+    if (commit.code === 'evidence_used' || commit.code === 'evidence_applied')
       for (const id of d.evidence?.entryIds ?? []) ctx.used.add(id);
     ctx.metrics.repairConflictTotal.inc({ symbol: d.symbol, code: commit.code });
     ctx.logger.info(

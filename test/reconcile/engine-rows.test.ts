@@ -344,6 +344,58 @@ describe('reconcile engine — SPEC §7 rows on real Redis', () => {
     expect(await metricValue(h.metrics, 'p34_reconcile_last_fix_age_sec', { symbol: SYM })).toBe(1);
   });
 
+  it('row 8: a fill the brain already applied never justifies a repair (an external trade of the same size holds)', async () => {
+    // The brain applied this SELL 0.001 (its marker exists, last_result_id points at it);
+    // then someone traded 0.001 by hand. The drift equals the fill, but the fill is already
+    // in the ledger: it explains nothing.
+    const id = await addResult(
+      t.redis,
+      t.keys,
+      `${T0 - 5000}-0`,
+      flatResult(SYM, 'SELL', '0.001', T0 - 5000, 'plan-7'),
+    );
+    await t.redis.set(t.keys.resultApplied(id), '1');
+    await writeSymbol(t.redis, t.keys, SYM, {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000, { version: 6, lastResultId: id }),
+    });
+    const h = engine();
+    await h.engine.runOnce();
+    expect(await state()).toMatchObject({ status: 'HOLD', reason: 'qty_mismatch_no_evidence' });
+    expect(await ledger()).toMatchObject({ ledger_amt: '0.101', version: '7' });
+    expect(await eventNames()).toEqual(['HOLD_SET']);
+    expect(await metricValue(h.metrics, 'p34_reconcile_auto_repair_total', { symbol: SYM })).toBe(
+      0,
+    );
+  });
+
+  it('row 8: the repair script refuses evidence whose applied marker exists even when last_result_id lags', async () => {
+    // Out-of-order application (two brains): the marker is the authority.
+    const id = await addResult(
+      t.redis,
+      t.keys,
+      `${T0 - 5000}-0`,
+      flatResult(SYM, 'SELL', '0.001', T0 - 5000, 'plan-8'),
+    );
+    await t.redis.set(t.keys.resultApplied(id), '1');
+    await writeSymbol(t.redis, t.keys, SYM, {
+      snapshot: snapshotFields('0.1', T0 - 500),
+      ledger: ledgerFields('0.101', T0 - 60_000, { version: 6, lastResultId: `${T0 - 70_000}-0` }),
+    });
+    const h = engine();
+    await h.engine.runOnce();
+    expect(await ledger()).toMatchObject({ ledger_amt: '0.101', version: '7' });
+    expect(await t.redis.exists(t.keys.evidenceUsed(id))).toBe(0);
+    clock.advance(1000);
+    await writeSymbol(t.redis, t.keys, SYM, { snapshot: snapshotFields('0.1', clock.ms - 500) });
+    await h.engine.runOnce();
+    expect(await state()).toMatchObject({ status: 'HOLD', reason: 'qty_mismatch_no_evidence' });
+    expect(await ledger()).toMatchObject({ ledger_amt: '0.101', version: '7' });
+    expect(await metricValue(h.metrics, 'p34_reconcile_auto_repair_total', { symbol: SYM })).toBe(
+      0,
+    );
+  });
+
   it('row 8: evidence in the executed="True" + steps_results shape counts too, and clears the hold it replaces', async () => {
     await writeSymbol(t.redis, t.keys, SYM, {
       snapshot: snapshotFields('0.101', T0 - 500),

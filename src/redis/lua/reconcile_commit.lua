@@ -19,8 +19,9 @@ KEYS[4]  events stream        P:stream:reconcile.events
 KEYS[5]  ledger hash          P:position:ledger:SYM
 KEYS[6…] repair only, in pairs per evidence entry:
          evidence-used marker P:posguard:evidence:used:ENTRY
-         result-applied marker P:posguard:result:applied:ENTRY (so the brain never
-         applies a fill the repair already accounted for)
+         result-applied marker P:posguard:result:applied:ENTRY (refused when already set:
+         the fill is in the ledger; set by the repair so the brain never applies a fill the
+         repair accounted for)
 
 ARGV[1]  JSON object, every scalar a string:
   action         "status" | "init" | "repair"
@@ -41,6 +42,9 @@ Reply: { code, hold_by, new_episode, events }
   code         "ok"
                "conflict"       the ledger changed since it was read: ledger untouched
                "evidence_used"  an evidence entry already justified a repair: ledger untouched
+               "evidence_applied" an evidence entry was already applied to the ledger by the
+                                brain (its result-applied marker exists), so it cannot explain
+                                the drift: ledger untouched
                (on both refusals only last_seen_ts is refreshed and an engine hold re-armed;
                the next cycle decides again)
   hold_by      "p34" | "shared" | "foreign" | ""   who holds the symbol after the call
@@ -116,6 +120,8 @@ if p.action == 'init' or p.action == 'repair' then
   if p.action == 'repair' then
     for i = 6, #KEYS, 2 do
       if redis.call('EXISTS', KEYS[i]) == 1 then return refuse('evidence_used') end
+      -- A fill the brain already applied is part of the ledger: it cannot explain a drift.
+      if redis.call('EXISTS', KEYS[i + 1]) == 1 then return refuse('evidence_applied') end
     end
     for i = 6, #KEYS, 2 do
       redis.call('SET', KEYS[i], '1', 'PX', p.evidence_ttl_ms)
