@@ -22,6 +22,11 @@ const DECIMAL_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$/;
 /** Amounts outside this magnitude are input errors, not positions. */
 const MAX_ABS = new Decimal('1e18');
 const MAX_TEXT = 64;
+/**
+ * Finer than any exchange step by far. Bounding it keeps every accepted amount writable
+ * and readable again: `formatAmount` never produces more than ~51 characters.
+ */
+const MAX_DECIMALS = 30;
 
 export const ZERO = new Decimal(0);
 /** ε when the symbol's lot step is unknown (SPEC §2). */
@@ -41,7 +46,9 @@ export function parseAmount(raw: unknown): Amount | null {
   } else return null;
   if (text.length === 0 || text.length > MAX_TEXT || !DECIMAL_RE.test(text)) return null;
   const value = new Decimal(text);
-  if (!value.isFinite() || value.abs().gt(MAX_ABS)) return null;
+  if (!value.isFinite() || value.abs().gt(MAX_ABS) || value.decimalPlaces() > MAX_DECIMALS) {
+    return null;
+  }
   return value.isZero() ? ZERO : value;
 }
 

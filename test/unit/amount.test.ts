@@ -46,6 +46,12 @@ describe('amounts', () => {
     }
   });
 
+  it('refuses amounts finer than 30 decimals, so everything it accepts can be written and read back', () => {
+    expect(parseAmount('1e-70')).toBeNull();
+    expect(parseAmount('5e-324')).toBeNull();
+    expect(formatAmount(parseAmount('1e-30')!)).toBe('0.000000000000000000000000000001');
+  });
+
   it('reads negative zero as zero', () => {
     const z = parseAmount('-0')!;
     expect(z.isZero()).toBe(true);
