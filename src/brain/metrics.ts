@@ -2,6 +2,7 @@
  * The brain's metrics (SPEC §9), on a registry of its own. Names are the seed's, exactly.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ExchangeRequestEvent } from '../exchange/binance-client.js';
 
 export interface BrainMetrics {
   registry: Registry;
@@ -130,5 +131,19 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
       labelNames: ['component'],
       registers,
     }),
+  };
+}
+
+/** Counts exchange errors, 429/418 answers and the used weight from the client's request events. */
+export function exchangeObserver(metrics: BrainMetrics): (event: ExchangeRequestEvent) => void {
+  return (event) => {
+    if (event.weight !== null) metrics.exchangeUsedWeight1m.set(event.weight);
+    if (event.status === 429 || event.status === 418) metrics.exchangeRateLimitedTotal.inc();
+    const failed = event.error !== undefined || (event.status !== null && event.status >= 400);
+    if (failed)
+      metrics.exchangeErrorsTotal.inc({
+        endpoint: event.endpoint,
+        code: event.error ?? String(event.status),
+      });
   };
 }

@@ -10,21 +10,20 @@
  * plus the heartbeat and the metrics/health endpoint.
  */
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { PermitDecision, RuleInputs } from '../domain/permit-rules.js';
 import type { Clock } from '../domain/time.js';
-import { binanceClientFromConfig, type ExchangeRequestEvent } from '../exchange/binance-client.js';
+import { binanceClientFromConfig } from '../exchange/binance-client.js';
 import type { FuturesRestClient, ListenKeyApi } from '../exchange/types.js';
 import { UserDataStream } from '../exchange/user-data-stream.js';
 import { startHttpEndpoint, type HttpEndpoint } from '../observability/http-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createRedis } from '../redis/connection.js';
-import { buildKeys } from '../redis/keys.js';
+import { type Keys, buildKeys } from '../redis/keys.js';
 import { Heartbeat } from './heartbeat.js';
 import { LedgerUpdater } from './ledger-updater.js';
 import { LotSizeRefresher } from './lot-sizes.js';
-import { type BrainMetrics, createBrainMetrics } from './metrics.js';
+import { type Connections, connections } from './connections.js';
+import { type BrainMetrics, createBrainMetrics, exchangeObserver } from './metrics.js';
 import { PlanEvaluator } from './plan-evaluator.js';
 import { SnapshotPoller } from './snapshot-poller.js';
 import { TimeSync } from './time-sync.js';
@@ -54,98 +53,108 @@ export interface BrainService {
 
 const SYSTEM_CLOCK: Clock = { nowMs: () => Date.now() };
 
-function exchangeObserver(metrics: BrainMetrics): (event: ExchangeRequestEvent) => void {
-  return (event) => {
-    if (event.weight !== null) metrics.exchangeUsedWeight1m.set(event.weight);
-    if (event.status === 429 || event.status === 418) metrics.exchangeRateLimitedTotal.inc();
-    const failed = event.error !== undefined || (event.status !== null && event.status >= 400);
-    if (failed)
-      metrics.exchangeErrorsTotal.inc({
-        endpoint: event.endpoint,
-        code: event.error ?? String(event.status),
-      });
-  };
-}
-
-function connections(
-  config: Readonly<Config>,
-  logger: Logger,
-): Record<'evaluator' | 'planReader' | 'ledger' | 'resultReader' | 'poller', Redis> {
-  const names = ['evaluator', 'planReader', 'ledger', 'resultReader', 'poller'] as const;
-  const conns = Object.fromEntries(
-    names.map((n) => [n, createRedis(config.redis, { name: `posguard-brain-${n}` })]),
-  ) as Record<(typeof names)[number], Redis>;
-  // One connection reports the outage (once); the others only need a listener so ioredis stays quiet.
-  let down = false;
-  conns.evaluator.on('error', (error: Error) => {
-    if (!down)
-      logger.error(
-        { err: error.message },
-        'redis unreachable; retrying (permits wait, snapshots age)',
-      );
-    down = true;
-  });
-  conns.evaluator.on('ready', () => {
-    if (down) logger.info('redis reachable again');
-    down = false;
-  });
-  for (const n of names) if (n !== 'evaluator') conns[n].on('error', () => undefined);
-  return conns;
-}
-
 function defaultConsumer(): string {
   return `brain-${hostname()
     .replace(/[^A-Za-z0-9_.-]/g, '_')
     .slice(0, 64)}`;
 }
 
-export async function startBrain(deps: BrainDeps): Promise<BrainService> {
+interface Wiring {
+  config: Readonly<Config>;
+  deps: BrainDeps;
+  clock: Clock;
+  logger: Logger;
+  metrics: BrainMetrics;
+  keys: Keys;
+  consumer: string;
+  redis: Connections;
+  client: FuturesRestClient & ListenKeyApi;
+}
+
+interface Components {
+  lots: LotSizeRefresher;
+  poller: SnapshotPoller;
+  evaluator: PlanEvaluator;
+  updater: LedgerUpdater;
+  timeSync: TimeSync;
+  heartbeat: Heartbeat;
+  userStream: UserDataStream | null;
+}
+
+function wire(deps: BrainDeps): Wiring {
   const { config } = deps;
-  const brain = config.brain;
   const clock = deps.clock ?? SYSTEM_CLOCK;
-  const logger = deps.logger ?? createLogger({ name: 'posguard-brain', level: brain.logLevel });
+  const logger =
+    deps.logger ?? createLogger({ name: 'posguard-brain', level: config.brain.logLevel });
   const metrics = createBrainMetrics({ defaultMetrics: true });
-  const keys = buildKeys(config.keys.prefix, config.keys.governorPermitTemplate);
-  const consumer = deps.consumer ?? defaultConsumer();
-  const redis = connections(config, logger);
   if (!config.binance.apiKey || !config.binance.apiSecret) {
     logger.error(
       'BINANCE_API_KEY/BINANCE_API_SECRET are not set: polls will fail, snapshots go stale, every permit denies',
     );
   }
-  const client =
-    deps.client ??
-    binanceClientFromConfig(config.binance, {
-      clock,
-      logger,
-      onRequest: exchangeObserver(metrics),
-    });
+  return {
+    config,
+    deps,
+    clock,
+    logger,
+    metrics,
+    keys: buildKeys(config.keys.prefix, config.keys.governorPermitTemplate),
+    consumer: deps.consumer ?? defaultConsumer(),
+    redis: connections(config, logger),
+    client:
+      deps.client ??
+      binanceClientFromConfig(config.binance, {
+        clock,
+        logger,
+        onRequest: exchangeObserver(metrics),
+      }),
+  };
+}
 
-  const common = { keys, clock, metrics, logger, allowlist: brain.allowlist };
+/** Exchange side: lot sizes, snapshot poller, time sync, optional user-data stream. */
+function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync' | 'userStream'> {
+  const brain = w.config.brain;
+  const common = { keys: w.keys, clock: w.clock, metrics: w.metrics, logger: w.logger };
   const lots = new LotSizeRefresher({
     ...common,
-    client,
-    redis: redis.poller,
+    client: w.client,
+    redis: w.redis.poller,
+    allowlist: brain.allowlist,
     refreshSec: brain.lotRefreshSec,
   });
   const poller = new SnapshotPoller({
     ...common,
-    client,
-    redis: redis.poller,
+    client: w.client,
+    redis: w.redis.poller,
+    allowlist: brain.allowlist,
     pollSec: brain.pollSec,
     snapshotTtlSec: brain.snapshotTtlSec,
-    positionRiskVersion: config.binance.positionRiskVersion,
+    positionRiskVersion: w.config.binance.positionRiskVersion,
     listedSymbols: () => lots.listedSymbols(),
   });
-  const claim =
-    deps.claimIdleMs === undefined
+  const timeSync = new TimeSync({ client: w.client, logger: w.logger, clock: w.clock });
+  const userStream = brain.userStream ? userDataStream(w, poller) : null;
+  return { lots, poller, timeSync, userStream };
+}
+
+/** Stream side: the plan evaluator and the ledger updater, each with its own connections. */
+function streamSide(w: Wiring, poller: SnapshotPoller): Pick<Components, 'evaluator' | 'updater'> {
+  const brain = w.config.brain;
+  const common = {
+    keys: w.keys,
+    clock: w.clock,
+    metrics: w.metrics,
+    logger: w.logger,
+    allowlist: brain.allowlist,
+    consumer: w.consumer,
+    ...(w.deps.claimIdleMs === undefined
       ? {}
-      : { claimIdleMs: deps.claimIdleMs, claimEveryMs: deps.claimIdleMs };
+      : { claimIdleMs: w.deps.claimIdleMs, claimEveryMs: w.deps.claimIdleMs }),
+  };
   const evaluator = new PlanEvaluator({
     ...common,
-    reader: redis.planReader,
-    redis: redis.evaluator,
-    consumer,
+    reader: w.redis.planReader,
+    redis: w.redis.evaluator,
     rules: {
       staleThresholdSec: brain.staleThresholdSec,
       cooldownSec: brain.cooldownSec,
@@ -155,58 +164,75 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     },
     permitTtlSec: brain.permitTtlSec,
     planSeenTtlSec: brain.planSeenTtlSec,
-    ...(deps.evaluate ? { evaluate: deps.evaluate } : {}),
-    ...claim,
+    ...(w.deps.evaluate ? { evaluate: w.deps.evaluate } : {}),
   });
   const updater = new LedgerUpdater({
     ...common,
-    reader: redis.resultReader,
-    redis: redis.ledger,
-    consumer,
-    ledgerTtlSec: config.ledger.ledgerTtlSec,
+    reader: w.redis.resultReader,
+    redis: w.redis.ledger,
+    ledgerTtlSec: w.config.ledger.ledgerTtlSec,
     markerTtlSec: brain.planSeenTtlSec,
     onFill: () => poller.requestRefresh(),
-    ...claim,
   });
-  const timeSync = new TimeSync({ client, logger, clock });
-  const heartbeat = new Heartbeat({
-    redis: redis.poller,
-    keys,
-    clock,
-    metrics,
-    logger,
-    facts: () => ({ consumer, last_poll_ok_ms: poller.lastSuccessMs() }),
-  });
-  const userStream = brain.userStream ? startUserStream(config, client, poller, logger) : null;
+  return { evaluator, updater };
+}
 
-  evaluator.start();
-  updater.start();
-  timeSync.start();
-  lots.start();
-  poller.start();
-  heartbeat.start();
-
+function startEndpoint(w: Wiring, poller: SnapshotPoller): Promise<HttpEndpoint> {
+  const brain = w.config.brain;
   const freshWithinMs = Math.max(3 * brain.pollSec, brain.staleThresholdSec) * 1000;
+  return startHttpEndpoint({
+    host: brain.metricsHost,
+    port: brain.metricsPort,
+    registry: w.metrics.registry,
+    readiness: {
+      checks: () => ({
+        redis: Object.values(w.redis).every((r) => r.status === 'ready'),
+        snapshots_fresh: (poller.lastSuccessMs() ?? -Infinity) >= w.clock.nowMs() - freshWithinMs,
+      }),
+    },
+  });
+}
+
+async function stopComponents(c: Components, redis: Connections): Promise<void> {
+  // Readers first: they finish the batch in hand; then the exchange side; then Redis.
+  await Promise.all([c.evaluator.stop(), c.updater.stop()]);
+  await Promise.all([
+    c.poller.stop(),
+    c.lots.stop(),
+    c.heartbeat.stop(),
+    c.timeSync.stop(),
+    c.userStream?.stop(),
+  ]);
+  await Promise.all(Object.values(redis).map((r) => r.quit().catch(() => r.disconnect())));
+}
+
+export async function startBrain(deps: BrainDeps): Promise<BrainService> {
+  const w = wire(deps);
+  const exchange = exchangeSide(w);
+  const { poller } = exchange;
+  const heartbeat = new Heartbeat({
+    redis: w.redis.poller,
+    keys: w.keys,
+    clock: w.clock,
+    metrics: w.metrics,
+    logger: w.logger,
+    facts: () => ({ consumer: w.consumer, last_poll_ok_ms: poller.lastSuccessMs() }),
+  });
+  const c: Components = { ...exchange, ...streamSide(w, poller), heartbeat };
+  for (const component of [c.evaluator, c.updater, c.timeSync, c.lots, c.poller, c.heartbeat]) {
+    component.start();
+  }
   let http: HttpEndpoint;
   try {
-    http = await startHttpEndpoint({
-      host: brain.metricsHost,
-      port: brain.metricsPort,
-      registry: metrics.registry,
-      readiness: {
-        checks: () => ({
-          redis: Object.values(redis).every((r) => r.status === 'ready'),
-          snapshots_fresh: (poller.lastSuccessMs() ?? -Infinity) >= clock.nowMs() - freshWithinMs,
-        }),
-      },
-    });
+    http = await startEndpoint(w, poller);
   } catch (error) {
-    await stopAll();
+    await stopComponents(c, w.redis);
     throw error;
   }
-  logger.info(
+  const brain = w.config.brain;
+  w.logger.info(
     {
-      consumer,
+      consumer: w.consumer,
       symbols: brain.allowlist.length,
       poll_sec: brain.pollSec,
       metrics: `${brain.metricsHost}:${http.port}`,
@@ -214,43 +240,28 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     },
     'position state brain started',
   );
-
-  async function stopAll(): Promise<void> {
-    await Promise.all([evaluator.stop(), updater.stop()]);
-    await Promise.all([
-      poller.stop(),
-      lots.stop(),
-      heartbeat.stop(),
-      timeSync.stop(),
-      userStream?.stop(),
-    ]);
-    await Promise.all(Object.values(redis).map((r) => r.quit().catch(() => r.disconnect())));
-  }
-
   return {
-    metrics,
-    consumer,
+    metrics: w.metrics,
+    consumer: w.consumer,
     poller,
-    get httpPort() {
-      return http.port;
-    },
+    httpPort: http.port,
     stop: async () => {
-      logger.info('position state brain stopping');
+      w.logger.info('position state brain stopping');
       await http.close();
-      await stopAll();
-      logger.info('position state brain stopped');
+      await stopComponents(c, w.redis);
+      w.logger.info('position state brain stopped');
     },
   };
 }
 
 /** ACCOUNT_UPDATE rows write snapshots at once; every (re)connect reseeds from REST. */
-function startUserStream(
-  config: Readonly<Config>,
-  client: ListenKeyApi,
-  poller: SnapshotPoller,
-  logger: Logger,
-): UserDataStream {
-  const stream = new UserDataStream({ wsUrl: config.binance.wsUrl, listenKeys: client, logger });
+function userDataStream(w: Wiring, poller: SnapshotPoller): UserDataStream {
+  const logger = w.logger;
+  const stream = new UserDataStream({
+    wsUrl: w.config.binance.wsUrl,
+    listenKeys: w.client,
+    logger,
+  });
   stream.on('connected', () => poller.trigger());
   stream.on('account_update', (update) => {
     poller.applyAccountUpdate(update).catch((error: unknown) => {

@@ -134,7 +134,11 @@ export async function waitFor<T>(
   for (;;) {
     const value = await probe();
     if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `condition not met within ${timeoutMs} ms: ${probe.toString().slice(0, 200)}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
