@@ -106,13 +106,17 @@ export type PermitRead =
   | { kind: 'allow'; permit: AllowPermit }
   | { kind: 'deny'; permit: DenyPermit };
 
-/** The exact text of a top-level number literal, so the decoded decimal is what was written. */
+/**
+ * The decimal of a quantity exactly as written. A JSON number is read from its literal text
+ * (never through a float); a literal that is not a valid amount (see parseAmount), or that
+ * is not the value JSON.parse saw (a duplicate or nested key), is unreadable — never
+ * approximated. A decimal string is read as such.
+ */
 function literal(text: string, field: string, parsed: unknown): Amount | null {
-  const match = new RegExp(`"${field}"\\s*:\\s*(-?[0-9][0-9.eE+-]*)`).exec(text);
-  const fromText = match?.[1] === undefined ? null : parseAmount(match[1]);
-  if (fromText !== null && typeof parsed === 'number' && fromText.toNumber() === parsed)
-    return fromText;
-  return parseAmount(parsed);
+  if (typeof parsed !== 'number') return parseAmount(parsed);
+  const written = new RegExp(`"${field}"\\s*:\\s*(-?[0-9][0-9.eE+-]*)`).exec(text)?.[1];
+  const exact = written === undefined ? null : parseAmount(written);
+  return exact !== null && exact.toNumber() === parsed ? exact : null;
 }
 
 function timeMs(raw: Record<string, unknown>): number | null {

@@ -77,6 +77,28 @@ describe('permit JSON', () => {
     });
   });
 
+  it('reads quantities exactly as written, or not at all (never through a float)', () => {
+    const allow = (qty: string) =>
+      `{"plan_id":"p","symbol":"S","allow":true,"safe_close_qty":${qty}}`;
+    const read = (qty: string) => {
+      const r = decodePermit(allow(qty));
+      return r.kind === 'allow' ? r.permit.safeCloseQty.toFixed() : r.kind;
+    };
+    expect(read('0.028')).toBe('0.028');
+    expect(read('1e-3')).toBe('0.001');
+    expect(read('"0.5"')).toBe('0.5');
+    expect(read('12345678.123456789')).toBe('12345678.123456789');
+    // More decimals than an amount may carry: unreadable, not rounded to 0.1.
+    expect(read('0.1000000000000000055511151231257827')).toBe('invalid');
+    expect(read('1e400')).toBe('invalid');
+    // A nested key of the same name must not stand in for the top-level one.
+    expect(
+      decodePermit(
+        '{"plan_id":"p","symbol":"S","allow":true,"x":{"safe_close_qty":5},"safe_close_qty":0.5}',
+      ).kind,
+    ).toBe('invalid');
+  });
+
   it('reads garbage and wrong types as invalid, never as allow (LESSONS #18)', () => {
     expect(decodePermit(null)).toEqual({ kind: 'missing' });
     for (const bad of [
