@@ -252,7 +252,9 @@ describe('brain service', () => {
     });
     const text = await metricsText();
     expect(text).toMatch(/p33_exchange_rate_limited_total [1-9]/);
-    expect(text).toMatch(/p33_exchange_errors_total\{endpoint="\/fapi\/v2\/positionRisk",code="[^"]+"\} 1/);
+    expect(text).toMatch(
+      /p33_exchange_errors_total\{endpoint="\/fapi\/v2\/positionRisk",code="[^"]+"\} 1/,
+    );
     expect(text).toMatch(/p33_poll_total\{outcome="skipped_rate_limited"\} [1-9]/);
   });
 
