@@ -3,6 +3,10 @@
  * `P:posguard:symbol:SYM` for every allowlisted symbol the exchange lists. Until the
  * first success, retried every few seconds; permits for symbols without a stored lot
  * size deny `unknown_lot_size`.
+ *
+ * The last good lot sizes are also re-written from memory every few seconds (no exchange
+ * call), so a Redis that comes back empty, or a deleted key, costs seconds of
+ * `unknown_lot_size`, not an hour.
  */
 import type { Redis } from 'ioredis';
 import { type LotSize, encodeLotSize } from '../domain/lot-size.js';
@@ -14,6 +18,7 @@ import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 
 const RETRY_MS = 5000;
+const REWRITE_MS = 5000;
 
 export interface LotSizeRefresherOptions {
   client: FuturesRestClient;
@@ -24,18 +29,31 @@ export interface LotSizeRefresherOptions {
   clock: Clock;
   metrics: BrainMetrics;
   logger: Logger;
+  /** How often the last good lot sizes are re-written from memory. */
+  rewriteMs?: number;
+}
+
+interface KnownLot {
+  lot: LotSize;
+  fetchedMs: number;
 }
 
 export class LotSizeRefresher {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<boolean> | null = null;
+  private rewriteTimer: NodeJS.Timeout | null = null;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private known = new Map<string, KnownLot>();
   private stopped = false;
   private listed: ReadonlySet<string> = new Set();
   private missingLogged = new Set<string>();
   private readonly outage: OutageLog;
+  private readonly rewriteOutage: OutageLog;
 
   constructor(private readonly options: LotSizeRefresherOptions) {
     this.outage = new OutageLog(options.logger, 'lot size refresh (exchangeInfo)', () =>
+      options.clock.nowMs(),
+    );
+    this.rewriteOutage = new OutageLog(options.logger, 'lot size re-write', () =>
       options.clock.nowMs(),
     );
   }
@@ -48,50 +66,84 @@ export class LotSizeRefresher {
   start(): void {
     this.stopped = false;
     this.schedule(0);
+    this.rewriteTimer = setInterval(
+      () => void this.track(this.rewrite()),
+      this.options.rewriteMs ?? REWRITE_MS,
+    );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.rewriteTimer) clearInterval(this.rewriteTimer);
     this.timer = null;
-    await this.running;
+    this.rewriteTimer = null;
+    await Promise.all([...this.inFlight]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.refresh();
-      void this.running.then((ok) => this.schedule(ok ? this.options.refreshSec * 1000 : RETRY_MS));
+      void this.track(this.refresh()).then((ok) =>
+        this.schedule(ok ? this.options.refreshSec * 1000 : RETRY_MS),
+      );
     }, delayMs);
   }
 
   /** One refresh; true when lot sizes were written. Never throws. */
   async refresh(): Promise<boolean> {
-    const { client, redis, keys, allowlist, clock, metrics, logger } = this.options;
+    const { client, allowlist, clock, metrics, logger } = this.options;
     if (client.pausedUntilMs() > clock.nowMs()) return false;
     try {
       const sizes = await client.lotSizes();
-      const pipeline = redis.pipeline();
-      const listed = new Set<string>();
+      const fetchedMs = clock.nowMs();
+      const known = new Map<string, KnownLot>();
       for (const symbol of allowlist) {
-        const lot: LotSize | undefined = sizes.get(symbol);
-        if (lot === undefined) continue;
-        listed.add(symbol);
-        pipeline.hset(keys.symbolLotSize(symbol), encodeLotSize(lot, clock.nowMs()));
+        const lot = sizes.get(symbol);
+        if (lot !== undefined) known.set(symbol, { lot, fetchedMs });
       }
-      const results = (await pipeline.exec()) ?? [];
-      const failure = results.find(([error]) => error !== null)?.[0];
-      if (failure) throw failure;
-      this.listed = listed;
-      this.logMissing(allowlist.filter((s) => !listed.has(s)));
+      await this.write(known);
+      this.known = known;
+      this.listed = new Set(known.keys());
+      this.logMissing(allowlist.filter((s) => !known.has(s)));
       this.outage.ok();
-      logger.debug({ symbols: listed.size }, 'lot sizes refreshed');
+      logger.debug({ symbols: known.size }, 'lot sizes refreshed');
       return true;
     } catch (error) {
       metrics.loopErrorsTotal.inc({ component: 'lot-sizes' });
       this.outage.failed(error);
       return false;
     }
+  }
+
+  /** Re-writes the last good lot sizes (after Redis lost them). Never throws. */
+  async rewrite(): Promise<void> {
+    if (this.known.size === 0) return;
+    try {
+      await this.write(this.known);
+      this.rewriteOutage.ok();
+    } catch (error) {
+      this.options.metrics.loopErrorsTotal.inc({ component: 'lot-sizes' });
+      this.rewriteOutage.failed(error);
+    }
+  }
+
+  private async write(known: ReadonlyMap<string, KnownLot>): Promise<void> {
+    if (known.size === 0) return;
+    const { redis, keys } = this.options;
+    const pipeline = redis.pipeline();
+    for (const [symbol, { lot, fetchedMs }] of known) {
+      pipeline.hset(keys.symbolLotSize(symbol), encodeLotSize(lot, fetchedMs));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failure = results.find(([error]) => error !== null)?.[0];
+    if (failure) throw failure;
   }
 
   private logMissing(missing: string[]): void {

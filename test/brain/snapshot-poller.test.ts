@@ -292,4 +292,42 @@ describe('snapshot poller', () => {
     rig.venue.control.addFault({ kind: 'http_5xx', count: 1 });
     expect(await lots.refresh()).toBe(false);
   });
+
+  it('lot sizes lost by Redis (restart empty, deleted key) come back within seconds, without an exchange call', async () => {
+    const lots = new LotSizeRefresher({
+      client: rig.client,
+      redis: t.redis,
+      keys: t.keys,
+      allowlist: ['BTCUSDT', 'ETHUSDT'],
+      refreshSec: 3600,
+      clock: SYSTEM_CLOCK,
+      metrics,
+      logger: silentLogger(),
+      rewriteMs: 50,
+    });
+    lots.start();
+    try {
+      await waitFor(async () =>
+        (await t.redis.exists(t.keys.symbolLotSize('ETHUSDT'))) === 1 ? true : null,
+      );
+      rig.venue.control.resetRequestCounts();
+      await t.redis.del(t.keys.symbolLotSize('BTCUSDT'), t.keys.symbolLotSize('ETHUSDT'));
+      await waitFor(
+        async () =>
+          (await t.redis.exists(
+            t.keys.symbolLotSize('BTCUSDT'),
+            t.keys.symbolLotSize('ETHUSDT'),
+          )) === 2
+            ? true
+            : null,
+        5000,
+      );
+      expect(
+        decodeLotSize(await t.redis.hgetall(t.keys.symbolLotSize('BTCUSDT')))?.stepSize.toFixed(),
+      ).toBe('0.001');
+      expect(rig.venue.control.requestCounts()).toEqual({});
+    } finally {
+      await lots.stop();
+    }
+  });
 });
