@@ -239,12 +239,10 @@ describe('Redis killed and restarted empty under running services', () => {
     });
   }, 120_000);
 
-  // BUG (reported to the lead): the brain writes lot sizes (P:posguard:symbol:SYM) at start
-  // and then every P33_LOT_REFRESH_SEC (default 3600 s) only — src/brain/lot-sizes.ts
-  // schedule()/refresh(). When Redis comes back empty, every permit denies
-  // `unknown_lot_size` until the next hourly refresh: fail closed, but trading stays blocked
-  // for up to an hour after a 1 s outage. Remove `.fails` once fixed.
-  it.fails(
+  // Regression: the brain used to write lot sizes (P:posguard:symbol:SYM) only at start and
+  // hourly, so after Redis came back empty every permit denied `unknown_lot_size` for up to an
+  // hour. It now re-writes the last good lot sizes every few seconds.
+  it(
     'after Redis returns empty, an ALLOW is possible again within 5 s',
     async () => {
       expect(brain.running()).toBe(true);
