@@ -242,14 +242,10 @@ describe('Redis killed and restarted empty under running services', () => {
   // Regression: the brain used to write lot sizes (P:posguard:symbol:SYM) only at start and
   // hourly, so after Redis came back empty every permit denied `unknown_lot_size` for up to an
   // hour. It now re-writes the last good lot sizes every few seconds.
-  it(
-    'after Redis returns empty, an ALLOW is possible again within 5 s',
-    async () => {
-      expect(brain.running()).toBe(true);
-      await untilAllow('after-last-outage', 5000);
-    },
-    20_000,
-  );
+  it('after Redis returns empty, an ALLOW is possible again within 5 s', async () => {
+    expect(brain.running()).toBe(true);
+    await untilAllow('after-last-outage', 5000);
+  }, 20_000);
 
   it('stops cleanly (SIGTERM → exit 0) after the outages', async () => {
     await brain.kill('SIGTERM');
