@@ -114,8 +114,13 @@ function outcome(
 ): Decision {
   const { exchangeAmt, ledgerAmt } = facts;
   const both = exchangeAmt !== null && ledgerAmt !== null;
+  // Fields listed one by one, not `...facts`: object spread here cost ~5x the whole decision.
   return {
-    ...facts,
+    symbol: facts.symbol,
+    exchangeAmt,
+    ledgerAmt,
+    snapshotAgeSec: facts.snapshotAgeSec,
+    ledgerVersion: facts.ledgerVersion,
     status,
     reason,
     action: extra.action ?? ACTION_FOR[status],

@@ -1,29 +1,42 @@
 /**
- * The cycle's writes: ONE pipeline holding every symbol's commit (the commit script, or a
- * plain HSET for a steady OK symbol) and the heartbeat. Scripts that meet NOSCRIPT (Redis
- * restarted, SCRIPT FLUSH) are reloaded and only those commits are re-run.
+ * The cycle's writes: ONE pipeline holding every symbol's commit and the heartbeat. A
+ * symbol whose decision can change something (a hold, an event, a ledger write, a status
+ * change) gets its own atomic `reconcile_commit` call; steady OK symbols are written in
+ * batches by `reconcile_steady`. Calls that meet NOSCRIPT (Redis restarted, SCRIPT FLUSH)
+ * are reloaded and only those calls are re-run.
  */
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Decision } from '../domain/drift.js';
 import type { Keys } from '../redis/keys.js';
 import { isNoScript } from '../redis/lua-script.js';
 import {
   type CommitReply,
   type CommitSettings,
-  type EncodedCommit,
-  decodeQueuedReply,
+  type ScriptCommit,
+  decodeCommitReply,
   encodeCommit,
-  encodeSteady,
-  isSteady,
   queueCommit,
 } from './commit.js';
 import { encodeHeartbeat, heartbeatTtlMs } from './heartbeat.js';
 import type { SymbolReads } from './read.js';
+import {
+  STEADY_BATCH,
+  type SteadyRow,
+  decodeSteadyReply,
+  encodeSteady,
+  isSteady,
+  queueSteadyBatch,
+} from './steady.js';
 
 export type CommitResult = CommitReply | { code: 'error'; problem: string };
 
 type PipelineResult = [Error | null, unknown];
+
+/** One call on the write pipeline: a symbol's commit script, or a batch of steady symbols. */
+type WriteUnit =
+  | { kind: 'commit'; index: number; commit: ScriptCommit }
+  | { kind: 'steady'; indices: number[]; rows: SteadyRow[] };
 
 export interface CommitWriterOptions {
   redis: Redis;
@@ -33,6 +46,8 @@ export interface CommitWriterOptions {
   identity?: { pid: number; host: string };
   /** Reloads the scripts after NOSCRIPT. */
   reloadScripts: () => Promise<void>;
+  /** Symbols per steady call (default STEADY_BATCH). */
+  steadyBatch?: number;
 }
 
 export interface CommitBatch {
@@ -43,65 +58,108 @@ export interface CommitBatch {
   cycle: number;
 }
 
+function problemOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function unitIndices(unit: WriteUnit): number[] {
+  return unit.kind === 'commit' ? [unit.index] : unit.indices;
+}
+
 export class CommitWriter {
   constructor(private readonly o: CommitWriterOptions) {}
 
   /** Writes one cycle; a per-symbol failure is that symbol's result, a pipeline failure throws. */
   async write(batch: CommitBatch): Promise<CommitResult[]> {
-    const encoded = this.encodeAll(batch);
-    const results: CommitResult[] = encoded.map((e) =>
-      typeof e === 'string' ? { code: 'error', problem: e } : { code: 'error', problem: 'not run' },
-    );
-    const pending = encoded.flatMap((e, i) => (typeof e === 'string' ? [] : [i]));
-    const noScript = await this.exec(encoded, pending, results, batch);
+    const results: CommitResult[] = batch.decisions.map(() => ({
+      code: 'error',
+      problem: 'not run',
+    }));
+    const units = this.plan(batch, results);
+    const noScript = await this.exec(units, results, batch, true);
     if (noScript.length > 0) {
       await this.o.reloadScripts();
-      await this.exec(encoded, noScript, results, null);
+      await this.exec(noScript, results, batch, false);
     }
     return results;
   }
 
-  private encodeAll(batch: CommitBatch): (EncodedCommit | string)[] {
-    return batch.decisions.map((d, i) => {
-      const reads = batch.reads[i];
+  /** Encodes every symbol into write units; a symbol that cannot be encoded fails alone. */
+  private plan(batch: CommitBatch, results: CommitResult[]): WriteUnit[] {
+    const units: WriteUnit[] = [];
+    let steady: Extract<WriteUnit, { kind: 'steady' }> | null = null;
+    const size = this.o.steadyBatch ?? STEADY_BATCH;
+    batch.decisions.forEach((d, index) => {
+      const reads = batch.reads[index];
       try {
-        if (reads && isSteady(d, reads)) return encodeSteady(this.o.keys, d, batch.settings.nowMs);
+        if (reads && isSteady(d, reads)) {
+          if (steady === null || steady.rows.length >= size) {
+            steady = { kind: 'steady', indices: [], rows: [] };
+            units.push(steady);
+          }
+          steady.rows.push(encodeSteady(this.o.keys, d));
+          steady.indices.push(index);
+          return;
+        }
         const ledger = reads?.ledger.kind === 'hash' ? reads.ledger.fields : {};
-        return encodeCommit(this.o.keys, d, ledger, batch.settings);
+        units.push({
+          kind: 'commit',
+          index,
+          commit: encodeCommit(this.o.keys, d, ledger, batch.settings),
+        });
       } catch (error) {
-        return error instanceof Error ? error.message : String(error);
+        results[index] = { code: 'error', problem: problemOf(error) };
       }
+    });
+    return units;
+  }
+
+  private queue(pipeline: ChainableCommander, unit: WriteUnit, nowMs: number): void {
+    if (unit.kind === 'commit') queueCommit(pipeline, unit.commit);
+    else queueSteadyBatch(pipeline, unit.rows, nowMs);
+  }
+
+  /** Records one unit's reply in `results`. */
+  private settle(unit: WriteUnit, value: unknown, results: CommitResult[]): void {
+    if (unit.kind === 'commit') {
+      results[unit.index] = decodeCommitReply(value) ?? {
+        code: 'error',
+        problem: 'unknown reply from reconcile_commit',
+      };
+      return;
+    }
+    const decoded = decodeSteadyReply(value, unit.rows.length);
+    unit.indices.forEach((symbolIndex, k) => {
+      results[symbolIndex] = decoded?.[k] ?? {
+        code: 'error',
+        problem: 'unknown reply from reconcile_steady',
+      };
     });
   }
 
-  /** Runs the commits at `indices` (plus the heartbeat when `batch` is given); returns NOSCRIPT indices. */
+  /** Runs `units` (and the heartbeat); returns the units that met NOSCRIPT. */
   private async exec(
-    encoded: readonly (EncodedCommit | string)[],
-    indices: readonly number[],
+    units: readonly WriteUnit[],
     results: CommitResult[],
-    batch: CommitBatch | null,
-  ): Promise<number[]> {
+    batch: CommitBatch,
+    withHeartbeat: boolean,
+  ): Promise<WriteUnit[]> {
     const pipeline = this.o.redis.pipeline();
-    for (const i of indices) queueCommit(pipeline, encoded[i] as EncodedCommit);
-    if (batch) {
+    for (const unit of units) this.queue(pipeline, unit, batch.settings.nowMs);
+    if (withHeartbeat) {
       const ttl = heartbeatTtlMs(this.o.cadenceSec);
       pipeline.set(this.o.keys.reconcileHeartbeat, this.heartbeat(batch), 'PX', ttl);
     }
     const replies = ((await pipeline.exec()) ?? []) as PipelineResult[];
-    const noScript: number[] = [];
-    indices.forEach((symbolIndex, k) => {
+    const noScript: WriteUnit[] = [];
+    units.forEach((unit, k) => {
       const [error, value] = replies[k] ?? [new Error('no reply'), null];
-      if (error && isNoScript(error)) noScript.push(symbolIndex);
-      else if (error) results[symbolIndex] = { code: 'error', problem: error.message };
-      else {
-        const reply = decodeQueuedReply(encoded[symbolIndex] as EncodedCommit, value);
-        results[symbolIndex] = reply ?? {
-          code: 'error',
-          problem: 'unknown reply from reconcile_commit',
-        };
-      }
+      if (error && isNoScript(error)) noScript.push(unit);
+      else if (error) {
+        for (const i of unitIndices(unit)) results[i] = { code: 'error', problem: error.message };
+      } else this.settle(unit, value, results);
     });
-    const beat = batch ? replies[indices.length] : undefined;
+    const beat = withHeartbeat ? replies[units.length] : undefined;
     if (beat?.[0]) throw beat[0];
     return noScript;
   }

@@ -8,7 +8,6 @@ import { type Amount, formatAmount, sideOf } from '../domain/amount.js';
 import type { Decision } from '../domain/drift.js';
 import { encodeLedger } from '../domain/ledger.js';
 import type { Keys } from '../redis/keys.js';
-import type { SymbolReads } from './read.js';
 import { LuaScript } from '../redis/lua-script.js';
 
 export const reconcileCommitScript = LuaScript.load('reconcile_commit');
@@ -60,20 +59,39 @@ function ageText(ageSec: number | null): string {
   return ageSec === null ? '' : ageSec.toFixed(3);
 }
 
-/** The amounts the state hash shows after the call (init and repair align the ledger). */
-function stateFields(d: Decision): Record<string, string> {
+/** The state fields a cycle writes from its decision (besides status, liveness and holds). */
+export const STATE_FIELDS = [
+  'exchange_amt',
+  'ledger_amt',
+  'diff_amt',
+  'diff_pct',
+  'exchange_side',
+  'ledger_side',
+  'snapshot_age_sec',
+  'detail',
+] as const;
+
+/** The values of STATE_FIELDS, in that order (init and repair align the ledger). */
+export function stateValues(d: Decision): string[] {
   const aligned = d.action === 'ledger_init' || d.action === 'auto_repair';
   const ledger = aligned ? d.exchangeAmt : d.ledgerAmt;
-  return {
-    exchange_amt: text(d.exchangeAmt),
-    ledger_amt: text(ledger),
-    diff_amt: aligned ? '0' : text(d.diffAmt),
-    diff_pct: aligned ? '0' : pctText(d.diffPct),
-    exchange_side: sideText(d.exchangeAmt),
-    ledger_side: sideText(ledger),
-    snapshot_age_sec: ageText(d.snapshotAgeSec),
-    detail: d.detail,
-  };
+  return [
+    text(d.exchangeAmt),
+    text(ledger),
+    aligned ? '0' : text(d.diffAmt),
+    aligned ? '0' : pctText(d.diffPct),
+    sideText(d.exchangeAmt),
+    sideText(ledger),
+    ageText(d.snapshotAgeSec),
+    d.detail,
+  ];
+}
+
+function stateFields(d: Decision): Record<string, string> {
+  const values = stateValues(d);
+  const fields: Record<string, string> = {};
+  STATE_FIELDS.forEach((name, i) => (fields[name] = values[i] ?? ''));
+  return fields;
 }
 
 function eventDetails(d: Decision, s: CommitSettings): Record<string, string> {
@@ -132,47 +150,6 @@ export interface ScriptCommit {
   kind: 'script';
   keys: string[];
   args: [string];
-}
-
-/** A symbol that stays OK with no hold needs no script: only its liveness and amounts move. */
-export interface SteadyCommit {
-  kind: 'steady';
-  stateKey: string;
-  fields: Record<string, string>;
-}
-
-export type EncodedCommit = ScriptCommit | SteadyCommit;
-
-/**
- * Steady: OK now, OK (no reason, no episode) in the stored state, and no hold or owner
- * marker. Nothing can change edge-wise, so a plain HSET of the liveness fields suffices;
- * status, reason and since_ts are left as they are.
- */
-export function isSteady(d: Decision, reads: SymbolReads): boolean {
-  const s = reads.state;
-  return (
-    d.status === 'OK' &&
-    d.reason === '' &&
-    d.action === 'none' &&
-    reads.hold === null &&
-    reads.holdOwner === null &&
-    s.status === 'OK' &&
-    s.reason === '' &&
-    (s.episode_reason ?? '') === '' &&
-    (s.hold_by ?? '') === ''
-  );
-}
-
-export function encodeSteady(keys: Keys, d: Decision, nowMs: number): SteadyCommit {
-  return {
-    kind: 'steady',
-    stateKey: keys.reconcileState(d.symbol),
-    fields: {
-      ...stateFields(d),
-      last_seen_ts: String(Math.floor(nowMs / 1000)),
-      ts_ms: String(nowMs),
-    },
-  };
 }
 
 /** Builds KEYS and the JSON argument of one symbol's commit. */
@@ -241,15 +218,6 @@ export function decodeCommitReply(reply: unknown): CommitReply | null {
   };
 }
 
-export function queueCommit(pipeline: ChainableCommander, commit: EncodedCommit): void {
-  if (commit.kind === 'steady') pipeline.hset(commit.stateKey, commit.fields);
-  else reconcileCommitScript.queue(pipeline, commit.keys, commit.args);
-}
-
-const STEADY_REPLY: CommitReply = { code: 'ok', holdBy: '', newEpisode: false, events: 0 };
-
-/** Decodes the pipeline reply of a queued commit (an HSET count for a steady one). */
-export function decodeQueuedReply(commit: EncodedCommit, reply: unknown): CommitReply | null {
-  if (commit.kind === 'steady') return typeof reply === 'number' ? STEADY_REPLY : null;
-  return decodeCommitReply(reply);
+export function queueCommit(pipeline: ChainableCommander, commit: ScriptCommit): void {
+  reconcileCommitScript.queue(pipeline, commit.keys, commit.args);
 }

@@ -1,32 +1,29 @@
 /**
- * One reconcile cycle (SPEC §7): one pipelined read for all symbols (plus the incremental
- * evidence read), a pure decision per symbol, one pipelined write (a commit script per
- * symbol and the heartbeat). Round trips per cycle do not grow with the number of symbols.
+ * One reconcile cycle (SPEC §7): one pipelined read for all symbols (the incremental
+ * evidence read and one batched read call per few hundred symbols), a pure decision per
+ * symbol, one pipelined write (a commit script per symbol that needs one, batched writes of
+ * the steady OK symbols, the heartbeat). Round trips per cycle do not grow with the number
+ * of symbols.
  */
 import type { Redis } from 'ioredis';
 import type { LedgerConfig, ReconcileConfig } from '../config/config.js';
-import { epsilonFor } from '../domain/amount.js';
 import { type Decision, type DriftConfig, decide } from '../domain/drift.js';
 import { EvidenceWindow } from '../domain/evidence.js';
 import { streamIdMs } from '../domain/identifiers.js';
-import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
-import { decodeLotSize } from '../domain/lot-size.js';
-import { type SnapshotRead, decodeSnapshot } from '../domain/snapshot.js';
+import type { LedgerRead } from '../domain/ledger.js';
+import type { SnapshotRead } from '../domain/snapshot.js';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
-import { isNoScript } from '../redis/lua-script.js';
 import { reconcileCommitScript } from './commit.js';
 import { type CommitResult, CommitWriter } from './commit-writer.js';
+import { DecodeMemo } from './decode-memo.js';
 import { EvidenceFeed } from './evidence-feed.js';
 import type { ReconcileMetrics } from './metrics.js';
-import { observeOutcomes } from './observe.js';
-import {
-  type SymbolReads,
-  parseSymbolReads,
-  queueSymbolReads,
-  reconcileReadScript,
-} from './read.js';
+import { type SymbolGauges, observeOutcomes } from './observe.js';
+import { CycleReader } from './cycle-reader.js';
+import { type SymbolReads, planReadBatches, reconcileReadScript } from './read.js';
+import { reconcileSteadyScript } from './steady.js';
 
 export type { CommitResult } from './commit-writer.js';
 
@@ -57,28 +54,6 @@ export interface EngineOptions {
 
 type PipelineResult = [Error | null, unknown];
 
-/** A symbol whose read failed is decided as unreadable: it holds (fail closed). */
-function readsOf(symbol: string, result: PipelineResult | undefined): SymbolReads {
-  const [error, reply] = result ?? [new Error('no reply'), null];
-  try {
-    if (error) throw error;
-    return parseSymbolReads(symbol, reply);
-  } catch (failure) {
-    const problem = `read failed: ${failure instanceof Error ? failure.message : String(failure)}`;
-    const unreadable = { kind: 'error', problem } as const;
-    return {
-      symbol,
-      snapshot: unreadable,
-      ledger: unreadable,
-      hold: null,
-      holdPttlMs: -2,
-      holdOwner: null,
-      state: {},
-      lotSize: {},
-    };
-  }
-}
-
 export class ReconcileEngine {
   private cycle = 0;
   private scriptsLoaded = false;
@@ -89,7 +64,12 @@ export class ReconcileEngine {
   private readonly symbols: readonly string[];
   /** Symbols whose commit failed, so the failure is logged once, not every cycle. */
   private readonly failingSymbols = new Set<string>();
+  /** Gauge values already set, so a cycle only sets the ones that changed. */
+  private readonly gauges = new Map<string, SymbolGauges>();
   private readonly writer: CommitWriter;
+  private readonly reader: CycleReader;
+  /** Decoded hashes reused while their raw fields are unchanged. */
+  private readonly decoded = new DecodeMemo();
 
   constructor(private readonly o: EngineOptions) {
     this.symbols = o.reconcile.allowlist;
@@ -111,6 +91,12 @@ export class ReconcileEngine {
       o.metrics.badInputTotal.inc({ stream: 'apply.result' });
       o.logger.warn({ entryId: id, problem }, 'bad apply.result entry ignored as evidence');
     });
+    this.reader = new CycleReader({
+      redis: o.redis,
+      feed: this.feed,
+      batches: planReadBatches(o.keys, this.symbols),
+      loadScripts: (force) => this.ensureScripts(force),
+    });
   }
 
   private get windowMs(): number {
@@ -122,10 +108,11 @@ export class ReconcileEngine {
     const dryRun = options.dryRun ?? false;
     const nowMs = this.o.clock.nowMs();
     if (!this.feed.started) await this.rebuildEvidence(nowMs);
-    const reads = await this.readAll();
-    this.feed.window.prune(nowMs - this.windowMs);
     this.pruneUsed(nowMs);
-    const decisions = reads.map((r) => this.decideOne(r, nowMs));
+    const { reads, decisions } = await this.reader.read(
+      () => this.feed.window.prune(nowMs - this.windowMs),
+      (r) => this.decideOne(r, nowMs),
+    );
     if (dryRun) {
       return {
         cycle: this.cycle,
@@ -161,6 +148,7 @@ export class ReconcileEngine {
       logger: this.o.logger,
       used: this.used,
       failingSymbols: this.failingSymbols,
+      gauges: this.gauges,
     });
     this.o.metrics.evidenceFills.set(this.feed.window.size);
     return { cycle: this.cycle, nowMs, dryRun, outcomes };
@@ -179,54 +167,33 @@ export class ReconcileEngine {
     });
   }
 
-  /** Loads both scripts once (and again after a Redis restart answered NOSCRIPT). */
+  /** Loads the scripts once (and again after a Redis restart answered NOSCRIPT). */
   private async ensureScripts(force = false): Promise<void> {
     if (this.scriptsLoaded && !force) return;
-    for (const script of [reconcileReadScript, reconcileCommitScript]) {
+    for (const script of [reconcileReadScript, reconcileCommitScript, reconcileSteadyScript]) {
       if (force) await this.o.redis.script('LOAD', script.source);
       else await script.ensureLoaded(this.o.redis);
     }
     this.scriptsLoaded = true;
   }
 
-  private async execReads(): Promise<PipelineResult[]> {
-    const pipeline = this.o.redis.pipeline();
-    this.feed.queuePoll(pipeline);
-    for (const symbol of this.symbols) queueSymbolReads(pipeline, this.o.keys, symbol);
-    return (await pipeline.exec()) ?? [];
-  }
-
-  /** One pipeline: the evidence poll and every symbol's reads (retried once after NOSCRIPT). */
-  private async readAll(): Promise<SymbolReads[]> {
-    await this.ensureScripts();
-    let results = await this.execReads();
-    if (results.some(([error]) => error !== null && isNoScript(error))) {
-      await this.ensureScripts(true);
-      results = await this.execReads();
-    }
-    const [streamError, streamReply] = results[0] ?? [new Error('no reply'), null];
-    if (streamError) throw streamError;
-    if (this.feed.ingest(streamReply).full) await this.feed.drain();
-    return this.symbols.map((symbol, i) => readsOf(symbol, results[1 + i]));
-  }
-
   private decideOne(reads: SymbolReads, nowMs: number): Decision {
-    const lotSize = decodeLotSize(reads.lotSize);
-    const epsilon = epsilonFor(lotSize?.stepSize);
+    const { symbol } = reads;
+    const { lotSize, epsilon } = this.decoded.lot(symbol, reads.lotSize);
     const snapshot: SnapshotRead =
       reads.snapshot.kind === 'hash'
-        ? decodeSnapshot(reads.snapshot.fields)
+        ? this.decoded.snapshot(symbol, reads.snapshot.fields)
         : { kind: 'invalid', problem: reads.snapshot.problem };
     const ledger: LedgerRead =
       reads.ledger.kind === 'hash'
-        ? decodeLedger(reads.ledger.fields, epsilon)
+        ? this.decoded.ledger(symbol, reads.ledger.fields, epsilon)
         : { kind: 'invalid', problem: reads.ledger.problem, rawVersion: '' };
     return decide({
-      symbol: reads.symbol,
+      symbol,
       snapshot,
       ledger,
       lotSize,
-      evidence: this.feed.window.fillsFor(reads.symbol),
+      evidence: this.feed.window.fillsFor(symbol),
       usedEvidence: this.used,
       nowMs,
       config: this.drift,

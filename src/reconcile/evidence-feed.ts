@@ -51,14 +51,21 @@ export class EvidenceFeed {
     return [...first.fills, ...rest];
   }
 
-  /** Queues the incremental read on the cycle's read pipeline. */
-  queuePoll(pipeline: ChainableCommander): void {
+  /**
+   * Queues the incremental read on the cycle's read pipeline; `onReply` gets the reply as
+   * soon as it arrives (it is the pipeline's first command).
+   */
+  queuePoll(
+    pipeline: ChainableCommander,
+    onReply: (error: Error | null, reply: unknown) => void,
+  ): void {
     pipeline.xrange(
       this.keys.applyResultStream,
       this.exclusiveStart(),
       '+',
       'COUNT',
       EVIDENCE_PAGE,
+      (error, reply) => onReply(error ?? null, reply),
     );
   }
 

@@ -14,6 +14,8 @@ export interface ObserveContext {
   logger: Logger;
   used: Set<string>;
   failingSymbols: Set<string>;
+  /** Gauge values set in earlier cycles (kept by the engine across cycles). */
+  gauges: Map<string, SymbolGauges>;
 }
 
 function amountText(d: Decision): Record<string, string | null> {
@@ -25,15 +27,37 @@ function amountText(d: Decision): Record<string, string | null> {
   };
 }
 
+/** The per-symbol gauge values last set, so unchanged values are not set again. */
+export interface SymbolGauges {
+  status: string;
+  diffAmt: number;
+  holdActive: number;
+}
+
+/**
+ * Sets a symbol's gauges, skipping the ones whose value did not change since the last cycle
+ * (prom-client hashes the labels on every set: seven sets per symbol per cycle were a tenth
+ * of a cycle). The engine is the only writer of its registry, so skipping is exact.
+ */
 function observeMetrics(outcome: SymbolOutcome, holdActive: boolean, ctx: ObserveContext): void {
   const { decision: d } = outcome;
   const m = ctx.metrics;
   const symbol = d.symbol;
-  for (const status of STATUSES)
-    m.symbolStatus.set({ symbol, status }, status === d.status ? 1 : 0);
   const aligned = d.action === 'ledger_init' || d.action === 'auto_repair';
-  m.diffAmt.set({ symbol }, aligned ? 0 : d.diffAmt === null ? Number.NaN : d.diffAmt.toNumber());
-  m.holdActive.set({ symbol }, holdActive ? 1 : 0);
+  const next: SymbolGauges = {
+    status: d.status,
+    diffAmt: aligned ? 0 : d.diffAmt === null ? Number.NaN : d.diffAmt.toNumber(),
+    holdActive: holdActive ? 1 : 0,
+  };
+  const last = ctx.gauges.get(symbol);
+  if (last?.status !== next.status) {
+    for (const status of STATUSES)
+      m.symbolStatus.set({ symbol, status }, status === next.status ? 1 : 0);
+  }
+  if (last === undefined || !Object.is(last.diffAmt, next.diffAmt))
+    m.diffAmt.set({ symbol }, next.diffAmt);
+  if (last?.holdActive !== next.holdActive) m.holdActive.set({ symbol }, next.holdActive);
+  ctx.gauges.set(symbol, next);
   const lastFix = Number(outcome.reads.state.last_fix_ts_ms);
   if (Number.isFinite(lastFix) && lastFix > 0)
     m.lastFixAgeSec.set({ symbol }, Math.max(0, (ctx.nowMs - lastFix) / 1000));
