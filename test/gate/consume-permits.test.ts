@@ -43,13 +43,23 @@ afterEach(async () => {
 describe('consumePermits — both permits pass', () => {
   it('consumes both permits and returns safe_close_qty exactly as written', async () => {
     const id = nextPlan();
-    await put(id, GRANTED, allow('0.1000000000000000055511151231257827'));
+    await put(id, GRANTED, allow('0.100000000000000005551115123125'));
     const result = await consumePermits(t.redis, t.keys, id, { waitMs: 0 });
     expect(result).toMatchObject({
       ok: true,
-      safeCloseQty: '0.1000000000000000055511151231257827',
+      safeCloseQty: '0.100000000000000005551115123125',
     });
     expect(await remaining(id)).toBe(0);
+
+    // Finer than the codec reads (> 30 decimals): refused, nothing consumed.
+    const fine = nextPlan();
+    await put(fine, GRANTED, allow('0.1000000000000000055511151231257827'));
+    expect(await consumePermits(t.redis, t.keys, fine, { waitMs: 0 })).toMatchObject({
+      ok: false,
+      code: 'missing_or_denied_p33_permit',
+      p33Reason: 'invalid',
+    });
+    expect(await remaining(fine)).toBe(2);
 
     const second = nextPlan();
     await put(second, GRANTED, allow('"0.028"'));

@@ -15,10 +15,14 @@ const ALLOW = (qty: string): string =>
 
 describe('the gate on the P3.3 permit (read with the brain codec)', () => {
   it('passes an allow permit and keeps safe_close_qty exactly as written', () => {
-    const read = decodePermit(ALLOW('0.1000000000000000055511151231257827'));
+    const read = decodePermit(ALLOW('0.100000000000000005551115123125'));
     expect(p33PermitPasses(read)).toBe(true);
     expect(read.kind === 'allow' && read.permit.safeCloseQty.toFixed()).toBe(
-      '0.1000000000000000055511151231257827',
+      '0.100000000000000005551115123125',
+    );
+    // More than 30 decimals is unreadable for the codec, so the gate refuses it.
+    expect(p33PermitPasses(decodePermit(ALLOW('0.1000000000000000055511151231257827')))).toBe(
+      false,
     );
   });
 

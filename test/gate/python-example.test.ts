@@ -62,14 +62,14 @@ describe.runIf(hasRedisPy)('examples/python/apply_gate_example.py against Redis'
     await t.redis.set(t.keys.permitGovernor('py-1'), '{"granted":true}');
     await t.redis.set(
       t.keys.permitP33('py-1'),
-      '{"plan_id":"py-1","symbol":"BTCUSDT","allow":true,"safe_close_qty":0.1000000000000000055511151231257827}',
+      '{"plan_id":"py-1","symbol":"BTCUSDT","allow":true,"safe_close_qty":0.100000000000000005551115123125}',
     );
     const result = run('py-1');
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
       ok: true,
-      safe_close_qty: '0.1000000000000000055511151231257827',
+      safe_close_qty: '0.100000000000000005551115123125',
       symbol: 'BTCUSDT',
     });
     expect(await t.redis.exists(t.keys.permitGovernor('py-1'), t.keys.permitP33('py-1'))).toBe(0);

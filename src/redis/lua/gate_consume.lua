@@ -75,13 +75,48 @@ local function is_decimal_text(text)
   return string.match(mantissa, '^%+?%d+%.?%d*$') ~= nil or string.match(mantissa, '^%+?%.%d+$') ~= nil
 end
 
-local function positive_qty(value)
-  local n
+-- Decimal places as posguard's codec counts them (trailing zeros do not count); the codec
+-- refuses more than 30, so the script does too and never consumes a permit the Apply Layer
+-- could not read exactly.
+local MAX_DECIMALS = 30
+local function decimal_places(text)
+  local mantissa, exponent = string.match(text, '^([^eE]+)[eE]([%+%-]?%d+)$')
+  if not mantissa then
+    mantissa, exponent = text, '0'
+  end
+  local fraction = string.match(mantissa, '%.(%d*)$') or ''
+  fraction = string.gsub(fraction, '0+$', '')
+  local places = string.len(fraction) - tonumber(exponent)
+  if places < 0 then
+    return 0
+  end
+  return places
+end
+
+-- The literal text of a JSON number field (cjson hands Lua a double, which hides digits).
+-- Nil when the field is not found exactly once as a plain number literal.
+local function number_literal(raw, field)
+  local needle = '"' .. field .. '"'
+  local first = string.find(raw, needle, 1, true)
+  if not first or string.find(raw, needle, first + 1, true) then
+    return nil
+  end
+  return string.match(raw, '^%s*:%s*(%-?[%d%.eE%+%-]+)', first + string.len(needle))
+end
+
+local function positive_qty(value, raw)
+  local n, text
   if type(value) == 'number' then
-    n = value
+    n, text = value, number_literal(raw, 'safe_close_qty')
+    if not text or not is_decimal_text(text) then
+      return false
+    end
   elseif type(value) == 'string' and is_decimal_text(value) then
-    n = tonumber(value)
+    n, text = tonumber(value), value
   else
+    return false
+  end
+  if decimal_places(text) > MAX_DECIMALS then
     return false
   end
   -- n == n rejects NaN; the upper bound rejects Infinity and absurd sizes.
@@ -125,7 +160,7 @@ end
 if permit['allow'] ~= true then
   return { 'missing_or_denied_p33_permit', 'invalid' }
 end
-if not positive_qty(permit['safe_close_qty']) then
+if not positive_qty(permit['safe_close_qty'], p33_raw) then
   return { 'missing_or_denied_p33_permit', 'invalid' }
 end
 
