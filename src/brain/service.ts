@@ -23,6 +23,10 @@ import { Heartbeat } from './heartbeat.js';
 import { LedgerUpdater } from './ledger-updater.js';
 import { LotSizeRefresher } from './lot-sizes.js';
 import { type Connections, connections } from './connections.js';
+import { waitForReady } from '../redis/connection.js';
+
+/** How long start-up waits for Redis before the components start on their own. */
+const REDIS_READY_WAIT_MS = 3000;
 import { type BrainMetrics, createBrainMetrics, exchangeObserver } from './metrics.js';
 import { PlanEvaluator } from './plan-evaluator.js';
 import { SnapshotPoller } from './snapshot-poller.js';
@@ -219,6 +223,11 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     facts: () => ({ consumer: w.consumer, last_poll_ok_ms: poller.lastSuccessMs() }),
   });
   const c: Components = { ...exchange, ...streamSide(w, poller), heartbeat };
+  // Give the connections a moment so start-up does not report a Redis "outage"; if Redis is
+  // really down the components start anyway and their outage handling takes over.
+  await Promise.all(
+    Object.values(w.redis).map((r) => waitForReady(r, REDIS_READY_WAIT_MS).catch(() => undefined)),
+  );
   for (const component of [c.evaluator, c.updater, c.timeSync, c.lots, c.poller, c.heartbeat]) {
     component.start();
   }

@@ -272,6 +272,13 @@ describe('brain service', () => {
     expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'))).toBe(0);
   });
 
+  it('starts without reporting a Redis outage that did not happen', async () => {
+    await start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const errors = logs.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
+    expect(errors.filter((l) => /redis|writeable|stream consumer|heartbeat/i.test(l))).toEqual([]);
+  });
+
   it('serves the seed metric names, /healthz, /readyz, a heartbeat, and never logs the secret', async () => {
     rig.venue.control.setPosition('BTCUSDT', '0.038');
     await writeLedger(t.redis, t.keys, 'BTCUSDT', '0.038');
