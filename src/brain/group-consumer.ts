@@ -52,6 +52,7 @@ export class GroupConsumer {
 
   start(): void {
     if (this.loop) return;
+    this.stopping = false;
     this.loop = this.run();
   }
 

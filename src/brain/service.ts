@@ -51,6 +51,13 @@ export interface BrainService {
   readonly httpPort: number;
   readonly poller: SnapshotPoller;
   readonly consumer: string;
+  /**
+   * Stops applying fills (the batch in hand is finished; new results stay in the stream,
+   * unacknowledged) until `resumeLedgerUpdates()`. Simulates a lagging or crashed ledger
+   * updater, the case the reconcile engine's evidence-based repair exists for (demo, tests).
+   */
+  pauseLedgerUpdates(): Promise<void>;
+  resumeLedgerUpdates(): void;
   /** Stops reading, finishes the batches in hand, closes everything. */
   stop(): Promise<void>;
 }
@@ -254,6 +261,8 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     consumer: w.consumer,
     poller,
     httpPort: http.port,
+    pauseLedgerUpdates: () => c.updater.stop(),
+    resumeLedgerUpdates: () => c.updater.start(),
     stop: async () => {
       w.logger.info('position state brain stopping');
       await http.close();
