@@ -42,6 +42,7 @@ describe('posguard demo (headless, all steps)', () => {
       [
         'engine-down',
         'external-trade',
+        'ledger-lag',
         'malformed',
         'missed-result',
         'side-flip',
@@ -60,6 +61,9 @@ describe('posguard demo (headless, all steps)', () => {
     }
     expect(byStep.get('external-trade')?.recoveredAtMs).not.toBeNull();
     expect(byStep.get('side-flip')?.recoveredAtMs).not.toBeNull();
+    // The engine's evidence repair: no hold, no operator, and no double count afterwards.
+    expect(byStep.get('ledger-lag')?.recoveredAtMs).not.toBeNull();
+    expect(summary.autoRepairs).toBeGreaterThanOrEqual(1);
     expect(summary.permits.byReason.reconcile_required_side_mismatch).toBeGreaterThan(0);
     expect(summary.permits.byReason.stale_exchange_state).toBeGreaterThan(0);
     // byReason counts first reasons; engine-down often comes second (after cooldown_in_flight).

@@ -146,6 +146,7 @@ function stepContext(run: RunState, stepState: { status: string }): StepContext 
       freshnessSec: services.config.reconcile.exchangeFreshnessSec,
     }),
     engine: services.engine,
+    brain: services.brain,
     clock,
     timing,
     symbols: DEMO_SYMBOLS,

@@ -4,6 +4,7 @@
  */
 import { PosguardError } from '../../errors.js';
 import { engineDownStep, malformedStep, staleFeedStep, unknownActionStep } from './steps-global.js';
+import { ledgerLagStep } from './steps-repair.js';
 import {
   type ScenarioStep,
   externalTradeStep,
@@ -17,6 +18,7 @@ const STEPS: Record<string, () => ScenarioStep> = {
   'external-trade': () => externalTradeStep('ETHUSDT'),
   'missed-result': () => missedResultStep('BTCUSDT'),
   'side-flip': () => sideFlipStep('SOLUSDT'),
+  'ledger-lag': () => ledgerLagStep('SOLUSDT'),
   'unknown-action': () => unknownActionStep('BTCUSDT'),
   malformed: () => malformedStep('BTCUSDT'),
   'stale-feed': () => staleFeedStep(),

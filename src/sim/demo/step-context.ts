@@ -32,8 +32,15 @@ export interface EngineControl {
   start(): Promise<void>;
 }
 
+/** The brain's ledger updater, paused to simulate it lagging behind the fills. */
+export interface LedgerUpdaterControl {
+  pauseLedgerUpdates(): Promise<void>;
+  resumeLedgerUpdates(): void;
+}
+
 export interface StepContext {
   pipeline: Pipeline;
+  brain: LedgerUpdaterControl;
   venue: VenuePort;
   observer: DemoObserver;
   operator: DemoOperator;

@@ -105,10 +105,9 @@ export function externalTradeStep(symbol: string): ScenarioStep {
           [
             {
               kind: 'event',
-              events: [
-                'HOLD_SET/qty_mismatch_no_evidence',
-                'MANUAL_REQUIRED/qty_mismatch_exceeds_tolerance',
-              ],
+              // No unapplied fill explains this drift: the engine must hold for lack of
+              // evidence (a fill the brain already applied never counts).
+              events: ['HOLD_SET/qty_mismatch_no_evidence'],
               symbol,
             },
             { kind: 'deny', reason: 'reconcile_required_qty_mismatch', symbol },
@@ -203,10 +202,9 @@ export function missedResultStep(symbol: string): ScenarioStep {
           [
             {
               kind: 'event',
-              events: [
-                'HOLD_SET/qty_mismatch_no_evidence',
-                'MANUAL_REQUIRED/qty_mismatch_exceeds_tolerance',
-              ],
+              // No unapplied fill explains this drift: the engine must hold for lack of
+              // evidence (a fill the brain already applied never counts).
+              events: ['HOLD_SET/qty_mismatch_no_evidence'],
               symbol,
             },
             { kind: 'deny', reason: 'reconcile_required_qty_mismatch', symbol },

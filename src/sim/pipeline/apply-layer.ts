@@ -127,6 +127,18 @@ export class ApplyLayerStub {
     });
   }
 
+  /** Reduces a position (signed: < 0 sells a long down) with a reduce-only order and its result. */
+  async reducePosition(symbol: string, signedQty: Amount): Promise<void> {
+    this.#openSeq += 1;
+    await this.#execute({
+      planId: `reduce:${symbol}:${this.#openSeq}`,
+      symbol,
+      side: signedQty.isNegative() ? 'SELL' : 'BUY',
+      qty: formatAmount(signedQty.abs()),
+      reduceOnly: true,
+    });
+  }
+
   /** The next executed result for `symbol` is kept off the stream and handed over. */
   withholdNextResult(symbol: string): Promise<WithheldResult> {
     return new Promise((resolve) => this.#withhold.set(symbol, resolve));
