@@ -64,6 +64,8 @@ export class SnapshotPoller {
   private pausedLogged = false;
   private lastSuccess: number | null = null;
   private readonly written = new Map<string, number>();
+  /** Last amount written per symbol, to publish only real position changes. */
+  private readonly lastAmount = new Map<string, string>();
   private readonly wsWritten = new Map<string, number>();
   private readonly flagged = {
     unknown: new Set<string>(),
@@ -202,7 +204,10 @@ export class SnapshotPoller {
     const { redis, keys, metrics } = this.options;
     const ttlMs = Math.round(this.options.snapshotTtlSec * 1000);
     const pipeline = redis.pipeline();
+    const changed: string[] = [];
     for (const { symbol, snapshot } of writes) {
+      const amount = snapshot.amount.toFixed();
+      if (this.lastAmount.get(symbol) !== amount) changed.push(symbol);
       const fields = encodeSnapshot(snapshot);
       // A ws row carries no mark price or leverage: keep the last REST values.
       if (source === 'ws')
@@ -210,10 +215,14 @@ export class SnapshotPoller {
       pipeline.hset(keys.snapshot(symbol), fields);
       pipeline.pexpire(keys.snapshot(symbol), ttlMs);
     }
+    // Wakes the reconcile engine at once for a position that moved (it need not wait for
+    // its next cycle); one message per write batch, only when something changed.
+    if (changed.length > 0) pipeline.publish(keys.snapshotChangedChannel, changed.join(','));
     const results = (await pipeline.exec()) ?? [];
     const failure = results.find(([error]) => error !== null)?.[0];
     if (failure) throw failure;
     for (const { symbol, snapshot } of writes) {
+      this.lastAmount.set(symbol, snapshot.amount.toFixed());
       this.written.set(symbol, snapshot.takenMs);
       if (source === 'ws') this.wsWritten.set(symbol, snapshot.takenMs);
       metrics.snapshotTotal.inc({ symbol, status: 'ok' });

@@ -52,6 +52,8 @@ export interface Keys {
   holdOwner(sym: string): string;
   brainHeartbeat: string;
   reconcileLease: string;
+  /** Pub/sub channel: the brain publishes a symbol whose snapshot amount changed. */
+  snapshotChangedChannel: string;
 }
 
 export function buildKeys(
@@ -79,5 +81,6 @@ export function buildKeys(
     holdOwner: (sym) => `${own}:hold:owner:${symbol(sym)}`,
     brainHeartbeat: `${own}:brain:heartbeat`,
     reconcileLease: `${own}:reconcile:lease`,
+    snapshotChangedChannel: `${own}:snapshot:changed`,
   };
 }

@@ -83,6 +83,29 @@ describe('snapshot poller', () => {
     expect(await counter('p33_position_amt', { symbol: 'ETHUSDT' })).toBe(-1.5);
   });
 
+  it('publishes the symbols whose amount changed (to wake the reconcile engine), nothing when steady', async () => {
+    const sub = t.redis.duplicate();
+    const messages: string[] = [];
+    sub.on('message', (_channel: string, message: string) => messages.push(message));
+    await sub.subscribe(t.keys.snapshotChangedChannel);
+    try {
+      rig.venue.control.setPosition('BTCUSDT', '0.038');
+      const p = poller();
+      expect(await p.pollOnce()).toBe('ok');
+      await waitFor(async () => (messages.length > 0 ? true : null));
+      expect(messages[0]?.split(',').sort()).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
+      expect(await p.pollOnce()).toBe('ok'); // nothing moved
+      rig.venue.control.setPosition('ETHUSDT', '-2');
+      expect(await p.pollOnce()).toBe('ok');
+      await waitFor(async () => (messages.length > 1 ? true : null));
+      await sleep(50);
+      expect(messages).toHaveLength(2);
+      expect(messages[1]).toBe('ETHUSDT');
+    } finally {
+      sub.disconnect();
+    }
+  });
+
   it('a failed poll writes nothing: the snapshot ages, it never reads as flat', async () => {
     rig.venue.control.setPosition('BTCUSDT', '0.5');
     const p = poller();
