@@ -92,12 +92,12 @@ describe('snapshot poller', () => {
       rig.venue.control.setPosition('BTCUSDT', '0.038');
       const p = poller();
       expect(await p.pollOnce()).toBe('ok');
-      await waitFor(async () => (messages.length > 0 ? true : null));
+      await waitFor(() => Promise.resolve(messages.length > 0 ? true : null));
       expect(messages[0]?.split(',').sort()).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
       expect(await p.pollOnce()).toBe('ok'); // nothing moved
       rig.venue.control.setPosition('ETHUSDT', '-2');
       expect(await p.pollOnce()).toBe('ok');
-      await waitFor(async () => (messages.length > 1 ? true : null));
+      await waitFor(() => Promise.resolve(messages.length > 1 ? true : null));
       await sleep(50);
       expect(messages).toHaveLength(2);
       expect(messages[1]).toBe('ETHUSDT');
