@@ -66,16 +66,74 @@ function unitIndices(unit: WriteUnit): number[] {
   return unit.kind === 'commit' ? [unit.index] : unit.indices;
 }
 
+function firstIndex(unit: WriteUnit): number {
+  return unit.kind === 'commit' ? unit.index : (unit.indices[0] ?? 0);
+}
+
+type SteadyUnit = Extract<WriteUnit, { kind: 'steady' }>;
+
+/**
+ * A cycle's write units, built symbol by symbol (the engine adds each read batch as soon as
+ * it is decided, while Redis is still reading the next one). Steady symbols are grouped into
+ * steady calls; every other symbol gets its own commit; a symbol that cannot be encoded
+ * fails alone.
+ */
+export class WritePlan {
+  readonly units: WriteUnit[] = [];
+  readonly failures = new Map<number, string>();
+  private steady: SteadyUnit | null = null;
+
+  constructor(
+    private readonly keys: Keys,
+    private readonly settings: CommitSettings,
+    private readonly steadyBatch: number,
+  ) {}
+
+  /** Adds symbol number `index` of the cycle. */
+  add(index: number, d: Decision, reads: SymbolReads | undefined): void {
+    try {
+      if (reads && isSteady(d, reads)) {
+        if (this.steady === null || this.steady.rows.length >= this.steadyBatch) {
+          this.steady = { kind: 'steady', indices: [], rows: [] };
+          this.units.push(this.steady);
+        }
+        this.steady.rows.push(encodeSteady(this.keys, d));
+        this.steady.indices.push(index);
+        return;
+      }
+      const ledger = reads?.ledger.kind === 'hash' ? reads.ledger.fields : {};
+      this.units.push({
+        kind: 'commit',
+        index,
+        commit: encodeCommit(this.keys, d, ledger, this.settings),
+      });
+    } catch (error) {
+      this.failures.set(index, problemOf(error));
+    }
+  }
+}
+
 export class CommitWriter {
   constructor(private readonly o: CommitWriterOptions) {}
 
-  /** Writes one cycle; a per-symbol failure is that symbol's result, a pipeline failure throws. */
-  async write(batch: CommitBatch): Promise<CommitResult[]> {
+  /** An empty plan for a cycle with these settings. */
+  plan(settings: CommitSettings): WritePlan {
+    return new WritePlan(this.o.keys, settings, this.o.steadyBatch ?? STEADY_BATCH);
+  }
+
+  /**
+   * Writes one cycle; a per-symbol failure is that symbol's result, a pipeline failure
+   * throws. `plan` holds the cycle's symbols already encoded; without it they are encoded here.
+   */
+  async write(batch: CommitBatch, plan?: WritePlan): Promise<CommitResult[]> {
     const results: CommitResult[] = batch.decisions.map(() => ({
       code: 'error',
       problem: 'not run',
     }));
-    const units = this.plan(batch, results);
+    const built = plan ?? this.planAll(batch);
+    for (const [index, problem] of built.failures) results[index] = { code: 'error', problem };
+    // Calls in symbol order, however the batches arrived.
+    const units = [...built.units].sort((a, b) => firstIndex(a) - firstIndex(b));
     const noScript = await this.exec(units, results, batch, true);
     if (noScript.length > 0) {
       await this.o.reloadScripts();
@@ -84,34 +142,10 @@ export class CommitWriter {
     return results;
   }
 
-  /** Encodes every symbol into write units; a symbol that cannot be encoded fails alone. */
-  private plan(batch: CommitBatch, results: CommitResult[]): WriteUnit[] {
-    const units: WriteUnit[] = [];
-    let steady: Extract<WriteUnit, { kind: 'steady' }> | null = null;
-    const size = this.o.steadyBatch ?? STEADY_BATCH;
-    batch.decisions.forEach((d, index) => {
-      const reads = batch.reads[index];
-      try {
-        if (reads && isSteady(d, reads)) {
-          if (steady === null || steady.rows.length >= size) {
-            steady = { kind: 'steady', indices: [], rows: [] };
-            units.push(steady);
-          }
-          steady.rows.push(encodeSteady(this.o.keys, d));
-          steady.indices.push(index);
-          return;
-        }
-        const ledger = reads?.ledger.kind === 'hash' ? reads.ledger.fields : {};
-        units.push({
-          kind: 'commit',
-          index,
-          commit: encodeCommit(this.o.keys, d, ledger, batch.settings),
-        });
-      } catch (error) {
-        results[index] = { code: 'error', problem: problemOf(error) };
-      }
-    });
-    return units;
+  private planAll(batch: CommitBatch): WritePlan {
+    const plan = this.plan(batch.settings);
+    batch.decisions.forEach((d, index) => plan.add(index, d, batch.reads[index]));
+    return plan;
   }
 
   private queue(pipeline: ChainableCommander, unit: WriteUnit, nowMs: number): void {

@@ -35,7 +35,7 @@ export interface CommitSettings {
 }
 
 /** Ledger fields compared before an init or repair: any writer's change is a conflict. */
-const CAS_FIELDS = [
+export const CAS_FIELDS = [
   'version',
   'ledger_amt',
   'ledger_side',

@@ -21,6 +21,18 @@ export interface CycleReaderOptions {
   loadScripts: (force: boolean) => Promise<void>;
 }
 
+/** How a cycle decides: called in the order below, from the reply callbacks or after. */
+export interface CycleDecider {
+  /** A read round starts: forget what earlier rounds decided (a NOSCRIPT round is redone). */
+  begin?: () => void;
+  /** The evidence window holds this cycle's results (runs before any decision). */
+  evidenceReady: () => void;
+  /** One symbol's decision. */
+  decide: (reads: SymbolReads) => Decision;
+  /** A batch is decided: its first symbol's index in the allowlist, its reads and decisions. */
+  decided?: (offset: number, reads: readonly SymbolReads[], decisions: readonly Decision[]) => void;
+}
+
 export interface CycleReads {
   reads: SymbolReads[];
   decisions: Decision[];
@@ -47,40 +59,37 @@ class Round {
 export class CycleReader {
   constructor(private readonly o: CycleReaderOptions) {}
 
-  /**
-   * Reads every symbol and decides it. `onEvidence` runs once the evidence window holds
-   * this cycle's results (before any decision); `decide` takes one symbol's decision.
-   */
-  async read(
-    onEvidence: () => void,
-    decide: (reads: SymbolReads) => Decision,
-  ): Promise<CycleReads> {
+  /** Reads every symbol and decides it (a round that met NOSCRIPT is run once more). */
+  async read(decider: CycleDecider): Promise<CycleReads> {
     await this.o.loadScripts(false);
-    let round = await this.round(onEvidence, decide);
+    let round = await this.round(decider);
     if (round.noScript) {
       await this.o.loadScripts(true);
-      round = await this.round(onEvidence, decide);
+      round = await this.round(decider);
     }
     if (round.failure !== null) throw round.failure;
     if (round.streamError) throw round.streamError;
     if (round.backlog) {
       await this.o.feed.drain();
-      onEvidence();
+      decider.evidenceReady();
     }
     const reads: SymbolReads[] = [];
     const decisions: Decision[] = [];
     this.o.batches.forEach((batch, b) => {
       const batchReads = round.reads[b] ?? parseReadBatch(batch, new Error('no reply'), null);
+      let batchDecisions = round.decisions[b];
+      if (batchDecisions === undefined) {
+        batchDecisions = batchReads.map(decider.decide);
+        decider.decided?.(batch.offset, batchReads, batchDecisions);
+      }
       reads.push(...batchReads);
-      decisions.push(...(round.decisions[b] ?? batchReads.map(decide)));
+      decisions.push(...batchDecisions);
     });
     return { reads, decisions };
   }
 
-  private async round(
-    onEvidence: () => void,
-    decide: (reads: SymbolReads) => Decision,
-  ): Promise<Round> {
+  private async round(decider: CycleDecider): Promise<Round> {
+    decider.begin?.();
     const round = new Round(this.o.batches.length);
     const guard = (body: () => void): void => {
       try {
@@ -98,7 +107,7 @@ export class CycleReader {
         }
         round.backlog = this.o.feed.ingest(reply).full;
         if (round.backlog) return;
-        onEvidence();
+        decider.evidenceReady();
         round.evidenceReady = true;
       }),
     );
@@ -108,7 +117,10 @@ export class CycleReader {
           if (error && isNoScript(error)) round.noScript = true;
           const reads = parseReadBatch(batch, error, reply);
           round.reads[b] = reads;
-          if (round.evidenceReady && !round.noScript) round.decisions[b] = reads.map(decide);
+          if (!round.evidenceReady || round.noScript) return;
+          const decisions = reads.map(decider.decide);
+          round.decisions[b] = decisions;
+          decider.decided?.(batch.offset, reads, decisions);
         }),
       ),
     );

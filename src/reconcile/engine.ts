@@ -16,7 +16,7 @@ import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import { reconcileCommitScript } from './commit.js';
-import { type CommitResult, CommitWriter } from './commit-writer.js';
+import { type CommitResult, CommitWriter, type WritePlan } from './commit-writer.js';
 import { DecodeMemo } from './decode-memo.js';
 import { EvidenceFeed } from './evidence-feed.js';
 import type { ReconcileMetrics } from './metrics.js';
@@ -109,10 +109,21 @@ export class ReconcileEngine {
     const nowMs = this.o.clock.nowMs();
     if (!this.feed.started) await this.rebuildEvidence(nowMs);
     this.pruneUsed(nowMs);
-    const { reads, decisions } = await this.reader.read(
-      () => this.feed.window.prune(nowMs - this.windowMs),
-      (r) => this.decideOne(r, nowMs),
-    );
+    const settings = {
+      nowMs,
+      holdTtlMs: this.o.reconcile.holdTtlSec * 1000,
+      ledgerTtlMs: this.o.ledger.ledgerTtlSec * 1000,
+      evidenceTtlMs: 2 * this.windowMs,
+    };
+    let plan: WritePlan | null = null;
+    const { reads, decisions } = await this.reader.read({
+      begin: () => (plan = dryRun ? null : this.writer.plan(settings)),
+      evidenceReady: () => this.feed.window.prune(nowMs - this.windowMs),
+      decide: (r) => this.decideOne(r, nowMs),
+      // Writes are encoded batch by batch while Redis still reads the next batches.
+      decided: (offset, batchReads, batchDecisions) =>
+        batchDecisions.forEach((d, i) => plan?.add(offset + i, d, batchReads[i])),
+    });
     if (dryRun) {
       return {
         cycle: this.cycle,
@@ -125,17 +136,10 @@ export class ReconcileEngine {
         })),
       };
     }
-    const commits = await this.writer.write({
-      decisions,
-      reads,
-      settings: {
-        nowMs,
-        holdTtlMs: this.o.reconcile.holdTtlSec * 1000,
-        ledgerTtlMs: this.o.ledger.ledgerTtlSec * 1000,
-        evidenceTtlMs: 2 * this.windowMs,
-      },
-      cycle: this.cycle + 1,
-    });
+    const commits = await this.writer.write(
+      { decisions, reads, settings, cycle: this.cycle + 1 },
+      plan ?? undefined,
+    );
     this.cycle += 1;
     const outcomes = decisions.map((d, i) => ({
       decision: d,

@@ -107,6 +107,8 @@ export function symbolReadKeys(keys: Keys, symbol: string): string[] {
 
 /** The symbols split into read batches, each with its KEYS (built once per engine). */
 export interface ReadBatch {
+  /** Index of the batch's first symbol in the allowlist. */
+  offset: number;
   symbols: readonly string[];
   keys: readonly string[];
 }
@@ -119,7 +121,11 @@ export function planReadBatches(
   const batches: ReadBatch[] = [];
   for (let start = 0; start < symbols.length; start += size) {
     const part = symbols.slice(start, start + size);
-    batches.push({ symbols: part, keys: part.flatMap((s) => symbolReadKeys(keys, s)) });
+    batches.push({
+      offset: start,
+      symbols: part,
+      keys: part.flatMap((s) => symbolReadKeys(keys, s)),
+    });
   }
   return batches;
 }
