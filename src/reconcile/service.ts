@@ -8,11 +8,11 @@ import type { Clock } from '../domain/time.js';
 import { type HttpEndpoint, startHttpEndpoint } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
 import { createRedis, waitForReady } from '../redis/connection.js';
-import { buildKeys } from '../redis/keys.js';
+import { type Keys, buildKeys } from '../redis/keys.js';
 import { CycleRunner } from './cycle-runner.js';
 import { ReconcileEngine } from './engine.js';
 import { heartbeatTtlMs } from './heartbeat.js';
-import { type Sleeper, runLoop } from './loop.js';
+import { type Sleeper, Waker, runLoop } from './loop.js';
 import { type ReconcileMetrics, createReconcileMetrics } from './metrics.js';
 
 export interface ReconcileService {
@@ -73,8 +73,11 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
   // Give the connection a moment so the first cycle does not report a start-up "outage";
   // if Redis is really down the loop starts anyway and counts failed cycles.
   await waitForReady(redis, READY_WAIT_MS).catch(() => undefined);
+  const waker = new Waker();
+  const subscriber = subscribeToSnapshotChanges(config, keys, waker, logger);
   const controller = new AbortController();
   const done = runLoop({
+    waker,
     tick: () => runner.tick(),
     clock,
     cadenceMs: config.reconcile.cadenceSec * 1000,
@@ -99,9 +102,35 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
     stop: async () => {
       controller.abort();
       await done;
+      subscriber.disconnect();
       await http?.close();
       await redis.quit().catch(() => redis.disconnect());
       logger.info('reconcile engine stopped');
     },
   };
+}
+
+/**
+ * The brain publishes the symbols whose snapshot amount changed; a change for one of ours
+ * wakes the loop for an extra cycle, so drift from a user-data update is seen in
+ * milliseconds, not at the next slot. Best effort: without it the cadence still holds.
+ */
+function subscribeToSnapshotChanges(
+  config: Readonly<Config>,
+  keys: Keys,
+  waker: Waker,
+  logger: Logger,
+): Redis {
+  const symbols = new Set(config.reconcile.allowlist);
+  const sub = createRedis(config.redis, { name: 'posguard-reconcile-wake' });
+  sub.on('error', () => undefined);
+  sub.on('message', (_channel: string, message: string) => {
+    if (message.split(',').some((symbol) => symbols.has(symbol))) waker.wake();
+  });
+  sub.once('ready', () => {
+    sub.subscribe(keys.snapshotChangedChannel).catch((error: unknown) => {
+      logger.warn({ err: String(error) }, 'snapshot change subscription failed; cadence only');
+    });
+  });
+  return sub;
 }

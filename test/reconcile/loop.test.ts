@@ -4,7 +4,7 @@
  * current cycle finish.
  */
 import { describe, expect, it } from 'vitest';
-import { type Sleeper, nextSlot, runLoop } from '../../src/reconcile/loop.js';
+import { type Sleeper, Waker, nextSlot, runLoop } from '../../src/reconcile/loop.js';
 import { ManualClock } from './harness.js';
 
 function fakeSleeper(clock: ManualClock, sleeps: number[]): Sleeper {
@@ -95,5 +95,70 @@ describe('runLoop', () => {
     });
     expect(maxRunning).toBe(1);
     expect(finished).toBe(3);
+  });
+});
+
+describe('runLoop with a waker (snapshot changes between slots)', () => {
+  /** Moves the manual clock; a scheduled wake-up inside a sleep ends it at that time. */
+  function wakingSleeper(clock: ManualClock, waker: Waker, wakeAt: number[]): Sleeper {
+    return {
+      sleep: (ms, signal) => {
+        const until = clock.ms + Math.max(0, ms);
+        const next = wakeAt[0];
+        if (!signal.aborted && next !== undefined && next >= clock.ms && next < until) {
+          wakeAt.shift();
+          clock.ms = next;
+          waker.wake();
+        } else clock.ms = until;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  it('runs an extra cycle at once when woken, and the next slot still runs on time', async () => {
+    const clock = new ManualClock(0);
+    const waker = new Waker();
+    const starts: number[] = [];
+    const overruns: number[] = [];
+    const controller = new AbortController();
+    await runLoop({
+      clock,
+      cadenceMs: 1000,
+      signal: controller.signal,
+      waker,
+      sleeper: wakingSleeper(clock, waker, [400]),
+      onOverrun: (missed) => overruns.push(missed),
+      tick: () => {
+        starts.push(clock.ms);
+        clock.advance(100);
+        if (starts.length === 4) controller.abort();
+        return Promise.resolve();
+      },
+    });
+    expect(starts).toEqual([0, 400, 1000, 2000]);
+    expect(overruns).toEqual([]);
+  });
+
+  it('a wake-up during a cycle runs one more cycle after the minimum gap', async () => {
+    const clock = new ManualClock(0);
+    const waker = new Waker();
+    const starts: number[] = [];
+    const controller = new AbortController();
+    await runLoop({
+      clock,
+      cadenceMs: 1000,
+      signal: controller.signal,
+      waker,
+      minWakeGapMs: 50,
+      sleeper: wakingSleeper(clock, waker, []),
+      tick: () => {
+        starts.push(clock.ms);
+        clock.advance(100);
+        if (starts.length === 1) waker.wake(); // a snapshot changed while we were reading
+        if (starts.length === 3) controller.abort();
+        return Promise.resolve();
+      },
+    });
+    expect(starts).toEqual([0, 150, 1000]);
   });
 });

@@ -92,6 +92,35 @@ describe('reconcile service', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
+  it('a snapshot change published by the brain wakes the loop between slots (30 s cadence)', async () => {
+    t = openTestRedis('rw');
+    const test = t;
+    const now = Date.now();
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+      snapshot: snapshotFields('0.1', now - 100),
+      ledger: ledgerFields('0.1', now - 60_000),
+    });
+    const config = testConfig(t.prefix, t.url, {
+      P34_ALLOWLIST: 'BTCUSDT',
+      P34_LOOP_CADENCE_SEC: '30',
+    });
+    service = await startReconcileService({ config, logger: captureLogger().logger, http: false });
+    await waitFor(
+      async () => (await test.redis.hget(test.keys.reconcileState('BTCUSDT'), 'status')) === 'OK',
+    );
+    // A manual trade: the brain writes the new snapshot and publishes the symbol.
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', { snapshot: snapshotFields('0.07', Date.now()) });
+    await waitFor(
+      async () => (await test.redis.pubsub('NUMSUB', test.keys.snapshotChangedChannel)).at(1) === 1,
+    );
+    await t.redis.publish(t.keys.snapshotChangedChannel, 'ETHUSDT,BTCUSDT');
+    // Well before the next 30 s slot: the woken cycle holds the symbol.
+    await waitFor(async () => (await test.redis.exists(test.keys.hold('BTCUSDT'))) === 1, 10_000);
+    expect(await t.redis.hget(t.keys.reconcileState('BTCUSDT'), 'reason')).toBe(
+      'qty_mismatch_no_evidence',
+    );
+  });
+
   it('survives Redis being killed mid-run: logs once, counts failures, resumes (NOSCRIPT after restart)', async () => {
     server = await startEmbeddedRedis();
     const prefix = 'outage';
