@@ -4,8 +4,12 @@
  *
  * - A failed poll writes nothing: snapshots age and the rules deny (never "flat").
  * - While the client's rate-limit pause lasts, polls are skipped and counted (LESSONS #7).
- * - `requestRefresh()` (after our own fills) runs an extra poll within ~25 ms, debounced;
- *   polls never overlap — a request during a poll runs one more poll right after it.
+ * - `requestRefresh()` (after our own fills) runs an extra poll within ~25 ms, debounced,
+ *   and at most one per `REFRESH_MIN_GAP_MS` (250 ms): a steady stream of fills costs at
+ *   most 4 extra positionRisk calls a second, never back-to-back polling. While the
+ *   exchange reports more than `REFRESH_WEIGHT_CEILING` used weight, extra refreshes are
+ *   skipped (counted) and only the regular polls run (LESSONS #7).
+ *   Polls never overlap — a request during a poll runs one more poll right after it.
  * - `applyAccountUpdate()` writes user-data-stream position rows at once (source `ws`).
  */
 import type { Redis } from 'ioredis';
@@ -45,6 +49,10 @@ export interface SnapshotPollerOptions {
 }
 
 const AGE_GAUGE_MS = 1000;
+/** Fill-triggered polls start at least this far apart (SPEC §3: "within 250 ms"). */
+export const REFRESH_MIN_GAP_MS = 250;
+/** Half of Binance's default 2 400/min request weight: above it, no extra refreshes. */
+export const REFRESH_WEIGHT_CEILING = 1200;
 
 export class SnapshotPoller {
   private readonly allowlist: ReadonlySet<string>;
@@ -64,6 +72,7 @@ export class SnapshotPoller {
   private pausedLogged = false;
   private lastSuccess: number | null = null;
   private readonly written = new Map<string, number>();
+  private lastRefreshMs = -Infinity;
   /** Last amount written per symbol, to publish only real position changes. */
   private readonly lastAmount = new Map<string, string>();
   private readonly wsWritten = new Map<string, number>();
@@ -100,10 +109,21 @@ export class SnapshotPoller {
   /** An extra poll soon (after a fill), debounced: many requests, one poll. */
   requestRefresh(): void {
     if (this.stopped || this.timers.refresh) return;
+    const weight = this.options.client.usedWeight1m();
+    if (weight !== null && weight > REFRESH_WEIGHT_CEILING) {
+      this.options.metrics.pollTotal.inc({ outcome: 'refresh_skipped_weight' });
+      return;
+    }
+    const now = this.options.clock.nowMs();
+    const delay = Math.max(
+      this.options.refreshDelayMs ?? 25,
+      this.lastRefreshMs + REFRESH_MIN_GAP_MS - now,
+    );
     this.timers.refresh = setTimeout(() => {
       this.timers.refresh = null;
+      this.lastRefreshMs = this.options.clock.nowMs();
       this.trigger();
-    }, this.options.refreshDelayMs ?? 25);
+    }, delay);
   }
 
   /** Runs a poll now unless one is running; then one more runs right after it. */

@@ -192,6 +192,37 @@ describe('snapshot poller', () => {
     expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 1 });
   });
 
+  it('a steady stream of fills costs at most one extra poll per 250 ms, never back-to-back polling', async () => {
+    const p = poller({ pollSec: 60 });
+    p.start();
+    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    rig.venue.control.resetRequestCounts();
+    const started = Date.now();
+    while (Date.now() - started < 1000) {
+      p.requestRefresh(); // a fill every 5 ms
+      await sleep(5);
+    }
+    await sleep(300);
+    const elapsed = Date.now() - started;
+    const polls = rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0;
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(polls).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 1);
+  });
+
+  it('skips fill-triggered refreshes while the used weight is above half the limit', async () => {
+    const p = poller({ pollSec: 60 });
+    p.start();
+    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    // Spend real weight on the venue (positionRisk costs 5): over 1 200 in this minute.
+    while ((rig.client.usedWeight1m() ?? 0) <= 1200) await rig.client.positionRisk();
+    if (new Date().getSeconds() >= 58) return; // the venue's minute window is about to reset
+    rig.venue.control.resetRequestCounts();
+    p.requestRefresh();
+    await sleep(300);
+    expect(rig.venue.control.requestCounts()).toEqual({});
+    expect(await counter('p33_poll_total', { outcome: 'refresh_skipped_weight' })).toBe(1);
+  });
+
   it('user-data ACCOUNT_UPDATE rows are written at once with source ws, keeping the REST mark price', async () => {
     rig.venue.control.setPosition('SOLUSDT', '3');
     const p = poller();
