@@ -43,7 +43,7 @@ async function withSymbol<T>(ctx: StepContext, symbol: string, work: () => Promi
  * the symbol over (and the keeper no longer refills it): open it again to its target and
  * wait until snapshot, ledger and engine agree, so the fault starts from a clean state.
  */
-async function ensurePosition(ctx: StepContext, symbol: string): Promise<void> {
+export async function ensurePosition(ctx: StepContext, symbol: string): Promise<void> {
   const target = ctx.targets.get(symbol);
   if (!target) return;
   await ctx.pipeline.locks.with(symbol, async () => {
