@@ -8,8 +8,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import { type Amount, formatAmount, parseAmount } from '../../domain/amount.js';
-import { decodeSnapshot } from '../../domain/snapshot.js';
-import { PosguardError } from '../../errors.js';
 import type { Keys } from '../../redis/keys.js';
 import type { Config } from '../../config/config.js';
 import { configFrom, withEnvFile } from '../config-option.js';
@@ -22,6 +20,7 @@ import {
 } from '../output/confirm.js';
 import { print, printJson } from '../output/json.js';
 import { withSession } from '../redis-session.js';
+import { adoptTarget } from '../manual/adopt-target.js';
 import {
   type LedgerState,
   type LedgerTarget,
@@ -56,49 +55,6 @@ async function show(symbol: string, options: LedgerOptions): Promise<void> {
     if (options.json === true) printJson(ledgerJson(symbol, keys.ledger(symbol), state, ttlSec));
     else print(describeLedger(symbol, keys.ledger(symbol), state, ttlSec, systemClock.nowMs()));
   });
-}
-
-/** Reads the snapshot and refuses a missing, invalid or (without --allow-stale) stale one. */
-async function snapshotTarget(
-  redis: Redis,
-  keys: Keys,
-  symbol: string,
-  config: Readonly<Config>,
-  allowStale: boolean,
-  nowMs: number,
-): Promise<LedgerTarget> {
-  const read = decodeSnapshot(await redis.hgetall(keys.snapshot(symbol)));
-  if (read.kind === 'missing') {
-    throw new PosguardError(
-      'NOT_FOUND',
-      `no exchange snapshot for ${symbol} (${keys.snapshot(symbol)}); is the brain running?`,
-    );
-  }
-  if (read.kind === 'invalid') {
-    throw new PosguardError(
-      'NOT_FOUND',
-      `the exchange snapshot of ${symbol} is unreadable: ${read.problem}`,
-    );
-  }
-  const ageSec = (nowMs - read.snapshot.takenMs) / 1000;
-  const limit = config.reconcile.exchangeFreshnessSec;
-  if (ageSec > limit && !allowStale) {
-    throw new PosguardError(
-      'CONFLICT',
-      `the exchange snapshot of ${symbol} is ${ageSec.toFixed(1)} s old (> P34_EXCHANGE_FRESHNESS_SEC=${limit}); ` +
-        'wait for a fresh one (is the brain polling?) or pass --allow-stale',
-    );
-  }
-  return {
-    amount: read.snapshot.amount,
-    event: 'MANUAL_LEDGER_ADOPT',
-    details: {
-      snapshot_amt: formatAmount(read.snapshot.amount),
-      snapshot_ts_ms: String(read.snapshot.takenMs),
-      snapshot_age_sec: ageSec.toFixed(3),
-      allow_stale: allowStale ? '1' : '0',
-    },
-  };
 }
 
 function report(symbol: string, result: ManualLedgerResult, operator: string, json: boolean): void {
@@ -231,7 +187,16 @@ export function registerLedger(program: Command): void {
       (state) =>
         `Set the ledger of ${symbol} (now ${current(state)}) to the exchange snapshot's amount.`,
       ({ redis, keys, config }, nowMs) =>
-        snapshotTarget(redis, keys, symbol, config, options.allowStale === true, nowMs),
+        adoptTarget(
+          redis,
+          keys,
+          symbol,
+          {
+            freshnessSec: config.reconcile.exchangeFreshnessSec,
+            allowStale: options.allowStale === true,
+          },
+          nowMs,
+        ),
     ),
   );
 }

@@ -6,11 +6,9 @@
  * exchange snapshot.
  */
 import type { Redis } from 'ioredis';
-import { formatAmount } from '../../domain/amount.js';
-import { decodeSnapshot } from '../../domain/snapshot.js';
 import type { Clock } from '../../domain/time.js';
-import { PosguardError } from '../../errors.js';
 import type { Keys } from '../../redis/keys.js';
+import { adoptTarget } from '../../cli/manual/adopt-target.js';
 import { type ManualLedgerResult, writeManualLedger } from '../../cli/manual/manual-ledger.js';
 
 export interface OperatorOptions {
@@ -34,29 +32,14 @@ export class DemoOperator {
       operator: this.options.name ?? 'demo-operator',
       clock,
       ledgerTtlSec: this.options.ledgerTtlSec,
-      target: async (_state, nowMs) => {
-        const read = decodeSnapshot(await redis.hgetall(keys.snapshot(symbol)));
-        if (read.kind !== 'ok') {
-          throw new PosguardError('NOT_FOUND', `no readable exchange snapshot for ${symbol}`);
-        }
-        const ageSec = (nowMs - read.snapshot.takenMs) / 1000;
-        if (ageSec > this.options.freshnessSec) {
-          throw new PosguardError(
-            'CONFLICT',
-            `the snapshot of ${symbol} is ${ageSec.toFixed(1)} s old`,
-          );
-        }
-        return {
-          amount: read.snapshot.amount,
-          event: 'MANUAL_LEDGER_ADOPT',
-          details: {
-            snapshot_amt: formatAmount(read.snapshot.amount),
-            snapshot_ts_ms: String(read.snapshot.takenMs),
-            snapshot_age_sec: ageSec.toFixed(3),
-            allow_stale: '0',
-          },
-        };
-      },
+      target: (_state, nowMs) =>
+        adoptTarget(
+          redis,
+          keys,
+          symbol,
+          { freshnessSec: this.options.freshnessSec, allowStale: false },
+          nowMs,
+        ),
     });
   }
 }
