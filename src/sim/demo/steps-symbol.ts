@@ -9,6 +9,7 @@ import { floorToStep } from '../../domain/lot-size.js';
 import { errorMessage } from '../../errors.js';
 import type { WithheldResult } from '../pipeline/apply-layer.js';
 import type { FaultReport } from './summary.js';
+import type { Signal } from './signals.js';
 import {
   type StepContext,
   awaitSignals,
@@ -92,37 +93,32 @@ async function operatorWayOut(
   return { at, how: `posguard ledger adopt ${symbol}; the engine cleared its hold` };
 }
 
-export function externalTradeStep(symbol: string): ScenarioStep {
+/**
+ * A manual trade of `fraction` × the position on the venue, the signals posguard must
+ * produce, and the operator's way out (`ledger adopt`).
+ */
+function manualTradeStep(spec: {
+  name: string;
+  title: string;
+  short: string;
+  symbol: string;
+  fraction: string;
+  signals: Signal[];
+  why: string;
+}): ScenarioStep {
+  const { symbol } = spec;
   return {
-    name: 'external-trade',
-    title: `manual trade on ${symbol} → drift with no evidence → hold → operator adopts`,
+    name: spec.name,
+    title: spec.title,
     estimateMs: ({ timing }) => timing.detectTimeoutMs / 2 + timing.operatorDelayMs + 3000,
     run: (ctx) =>
       withSymbol(ctx, symbol, async () => {
-        const injectedAtMs = await externalTrade(ctx, symbol, new Decimal('-0.3'));
-        const signals = await awaitSignals(
-          ctx,
-          [
-            {
-              kind: 'event',
-              // No unapplied fill explains this drift: the engine must hold for lack of
-              // evidence (a fill the brain already applied never counts).
-              events: ['HOLD_SET/qty_mismatch_no_evidence'],
-              symbol,
-            },
-            { kind: 'deny', reason: 'reconcile_required_qty_mismatch', symbol },
-          ],
-          injectedAtMs,
-          symbol,
-        );
-        const out = await operatorWayOut(
-          ctx,
-          symbol,
-          'manual trade on the exchange, confirmed with the desk',
-        );
+        const injectedAtMs = await externalTrade(ctx, symbol, new Decimal(spec.fraction));
+        const signals = await awaitSignals(ctx, spec.signals, injectedAtMs, symbol);
+        const out = await operatorWayOut(ctx, symbol, spec.why);
         return {
-          step: 'external-trade',
-          title: `manual trade on ${symbol}`,
+          step: spec.name,
+          title: spec.short,
           symbol,
           injectedAtMs,
           signals,
@@ -134,40 +130,36 @@ export function externalTradeStep(symbol: string): ScenarioStep {
   };
 }
 
+export function externalTradeStep(symbol: string): ScenarioStep {
+  return manualTradeStep({
+    name: 'external-trade',
+    title: `manual trade on ${symbol} → drift with no evidence → hold → operator adopts`,
+    short: `manual trade on ${symbol}`,
+    symbol,
+    fraction: '-0.3',
+    signals: [
+      // No unapplied fill explains this drift: the engine must hold for lack of evidence
+      // (a fill the brain already applied never counts).
+      { kind: 'event', events: ['HOLD_SET/qty_mismatch_no_evidence'], symbol },
+      { kind: 'deny', reason: 'reconcile_required_qty_mismatch', symbol },
+    ],
+    why: 'manual trade on the exchange, confirmed with the desk',
+  });
+}
+
 export function sideFlipStep(symbol: string): ScenarioStep {
-  return {
+  return manualTradeStep({
     name: 'side-flip',
     title: `external trade flips ${symbol} → MANUAL_REQUIRED side_mismatch → operator adopts`,
-    estimateMs: ({ timing }) => timing.detectTimeoutMs / 2 + timing.operatorDelayMs + 3000,
-    run: (ctx) =>
-      withSymbol(ctx, symbol, async () => {
-        const injectedAtMs = await externalTrade(ctx, symbol, new Decimal('-2'));
-        const signals = await awaitSignals(
-          ctx,
-          [
-            { kind: 'event', events: ['MANUAL_REQUIRED/side_mismatch'], symbol },
-            { kind: 'deny', reason: 'reconcile_required_side_mismatch', symbol },
-          ],
-          injectedAtMs,
-          symbol,
-        );
-        const out = await operatorWayOut(
-          ctx,
-          symbol,
-          'position flipped by hand; new side confirmed',
-        );
-        return {
-          step: 'side-flip',
-          title: `side flip on ${symbol}`,
-          symbol,
-          injectedAtMs,
-          signals,
-          recoveredAtMs: out.at,
-          recovery: out.how,
-          notes: [],
-        };
-      }),
-  };
+    short: `side flip on ${symbol}`,
+    symbol,
+    fraction: '-2',
+    signals: [
+      { kind: 'event', events: ['MANUAL_REQUIRED/side_mismatch'], symbol },
+      { kind: 'deny', reason: 'reconcile_required_side_mismatch', symbol },
+    ],
+    why: 'position flipped by hand; new side confirmed',
+  });
 }
 
 export function missedResultStep(symbol: string): ScenarioStep {
@@ -195,18 +187,12 @@ export function missedResultStep(symbol: string): ScenarioStep {
         ctx.status(
           `order for plan ${executed.result.planId} executed; its apply.result is withheld`,
         );
-        // Without evidence the engine holds (qty_mismatch_no_evidence); when an earlier fill of
-        // the same size is still in its evidence window it asks for an operator instead.
+        // The withheld fill is not in the stream, so nothing explains the drift: the engine
+        // holds for lack of evidence.
         const signals = await awaitSignals(
           ctx,
           [
-            {
-              kind: 'event',
-              // No unapplied fill explains this drift: the engine must hold for lack of
-              // evidence (a fill the brain already applied never counts).
-              events: ['HOLD_SET/qty_mismatch_no_evidence'],
-              symbol,
-            },
+            { kind: 'event', events: ['HOLD_SET/qty_mismatch_no_evidence'], symbol },
             { kind: 'deny', reason: 'reconcile_required_qty_mismatch', symbol },
           ],
           injectedAtMs,
