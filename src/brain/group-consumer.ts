@@ -13,7 +13,26 @@ import type { Logger } from '../observability/logger.js';
 import { OutageLog } from './outage-log.js';
 import { type StreamEntry, autoClaim, ensureGroup, isNoGroup, readGroup } from './stream-group.js';
 
-export interface GroupConsumerOptions {
+/** Read tuning shared by the brain's consumers; unset values take the defaults below. */
+export interface ConsumerTuning {
+  /** Entries per read (default 256). */
+  count?: number;
+  /** How long one XREADGROUP blocks (default 500 ms). */
+  blockMs?: number;
+  /** Entries idle longer than this are claimed from dead consumers (default 5 s). */
+  claimIdleMs?: number;
+  /** How often to look for them (default 5 s). */
+  claimEveryMs?: number;
+}
+
+const DEFAULT_TUNING: Required<ConsumerTuning> = {
+  count: 256,
+  blockMs: 500,
+  claimIdleMs: 5000,
+  claimEveryMs: 5000,
+};
+
+export interface GroupConsumerOptions extends ConsumerTuning {
   name: string;
   /** Dedicated connection: it spends its time blocked in XREADGROUP. */
   reader: Redis;
@@ -22,10 +41,6 @@ export interface GroupConsumerOptions {
   consumer: string;
   /** Where a new group starts: '0' keeps entries written before the first start. */
   startId: '0' | '$';
-  count: number;
-  blockMs: number;
-  claimIdleMs: number;
-  claimEveryMs: number;
   /** Handles a batch; must ack what it handled. Throwing leaves the batch pending. */
   handle(entries: StreamEntry[]): Promise<void>;
   onError(component: string): void;
@@ -44,7 +59,15 @@ export class GroupConsumer {
   private lastClaimMs = 0;
   private readonly outage: OutageLog;
 
+  private readonly tuning: Required<ConsumerTuning>;
+
   constructor(private readonly options: GroupConsumerOptions) {
+    this.tuning = {
+      count: options.count ?? DEFAULT_TUNING.count,
+      blockMs: options.blockMs ?? DEFAULT_TUNING.blockMs,
+      claimIdleMs: options.claimIdleMs ?? DEFAULT_TUNING.claimIdleMs,
+      claimEveryMs: options.claimEveryMs ?? DEFAULT_TUNING.claimEveryMs,
+    };
     this.outage = new OutageLog(options.logger, `${options.name} stream consumer`, () =>
       this.now(),
     );
@@ -89,13 +112,13 @@ export class GroupConsumer {
       await this.sweepOwnPending();
       this.sweepPending = false;
     }
-    if (this.now() - this.lastClaimMs >= o.claimEveryMs) {
+    if (this.now() - this.lastClaimMs >= this.tuning.claimEveryMs) {
       const claimed = await autoClaim(o.reader, {
         stream: o.stream,
         group: o.group,
         consumer: o.consumer,
-        minIdleMs: o.claimIdleMs,
-        count: o.count,
+        minIdleMs: this.tuning.claimIdleMs,
+        count: this.tuning.count,
       });
       this.lastClaimMs = this.now();
       if (claimed.length > 0) await this.handle(claimed);
@@ -104,8 +127,8 @@ export class GroupConsumer {
       stream: o.stream,
       group: o.group,
       consumer: o.consumer,
-      count: o.count,
-      blockMs: o.blockMs,
+      count: this.tuning.count,
+      blockMs: this.tuning.blockMs,
       id: '>',
     });
     if (entries.length > 0) await this.handle(entries);
@@ -120,7 +143,7 @@ export class GroupConsumer {
         stream: o.stream,
         group: o.group,
         consumer: o.consumer,
-        count: o.count,
+        count: this.tuning.count,
         id: cursor,
       });
       if (entries.length === 0) return;

@@ -17,7 +17,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import { type ApplyFillSettings, runApplyFill } from './apply-fill-script.js';
-import { GroupConsumer } from './group-consumer.js';
+import { type ConsumerTuning, GroupConsumer } from './group-consumer.js';
 import { symbolLabel } from './labels.js';
 import { fillWrite } from './ledger-fill.js';
 import type { BrainMetrics } from './metrics.js';
@@ -26,7 +26,7 @@ import type { StreamEntry } from './stream-group.js';
 export const RESULT_GROUP = 'p33-ledger';
 const MAX_CONFLICT_RETRIES = 5;
 
-export interface LedgerUpdaterOptions {
+export interface LedgerUpdaterOptions extends ConsumerTuning {
   reader: Redis;
   redis: Redis;
   keys: Keys;
@@ -39,10 +39,6 @@ export interface LedgerUpdaterOptions {
   logger: Logger;
   /** Called after each applied fill (the poller refreshes that snapshot soon). */
   onFill?: (symbol: string) => void;
-  count?: number;
-  blockMs?: number;
-  claimIdleMs?: number;
-  claimEveryMs?: number;
 }
 
 export type FillOutcome = 'applied' | 'duplicate' | 'conflict' | 'unwritable';
@@ -66,10 +62,10 @@ export class LedgerUpdater {
       group: RESULT_GROUP,
       consumer: options.consumer,
       startId: '$',
-      count: options.count ?? 256,
-      blockMs: options.blockMs ?? 500,
-      claimIdleMs: options.claimIdleMs ?? 5000,
-      claimEveryMs: options.claimEveryMs ?? 5000,
+      count: options.count,
+      blockMs: options.blockMs,
+      claimIdleMs: options.claimIdleMs,
+      claimEveryMs: options.claimEveryMs,
       handle: (entries) => this.handleBatch(entries),
       onError: (component) => options.metrics.loopErrorsTotal.inc({ component }),
       logger: options.logger,

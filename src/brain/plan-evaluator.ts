@@ -32,12 +32,12 @@ import {
 import type { BrainMetrics } from './metrics.js';
 import { type BatchState, readBatchState } from './rule-inputs.js';
 import type { StreamEntry } from './stream-group.js';
-import { GroupConsumer } from './group-consumer.js';
+import { type ConsumerTuning, GroupConsumer } from './group-consumer.js';
 import { symbolLabel } from './labels.js';
 
 export const PLAN_GROUP = 'p33-brain';
 
-export interface PlanEvaluatorOptions {
+export interface PlanEvaluatorOptions extends ConsumerTuning {
   /** Dedicated connection for the blocking read. */
   reader: Redis;
   /** Connection for the batch reads and permit writes. */
@@ -53,10 +53,6 @@ export interface PlanEvaluatorOptions {
   logger: Logger;
   /** The rules; injectable so a test can prove a throwing evaluation still yields a permit. */
   evaluate?: (inputs: RuleInputs) => PermitDecision;
-  count?: number;
-  blockMs?: number;
-  claimIdleMs?: number;
-  claimEveryMs?: number;
 }
 
 interface Pending {
@@ -84,10 +80,10 @@ export class PlanEvaluator {
       group: PLAN_GROUP,
       consumer: options.consumer,
       startId: '0',
-      count: options.count ?? 256,
-      blockMs: options.blockMs ?? 500,
-      claimIdleMs: options.claimIdleMs ?? 5000,
-      claimEveryMs: options.claimEveryMs ?? 5000,
+      count: options.count,
+      blockMs: options.blockMs,
+      claimIdleMs: options.claimIdleMs,
+      claimEveryMs: options.claimEveryMs,
       handle: (entries) => this.handleBatch(entries),
       onError: (component) => options.metrics.loopErrorsTotal.inc({ component }),
       logger: options.logger,
