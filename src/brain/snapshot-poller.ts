@@ -225,10 +225,11 @@ export class SnapshotPoller {
     const ttlMs = Math.round(this.options.snapshotTtlSec * 1000);
     const pipeline = redis.pipeline();
     const changed: string[] = [];
+    const amounts: string[] = [];
     for (const { symbol, snapshot } of writes) {
-      const amount = snapshot.amount.toFixed();
-      if (this.lastAmount.get(symbol) !== amount) changed.push(symbol);
       const fields = encodeSnapshot(snapshot);
+      amounts.push(fields.position_amt as string);
+      if (this.lastAmount.get(symbol) !== fields.position_amt) changed.push(symbol);
       // A ws row carries no mark price or leverage: keep the last REST values.
       if (source === 'ws')
         for (const f of ['mark_price', 'leverage'] as const) if (fields[f] === '') delete fields[f];
@@ -241,8 +242,8 @@ export class SnapshotPoller {
     const results = (await pipeline.exec()) ?? [];
     const failure = results.find(([error]) => error !== null)?.[0];
     if (failure) throw failure;
-    for (const { symbol, snapshot } of writes) {
-      this.lastAmount.set(symbol, snapshot.amount.toFixed());
+    for (const [i, { symbol, snapshot }] of writes.entries()) {
+      this.lastAmount.set(symbol, amounts[i] as string);
       this.written.set(symbol, snapshot.takenMs);
       if (source === 'ws') this.wsWritten.set(symbol, snapshot.takenMs);
       metrics.snapshotTotal.inc({ symbol, status: 'ok' });
