@@ -9,7 +9,7 @@ import { type LotSize, decodeLotSize } from '../domain/lot-size.js';
 import type { OrderResult, PositionRow } from './types.js';
 
 /** A decimal string (never a JSON number: that would already have gone through a float). */
-const decimal = z.string().transform((text, ctx): Amount => {
+export const decimal = z.string().transform((text, ctx): Amount => {
   const value = parseAmount(text);
   if (value === null) {
     ctx.addIssue({ code: 'custom', message: 'not a decimal string' });

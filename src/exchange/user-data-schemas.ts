@@ -4,17 +4,10 @@
  * Other event types exist (MARGIN_CALL, ACCOUNT_CONFIG_UPDATE, TRADE_LITE…) and are ignored.
  */
 import { z } from 'zod';
-import { type Amount, parseAmount } from '../domain/amount.js';
+import type { Amount } from '../domain/amount.js';
+import { decimal } from './schemas.js';
 import type { PositionSideMode } from './types.js';
 
-const decimal = z.string().transform((text, ctx): Amount => {
-  const value = parseAmount(text);
-  if (value === null) {
-    ctx.addIssue({ code: 'custom', message: 'not a decimal string' });
-    return z.NEVER;
-  }
-  return value;
-});
 const epochMs = z.number().int().nonnegative();
 const positionSide = z.enum(['BOTH', 'LONG', 'SHORT']);
 
