@@ -2,7 +2,7 @@
  * docs/architecture.md and docs/operations.md name files; every named file must exist, so
  * the "where each rule lives" table cannot silently point at code that moved or vanished.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { repoPath } from './tools.js';
 
@@ -31,5 +31,37 @@ describe('docs/architecture.md', () => {
       expect(row, `LESSONS #${n} code`).toMatch(/`src\//);
       expect(row, `LESSONS #${n} tests`).toMatch(/`test\//);
     }
+  });
+});
+
+describe('README.md and docs/*.md', () => {
+  /** Every http(s) URL in the README and the docs, with the file it is in. */
+  function urls(): { file: string; url: URL }[] {
+    const files = [
+      'README.md',
+      ...readdirSync(repoPath('docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
+    return files.flatMap((file) =>
+      [...readFileSync(repoPath(file), 'utf8').matchAll(/https?:\/\/[^\s`'")<>\]]+/g)].flatMap(
+        (m) => {
+          try {
+            return [{ file, url: new URL(m[0]) }];
+          } catch {
+            return [];
+          }
+        },
+      ),
+    );
+  }
+
+  it('quote no package registry address (tool output is quoted with `<registry>` instead)', () => {
+    const found = urls();
+    expect(found.length).toBeGreaterThan(0);
+    const registry = found.filter(
+      ({ url }) => /registry/i.test(url.hostname) || url.pathname.startsWith('/-/'),
+    );
+    expect(registry.map(({ file, url }) => `${file}: ${url.href}`)).toEqual([]);
   });
 });
