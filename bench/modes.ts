@@ -37,6 +37,7 @@ export interface ModeParams {
     plansPerSec: number;
     fillPairsPerSec: number;
   };
+  fillRefresh: { symbols: number; settleSec: number; phaseSec: number };
 }
 
 export const MODES: Record<Mode, ModeParams> = {
@@ -69,6 +70,7 @@ export const MODES: Record<Mode, ModeParams> = {
       plansPerSec: 50,
       fillPairsPerSec: 5,
     },
+    fillRefresh: { symbols: 10_000, settleSec: 5, phaseSec: 30 },
   },
   quick: {
     floor: { pings: 500, notifications: 300 },
@@ -99,6 +101,7 @@ export const MODES: Record<Mode, ModeParams> = {
       plansPerSec: 50,
       fillPairsPerSec: 5,
     },
+    fillRefresh: { symbols: 2000, settleSec: 1, phaseSec: 5 },
   },
   tiny: {
     floor: { pings: 50, notifications: 30 },
@@ -129,5 +132,6 @@ export const MODES: Record<Mode, ModeParams> = {
       plansPerSec: 20,
       fillPairsPerSec: 2,
     },
+    fillRefresh: { symbols: 100, settleSec: 0.2, phaseSec: 1 },
   },
 };

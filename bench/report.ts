@@ -17,6 +17,7 @@ export const SCENARIO_NAMES = [
   'snapshot-poll',
   'ledger',
   'memory',
+  'fill-refresh',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

@@ -4,6 +4,7 @@
  */
 import type { BenchResults, ScenarioName } from './report.js';
 import type { DetectionMode } from './scenarios/detection.js';
+import type { FillRefreshResult } from './scenarios/fill-refresh.js';
 import type { LedgerResult } from './scenarios/ledger-updates.js';
 import type { MemoryResult } from './scenarios/memory.js';
 import type { PlanPermitResult } from './scenarios/plan-permit.js';
@@ -241,6 +242,17 @@ function memory(r: MemoryResult): string {
   ].join('\n');
 }
 
+function fillRefresh(r: FillRefreshResult): string {
+  return [
+    `### Brain CPU under a steady stream of our own fills (${r.symbols} symbols, P33_POLL_SEC=${r.pollSec}, brain alone in its process)`,
+    '',
+    table(
+      ['phase', 'fills/s', 'seconds', 'brain CPU s/s', 'positionRisk requests/s'],
+      r.phases.map((p) => [p.name, p.fillsPerSec, p.seconds, p.cpuSecPerSec, p.positionRiskPerSec]),
+    ),
+  ].join('\n');
+}
+
 const RENDER: Record<ScenarioName, (result: never) => string> = {
   'plan-permit': planPermit,
   reconcile,
@@ -248,6 +260,7 @@ const RENDER: Record<ScenarioName, (result: never) => string> = {
   'snapshot-poll': snapshotPoll,
   ledger,
   memory,
+  'fill-refresh': fillRefresh,
 };
 
 export function renderTables(results: BenchResults): string {

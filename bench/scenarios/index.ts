@@ -2,6 +2,7 @@
 import type { ScenarioName } from '../report.js';
 import type { ScenarioContext } from './context.js';
 import { runDetection } from './detection.js';
+import { runFillRefresh } from './fill-refresh.js';
 import { runLedgerUpdates } from './ledger-updates.js';
 import { runMemory } from './memory.js';
 import { runPlanPermit } from './plan-permit.js';
@@ -15,4 +16,5 @@ export const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<u
   'snapshot-poll': runSnapshotPoll,
   ledger: runLedgerUpdates,
   memory: runMemory,
+  'fill-refresh': runFillRefresh,
 };
