@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { SYMBOL_RE } from '../domain/identifiers.js';
+import { withoutInlineComment } from './env-file.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -26,10 +27,13 @@ class Reader {
   readonly names = new Set<string>();
   constructor(private readonly env: Env) {}
 
+  /** The value without its inline comment (env-file.ts: the same for every source); '' = unset. */
   private raw(name: string): string | undefined {
     this.names.add(name);
     const value = this.env[name];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
+    if (value === undefined) return undefined;
+    const bare = withoutInlineComment(value);
+    return bare === '' ? undefined : bare;
   }
 
   private parse<T>(name: string, fallback: T, schema: z.ZodType<T>, expected: string): T {
@@ -148,12 +152,13 @@ class Reader {
     if (raw === undefined) return undefined;
     try {
       const url = new URL(raw);
-      if (protocols.includes(url.protocol)) return raw;
+      if (protocols.includes(url.protocol) && !raw.includes('#')) return raw;
     } catch {
       // reported below
     }
     this.problems.push(
-      `${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      `${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` +
+        (raw.includes('#') ? ' (write a # inside it as %23)' : ''),
     );
     return undefined;
   }

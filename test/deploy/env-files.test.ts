@@ -4,10 +4,9 @@
  * --env-file reader understand identically; the two files agree on what they share.
  */
 import { readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
-import { readEnvFile } from '../../src/config/env-file.js';
+import { parseEnvFileText, readEnvFile } from '../../src/config/env-file.js';
 import { repoPath } from './tools.js';
 
 const FILES = {
@@ -57,7 +56,7 @@ describe('deploy env files', () => {
         if (line.trim() === '' || line.startsWith('#')) continue;
         expect(line).toMatch(/^[A-Z][A-Z0-9_]*=[^\s#'"]*$/);
       }
-      expect(parseEnv(texts[name])).toEqual(systemdView(texts[name]));
+      expect(parseEnvFileText(texts[name], name)).toEqual(systemdView(texts[name]));
     },
   );
 

@@ -2,7 +2,10 @@
  * `posguard doctor` — is this host ready? Configuration (every problem), Redis
  * (reachable, ≥ 6.2, round trip, clock skew, prefix, heartbeats), the exchange
  * (reachable, clock skew) and credentials (set/missing). PASS/WARN/FAIL per line;
- * exit 1 when anything FAILs. Never prints a secret.
+ * exit 1 when anything FAILs. Never prints a secret. The configuration is loaded by the
+ * services' own `configFrom` (`--env-file` read as systemd reads it, inline comments
+ * dropped, the environment wins), so a file is judged exactly as the service will read
+ * it; `--json` also prints that configuration, secrets replaced.
  */
 import type { Command } from 'commander';
 import type { Config } from '../../config/config.js';
@@ -10,6 +13,7 @@ import { ConfigError, errorMessage } from '../../errors.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 import { systemClock } from '../arguments.js';
 import { type CheckResult, check } from '../doctor/check.js';
+import { type ConfigView, configView } from '../doctor/config-view.js';
 import { credentialChecks, exchangeChecks } from '../doctor/exchange-checks.js';
 import { redisChecks } from '../doctor/redis-checks.js';
 import { type Colour, painterFor } from '../output/colour.js';
@@ -52,27 +56,39 @@ async function redisSection(config: Readonly<Config>): Promise<CheckResult[]> {
   }
 }
 
-export async function runDoctor(options: { envFile?: string }): Promise<CheckResult[]> {
+export interface DoctorReport {
+  checks: CheckResult[];
+  /** The configuration the service would run with (secrets replaced); null when invalid. */
+  config: ConfigView | null;
+}
+
+export async function runDoctor(options: { envFile?: string }): Promise<DoctorReport> {
   const loaded = loadChecked(options);
   if ('failures' in loaded)
-    return [...loaded.failures, check('everything else', 'SKIP', 'fix the configuration first')];
+    return {
+      checks: [...loaded.failures, check('everything else', 'SKIP', 'fix the configuration first')],
+      config: null,
+    };
   const { config } = loaded;
   const [redis, exchange] = await Promise.all([
     redisSection(config),
     exchangeChecks(config, systemClock),
   ]);
-  return [
-    check('config', 'PASS', 'every variable valid'),
-    ...redis,
-    ...exchange,
-    ...credentialChecks(config),
-  ];
+  return {
+    checks: [
+      check('config', 'PASS', 'every variable valid'),
+      ...redis,
+      ...exchange,
+      ...credentialChecks(config),
+    ],
+    config: configView(config),
+  };
 }
 
 async function doctor(options: { envFile?: string; json?: boolean }): Promise<void> {
-  const results = await runDoctor(options);
+  const { checks: results, config } = await runDoctor(options);
   const failed = results.some((r) => r.level === 'FAIL');
-  if (options.json === true) printJson({ ok: !failed, checks: results });
+  if (options.json === true) printJson({ ok: !failed, checks: results, config });
   else {
     const painter = painterFor();
     const width = Math.max(...results.map((r) => r.name.length));
