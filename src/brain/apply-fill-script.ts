@@ -8,7 +8,14 @@ import { LuaScript, type LuaArg } from '../redis/lua-script.js';
 
 export const applyFillScript = LuaScript.load('brain_apply_fill');
 
-export type ApplyFillReply = 'applied' | 'duplicate' | 'conflict';
+/** Which key of the call holds another Redis type. */
+export type ApplyFillKeyRole = 'ledger' | 'marker' | 'stream';
+
+export type ApplyFillReply =
+  'applied' | 'recorded' | 'duplicate' | 'conflict' | { wrongType: ApplyFillKeyRole; key: string };
+
+/** `fill`: a confirmed fill, applied once. `order`: an unconfirmed order's order fields only. */
+export type ApplyFillMode = 'fill' | 'order';
 
 export interface ApplyFillCall {
   symbol: string;
@@ -17,6 +24,8 @@ export interface ApplyFillCall {
   expectedVersion: string;
   /** Ledger fields to write; `last_result_id` is set by the script itself. */
   fields: Record<string, string>;
+  /** Default `fill`. */
+  mode?: ApplyFillMode;
 }
 
 export interface ApplyFillSettings {
@@ -42,13 +51,27 @@ export function applyFillArgs(
       call.expectedVersion,
       Math.max(1, Math.round(settings.ledgerTtlMs)),
       Math.max(1, Math.round(settings.markerTtlMs)),
+      call.mode ?? 'fill',
       ...pairs,
     ],
   };
 }
 
-export function decodeApplyFillReply(reply: unknown): ApplyFillReply | null {
-  return reply === 'applied' || reply === 'duplicate' || reply === 'conflict' ? reply : null;
+const ROLES: readonly ApplyFillKeyRole[] = ['ledger', 'marker', 'stream'];
+
+/** Decodes the reply; `scriptKeys` names the wrong-typed key. Null for anything unknown. */
+export function decodeApplyFillReply(
+  reply: unknown,
+  scriptKeys: readonly string[] = [],
+): ApplyFillReply | null {
+  if (reply === 'applied' || reply === 'recorded' || reply === 'duplicate' || reply === 'conflict')
+    return reply;
+  if (typeof reply === 'string' && reply.startsWith('wrong_type:')) {
+    const index = ROLES.indexOf(reply.slice('wrong_type:'.length) as ApplyFillKeyRole);
+    const role = ROLES[index];
+    if (role !== undefined) return { wrongType: role, key: scriptKeys[index] ?? '' };
+  }
+  return null;
 }
 
 export async function runApplyFill(
@@ -58,8 +81,12 @@ export async function runApplyFill(
   settings: ApplyFillSettings,
 ): Promise<ApplyFillReply> {
   const { keys: scriptKeys, args } = applyFillArgs(keys, call, settings);
-  const reply = decodeApplyFillReply(await applyFillScript.run(redis, scriptKeys, args));
+  const raw: unknown = await applyFillScript.run(redis, scriptKeys, args);
+  const reply = decodeApplyFillReply(raw, scriptKeys);
   if (reply === null)
-    throw new PosguardError('SCRIPT_REPLY_INVALID', 'brain_apply_fill returned an unknown reply');
+    throw new PosguardError(
+      'SCRIPT_REPLY_INVALID',
+      `brain_apply_fill returned an unknown reply ${JSON.stringify(raw)}`,
+    );
   return reply;
 }

@@ -1,7 +1,13 @@
 /**
  * The ledger updater (SPEC §4): reads `apply.result` through its own consumer group and
- * applies each executed fill to the ledger at most once (`brain_apply_fill.lua`:
- * compare-and-set on the ledger version, applied-marker, ack — LESSONS #11).
+ * writes each executed result to the ledger at most once (`brain_apply_fill.lua`:
+ * compare-and-set on the ledger version, applied-marker, ack — LESSONS #11), by its kind:
+ *
+ * - fill: snapped to the lot step when within float noise (an off-step quantity is kept
+ *   exactly and counted), then applied;
+ * - order whose fill is not confirmed: its last-order fields only (the cooldown); the
+ *   engine repairs from it once the exchange shows it;
+ * - not executed: acked; malformed: counted (`p33_bad_input_total`), logged, acked.
  *
  * A new group starts at '$': results already in the stream at the very first start are
  * reflected in the existing ledgers (or the engine initialises them from the exchange);
@@ -9,17 +15,21 @@
  */
 import type { Redis } from 'ioredis';
 import { epsilonFor } from '../domain/amount.js';
-import { type Fill, parseApplyResult } from '../domain/apply-result.js';
-import { decodeLedger } from '../domain/ledger.js';
-import { decodeLotSize } from '../domain/lot-size.js';
+import {
+  type Fill,
+  type UnconfirmedOrder,
+  parseApplyResult,
+  snapFill,
+} from '../domain/apply-result.js';
+import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
+import { type LotSize, decodeLotSize } from '../domain/lot-size.js';
 import type { Clock } from '../domain/time.js';
-import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import { type ApplyFillSettings, runApplyFill } from './apply-fill-script.js';
 import { type ConsumerTuning, GroupConsumer } from './group-consumer.js';
 import { symbolLabel } from './labels.js';
-import { fillWrite } from './ledger-fill.js';
+import { type FillWrite, fillWrite, orderWrite } from './ledger-fill.js';
 import type { BrainMetrics } from './metrics.js';
 import type { StreamEntry } from './stream-group.js';
 
@@ -37,11 +47,11 @@ export interface LedgerUpdaterOptions extends ConsumerTuning {
   clock: Clock;
   metrics: BrainMetrics;
   logger: Logger;
-  /** Called after each applied fill (the poller refreshes that snapshot soon). */
+  /** Called after each applied fill or recorded order (the poller refreshes that snapshot soon). */
   onFill?: (symbol: string) => void;
 }
 
-export type FillOutcome = 'applied' | 'duplicate' | 'conflict' | 'unwritable';
+export type FillOutcome = 'applied' | 'recorded' | 'duplicate' | 'conflict' | 'unwritable';
 
 export class LedgerUpdater {
   private readonly consumer: GroupConsumer;
@@ -80,13 +90,13 @@ export class LedgerUpdater {
     return this.consumer.stop();
   }
 
-  /** Applies a batch in stream order; entries that change no ledger are acked together. */
+  /** Writes a batch in stream order; entries that change no ledger are acked together. */
   async handleBatch(entries: StreamEntry[]): Promise<void> {
     const { redis, keys, metrics, logger } = this.options;
     const acks: string[] = [];
     for (const entry of entries) {
       const parsed = entry.fields === null ? null : parseApplyResult(entry.id, entry.fields);
-      if (parsed === null || parsed.kind === 'bad') {
+      if (parsed === null || parsed.kind === 'malformed') {
         metrics.badInputTotal.inc({ stream: 'apply.result' });
         logger.warn(
           {
@@ -94,58 +104,103 @@ export class LedgerUpdater {
             symbol: parsed?.symbol ?? null,
             problem: parsed?.problem ?? 'entry deleted while pending',
           },
-          'bad apply.result entry acknowledged without a ledger change',
+          'malformed apply.result entry acknowledged without a ledger change',
         );
         acks.push(entry.id);
-      } else if (parsed.kind === 'no_fill') {
+      } else if (parsed.kind === 'not_executed') {
         acks.push(entry.id);
       } else {
-        await this.applyOne(parsed.fill);
+        await this.applyOne(parsed.kind === 'fill' ? parsed.fill : parsed.order);
       }
     }
     if (acks.length > 0) await redis.xack(keys.applyResultStream, RESULT_GROUP, ...acks);
   }
 
   /** Reads, computes, compare-and-sets; retried on a concurrent ledger write. */
-  async applyOne(fill: Fill): Promise<FillOutcome> {
+  async applyOne(result: Fill | UnconfirmedOrder): Promise<FillOutcome> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt += 1) {
-      const outcome = await this.tryApply(fill);
+      const outcome = await this.tryApply(result);
       if (outcome !== 'conflict') return outcome;
     }
     this.options.logger.warn(
-      { entry_id: fill.entryId, symbol: fill.symbol },
-      'ledger kept changing under this fill; left pending, retried on the next claim round',
+      { entry_id: result.entryId, symbol: result.symbol },
+      'ledger kept changing under this result; left pending, retried on the next claim round',
     );
     return 'conflict';
   }
 
-  private async tryApply(fill: Fill): Promise<FillOutcome> {
-    const { redis, keys, metrics, logger } = this.options;
-    let hash: Record<string, string>;
-    let lotHash: Record<string, string>;
-    try {
-      [hash, lotHash] = await Promise.all([
-        redis.hgetall(keys.ledger(fill.symbol)),
-        redis.hgetall(keys.symbolLotSize(fill.symbol)),
-      ]);
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('WRONGTYPE'))) throw error;
-      return this.unwritable(fill, errorMessage(error));
+  /** The ledger and the lot size; a wrong-typed lot-size key only means "step unknown". */
+  private async readState(
+    symbol: string,
+  ): Promise<{ hash: Record<string, string>; lot: LotSize | null } | { problem: string }> {
+    const { redis, keys } = this.options;
+    const replies = (await redis
+      .pipeline()
+      .hgetall(keys.ledger(symbol))
+      .hgetall(keys.symbolLotSize(symbol))
+      .exec()) ?? [[new Error('pipeline discarded'), null]];
+    const [ledgerErr, hash] = replies[0] ?? [new Error('no reply'), null];
+    const [lotErr, lotHash] = replies[1] ?? [new Error('no reply'), null];
+    if (ledgerErr) {
+      if (!ledgerErr.message.startsWith('WRONGTYPE')) throw ledgerErr;
+      return { problem: `${keys.ledger(symbol)}: ${ledgerErr.message}` };
     }
-    const read = decodeLedger(hash, epsilonFor(decodeLotSize(lotHash)?.stepSize));
-    const write = fillWrite(read, fill, this.options.clock.nowMs());
+    const lot = lotErr ? null : decodeLotSize(lotHash as Record<string, string>);
+    return { hash: hash as Record<string, string>, lot };
+  }
+
+  private async tryApply(result: Fill | UnconfirmedOrder): Promise<FillOutcome> {
+    const { redis, keys } = this.options;
+    const state = await this.readState(result.symbol);
+    if ('problem' in state) return this.unwritable(result, state.problem);
+    const read = decodeLedger(state.hash, epsilonFor(state.lot?.stepSize));
+    const { write, fill } = this.computeWrite(read, result, state.lot);
     const reply = await runApplyFill(
       redis,
       keys,
       {
-        symbol: fill.symbol,
-        entryId: fill.entryId,
+        symbol: result.symbol,
+        entryId: result.entryId,
         expectedVersion: read.rawVersion,
         fields: write.fields,
+        mode: fill === null ? 'order' : 'fill',
       },
       this.settings,
     );
-    if (reply !== 'applied') return reply;
+    if (typeof reply === 'object')
+      return this.unwritable(result, `${reply.key} holds another Redis type (${reply.wrongType})`);
+    if (reply === 'duplicate' || reply === 'conflict') return reply;
+    if (fill === null) this.logOrder(result as UnconfirmedOrder, read);
+    else this.logFill(fill, write, read);
+    return reply;
+  }
+
+  private computeWrite(
+    read: LedgerRead,
+    result: Fill | UnconfirmedOrder,
+    lot: LotSize | null,
+  ): { write: FillWrite; fill: Fill | null } {
+    if (result.kind === 'unconfirmed_order') return { write: orderWrite(read, result), fill: null };
+    const snapped = snapFill(result, lot?.stepSize ?? null);
+    if (snapped.offStep) {
+      const symbol = symbolLabel(result.symbol, this.allowlist);
+      this.options.metrics.offStepQtyTotal.inc({ symbol });
+      this.options.logger.warn(
+        {
+          entry_id: result.entryId,
+          symbol: result.symbol,
+          qty: result.qty.toFixed(),
+          step: lot?.stepSize.toFixed(),
+        },
+        'fill quantity is off the lot step (more than float noise); applied exactly as sent',
+      );
+    }
+    const nowMs = this.options.clock.nowMs();
+    return { write: fillWrite(read, snapped.fill, nowMs), fill: snapped.fill };
+  }
+
+  private logFill(fill: Fill, write: FillWrite, read: LedgerRead): void {
+    const { metrics, logger } = this.options;
     const symbol = symbolLabel(fill.symbol, this.allowlist);
     metrics.ledgerUpdateTotal.inc({ symbol });
     if (write.amount !== null) metrics.ledgerAmt.set({ symbol }, write.amount.toNumber());
@@ -163,17 +218,32 @@ export class LedgerUpdater {
         : 'fill applied to ledger',
     );
     this.options.onFill?.(fill.symbol);
-    return 'applied';
   }
 
-  private async unwritable(fill: Fill, problem: string): Promise<FillOutcome> {
+  private logOrder(order: UnconfirmedOrder, read: LedgerRead): void {
+    this.options.logger.info(
+      {
+        entry_id: order.entryId,
+        symbol: order.symbol,
+        side: order.orderSide ?? 'toward_flat',
+        ordered_qty: order.qty.toFixed(),
+        order_id: order.orderId,
+        ledger: read.kind,
+      },
+      'order whose fill is not confirmed: last-order fields recorded, ledger amount unchanged (engine evidence)',
+    );
+    // The exchange may already show the order: a fresh snapshot lets the engine repair sooner.
+    this.options.onFill?.(order.symbol);
+  }
+
+  private async unwritable(result: Fill | UnconfirmedOrder, problem: string): Promise<FillOutcome> {
     const { redis, keys, metrics, logger } = this.options;
     metrics.loopErrorsTotal.inc({ component: 'ledger-updater' });
     logger.error(
-      { entry_id: fill.entryId, symbol: fill.symbol, problem },
-      'ledger key is not a hash; fill acknowledged unapplied',
+      { entry_id: result.entryId, symbol: result.symbol, problem },
+      'ledger cannot be written (a key holds another Redis type); result acknowledged unapplied',
     );
-    await redis.xack(keys.applyResultStream, RESULT_GROUP, fill.entryId);
+    await redis.xack(keys.applyResultStream, RESULT_GROUP, result.entryId);
     return 'unwritable';
   }
 }

@@ -17,6 +17,7 @@ export interface BrainMetrics {
   evaluationDuration: Histogram;
   planLag: Histogram;
   badInputTotal: Counter<'stream'>;
+  offStepQtyTotal: Counter<'symbol'>;
   exchangeErrorsTotal: Counter<'endpoint' | 'code'>;
   exchangeRateLimitedTotal: Counter;
   exchangeUsedWeight1m: Gauge;
@@ -95,6 +96,12 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
       name: 'p33_bad_input_total',
       help: 'Malformed stream entries acknowledged and skipped',
       labelNames: ['stream'],
+      registers,
+    }),
+    offStepQtyTotal: new Counter({
+      name: 'p33_off_step_qty_total',
+      help: 'Fill quantities off the lot step by more than float noise, applied exactly as sent',
+      labelNames: ['symbol'],
       registers,
     }),
     exchangeErrorsTotal: new Counter({

@@ -1,21 +1,45 @@
 /**
  * The one tolerant parser for `P:stream:apply.result` entries (SPEC §4), shared by the
  * brain's ledger updates and the engine's evidence, so the two can never disagree about
- * what a fill looks like (LESSONS #2). Real writers differ:
+ * what a fill looks like (LESSONS #2). Real writers differ widely
+ * (`fixtures/peer_shapes.json`); every entry is exactly one of:
  *
- * - `executed` ∈ true/True/1/yes
- * - quantity from `filled_qty`, else the sum of `steps_results[].executed_qty`
- * - order side BUY/SELL from `side`, else the steps
- * - order id from `order_id`, else the last step
- * - time from `ts`, `timestamp` or `ts_ms` (seconds or ms), else the stream id
+ * - **fill** — executed with a filled quantity > 0 (top-level `filled_qty`, else the sum
+ *   of `steps_results[].executed_qty`, else `details.filled_qty`) and a BUY/SELL side.
+ *   Applied to the ledger once.
+ * - **unconfirmed order** — executed, filled quantity zero or absent (a Binance ACK:
+ *   status NEW, `executedQty 0`; an executor's UNKNOWN), ordered quantity known
+ *   (`steps_results[].quantity`/`.qty`, `close_qty`, `details.qty`). Never applied to a
+ *   ledger; it records the last-order fields and is evidence for the engine, signed by its
+ *   side or, with no side recorded (reconcile closes), toward flat.
+ * - **not executed** — acked, no change. Side and qty in a non-executed record are the
+ *   plan's, never a fill; its `details` is not even read.
+ * - **malformed** — executed with no quantity anywhere, or unreadable: counted, logged,
+ *   acked; never a crash, never a silent zero fill.
+ *
+ * `executed` ∈ true/True/1/yes (or a JSON true in `details` when the top level says
+ * nothing); time from `ts`, `timestamp` (seconds, int or float) or `ts_ms`, else
+ * `details.timestamp`, else the stream id. Reduce-only only when the record says so.
  */
-import { type Amount, ZERO, parseAmount } from './amount.js';
+import { type Amount, Decimal } from './amount.js';
 import { isPlanId, isSymbol, streamIdMs } from './identifiers.js';
+import {
+  type OrderSide,
+  type ResultRecord,
+  firstOf,
+  readBool,
+  readFilledQty,
+  readId,
+  readOrderSide,
+  readOrderedQty,
+  readRecord,
+} from './result-record.js';
 import { parseTimestampMs } from './time.js';
 
-export type OrderSide = 'BUY' | 'SELL';
+export type { OrderSide } from './result-record.js';
 
 export interface Fill {
+  kind: 'fill';
   entryId: string;
   symbol: string;
   planId: string | null;
@@ -25,150 +49,150 @@ export interface Fill {
   qty: Amount;
   /** BUY → +qty, SELL → −qty. */
   signedQty: Amount;
+  /** True only when the record says so; such a fill never crosses zero. */
   reduceOnly: boolean;
+  timeMs: number;
+}
+
+/** An executed order whose fill the record does not confirm: evidence, never a ledger change. */
+export interface UnconfirmedOrder {
+  kind: 'unconfirmed_order';
+  entryId: string;
+  symbol: string;
+  planId: string | null;
+  orderId: string | null;
+  /** null: no side recorded (a reconcile close) — the order moves the position toward flat. */
+  orderSide: OrderSide | null;
+  /** Ordered quantity, > 0. */
+  qty: Amount;
   timeMs: number;
 }
 
 export type ApplyResultParse =
   | { kind: 'fill'; fill: Fill }
-  /** Valid entry that changes no position (not executed, or nothing filled). */
-  | { kind: 'no_fill'; symbol: string | null; planId: string | null }
-  | { kind: 'bad'; problem: string; symbol: string | null };
+  | { kind: 'unconfirmed_order'; order: UnconfirmedOrder }
+  | { kind: 'not_executed'; symbol: string | null; planId: string | null }
+  | { kind: 'malformed'; problem: string; symbol: string | null };
 
-const TRUE_WORDS = new Set(['true', '1', 'yes']);
-const FALSE_WORDS = new Set(['false', '0', 'no', '']);
-
-interface Step {
-  executedQty: unknown;
-  side: unknown;
-  orderId: unknown;
-  symbol: unknown;
-}
-
-function readSteps(raw: string | undefined): Step[] | string {
-  if (raw === undefined || raw.trim() === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return 'steps_results is not JSON';
-  }
-  if (!Array.isArray(parsed)) return 'steps_results is not a JSON array';
-  const steps: Step[] = [];
-  for (const item of parsed) {
-    if (typeof item !== 'object' || item === null) return 'steps_results holds a non-object';
-    const step = item as Record<string, unknown>;
-    steps.push({
-      executedQty: step.executed_qty ?? step.executedQty ?? step.filled_qty,
-      side: step.side,
-      orderId: step.order_id ?? step.orderId,
-      symbol: step.symbol,
-    });
-  }
-  return steps;
-}
-
-function readOrderSide(raw: unknown): OrderSide | null {
+function readSymbol(raw: unknown): string | null {
   if (typeof raw !== 'string') return null;
-  const side = raw.trim().toUpperCase();
-  return side === 'BUY' || side === 'SELL' ? side : null;
+  const symbol = raw.trim().toUpperCase();
+  return isSymbol(symbol) ? symbol : null;
 }
 
-function readBool(raw: string | undefined): boolean | null {
-  if (raw === undefined) return null;
-  const word = raw.trim().toLowerCase();
-  if (TRUE_WORDS.has(word)) return true;
-  if (FALSE_WORDS.has(word)) return false;
-  return null;
+function readPlanId(raw: unknown): string | null {
+  return isPlanId(raw) ? raw : null;
 }
 
-function readId(raw: unknown): string | null {
-  if (typeof raw === 'number' && Number.isSafeInteger(raw)) return String(raw);
-  if (typeof raw !== 'string') return null;
-  const trimmed = raw.trim();
-  return trimmed === '' || trimmed.length > 128 ? null : trimmed;
+/** Top-level `executed` decides; only when it is absent does a JSON `details.executed`. */
+function readExecuted(r: ResultRecord): boolean | null {
+  if (r.fields.executed !== undefined) return readBool(r.fields.executed);
+  return r.details === null ? null : readBool(r.details.executed);
 }
 
-function readQty(fields: Record<string, string>, steps: Step[]): Amount | string {
-  if (fields.filled_qty !== undefined && fields.filled_qty.trim() !== '') {
-    const qty = parseAmount(fields.filled_qty);
-    return qty === null ? `filled_qty ${JSON.stringify(fields.filled_qty)} is not a decimal` : qty;
-  }
-  let sum = ZERO;
-  for (const step of steps) {
-    if (step.executedQty === undefined || step.executedQty === null) continue;
-    const qty = parseAmount(step.executedQty);
-    if (qty === null)
-      return `steps_results executed_qty ${JSON.stringify(step.executedQty)} is not a decimal`;
-    sum = sum.plus(qty);
-  }
-  return sum;
+function malformed(problem: string, symbol: string | null): ApplyResultParse {
+  return { kind: 'malformed', problem, symbol };
+}
+
+/** Why an executed entry says nothing usable about quantities (for the log). */
+function noQuantity(r: ResultRecord, filledZero: boolean): string {
+  const what = filledZero
+    ? 'executed, filled quantity zero and no ordered quantity'
+    : 'executed with no quantity anywhere';
+  return r.detailsProblem === null ? what : `${what} (${r.detailsProblem})`;
 }
 
 export function parseApplyResult(
   entryId: string,
   fields: Record<string, string>,
 ): ApplyResultParse {
-  const steps = readSteps(fields.steps_results);
-  const stepSymbol = Array.isArray(steps)
-    ? steps.find((s) => isSymbol(s.symbol))?.symbol
-    : undefined;
-  const rawSymbol = fields.symbol?.trim().toUpperCase() ?? (stepSymbol as string | undefined);
-  const symbol = isSymbol(rawSymbol) ? rawSymbol : null;
-  const planId = isPlanId(fields.plan_id) ? fields.plan_id : null;
-  if (typeof steps === 'string') return { kind: 'bad', problem: steps, symbol };
-
-  const executed = readBool(fields.executed);
+  const r = readRecord(fields);
+  const symbol = firstOf(r, ['symbol'], readSymbol);
+  const planId = readPlanId(fields.plan_id?.trim()) ?? readPlanId(r.details?.plan_id);
+  const executed = readExecuted(r);
   if (executed === null) {
-    return {
-      kind: 'bad',
-      problem: `executed ${JSON.stringify(fields.executed)} is not a boolean`,
-      symbol,
-    };
+    const raw = fields.executed ?? r.details?.executed ?? null;
+    return malformed(`executed ${JSON.stringify(raw)} is not a boolean`, symbol);
   }
-  if (!executed) return { kind: 'no_fill', symbol, planId };
-  if (symbol === null) {
-    return {
-      kind: 'bad',
-      problem: `symbol ${JSON.stringify(fields.symbol)} is not a valid symbol`,
+  if (!executed) return { kind: 'not_executed', symbol, planId };
+  if (symbol === null)
+    return malformed(
+      `symbol ${JSON.stringify(fields.symbol ?? null)} is not a valid symbol`,
       symbol,
-    };
-  }
+    );
+  if (r.stepsProblem !== null) return malformed(r.stepsProblem, symbol);
 
-  const qty = readQty(fields, steps);
-  if (typeof qty === 'string') return { kind: 'bad', problem: qty, symbol };
-  if (qty.isNegative()) return { kind: 'bad', problem: 'negative executed quantity', symbol };
-  if (qty.isZero()) return { kind: 'no_fill', symbol, planId };
-
-  const orderSide =
-    readOrderSide(fields.side) ?? steps.map((s) => readOrderSide(s.side)).find((s) => s);
-  if (!orderSide)
-    return { kind: 'bad', problem: 'no BUY/SELL side in side or steps_results', symbol };
-
-  const lastStep = steps.at(-1);
-  const orderId = readId(fields.order_id) ?? readId(lastStep?.orderId);
-  const timeMs =
-    parseTimestampMs(fields.ts) ??
-    parseTimestampMs(fields.timestamp) ??
-    parseTimestampMs(fields.ts_ms) ??
-    streamIdMs(entryId);
-  const reduceOnlyRaw = readBool(fields.reduceOnly ?? fields.reduce_only);
-
-  return {
-    kind: 'fill',
-    fill: {
-      entryId,
-      symbol,
-      planId,
-      orderId,
-      orderSide,
-      qty,
-      signedQty: orderSide === 'BUY' ? qty : qty.neg(),
-      // The Apply Layer only closes positions; absent a flag, a fill is reduce-only.
-      reduceOnly: reduceOnlyRaw ?? true,
-      timeMs,
-    },
+  const base = {
+    entryId,
+    symbol,
+    planId,
+    orderId: firstOf(r, ['order_id', 'orderId'], readId, 'last'),
+    orderSide: firstOf(r, ['side'], readOrderSide),
+    timeMs:
+      firstOf(r, ['ts', 'timestamp', 'ts_ms'], (raw) => parseTimestampMs(raw)) ??
+      streamIdMs(entryId),
   };
+  const filled = readFilledQty(r);
+  if (filled.kind === 'problem') return malformed(filled.problem, symbol);
+  if (filled.kind === 'ok' && filled.qty.gt(0)) {
+    const side = base.orderSide;
+    if (side === null)
+      return malformed('no BUY/SELL side in side, steps_results or details', symbol);
+    const reduceOnly = firstOf(r, ['reduceOnly', 'reduce_only'], readBool) === true;
+    const signedQty = side === 'BUY' ? filled.qty : filled.qty.neg();
+    return {
+      kind: 'fill',
+      fill: { ...base, kind: 'fill', orderSide: side, qty: filled.qty, signedQty, reduceOnly },
+    };
+  }
+  const ordered = readOrderedQty(r);
+  if (ordered.kind === 'problem') return malformed(ordered.problem, symbol);
+  if (ordered.kind === 'absent') return malformed(noQuantity(r, filled.kind === 'ok'), symbol);
+  return {
+    kind: 'unconfirmed_order',
+    order: { ...base, kind: 'unconfirmed_order', qty: ordered.qty },
+  };
+}
+
+/**
+ * The signed quantity an unconfirmed order stands for: by its side, or — no side recorded
+ * — toward flat from `position` (the ledger's amount before the order). Null when that
+ * direction is unknowable (no side and a flat position).
+ */
+export function orderSignedQty(
+  order: UnconfirmedOrder,
+  position: Amount,
+  epsilon: Amount,
+): Amount | null {
+  if (order.orderSide === 'BUY') return order.qty;
+  if (order.orderSide === 'SELL') return order.qty.neg();
+  if (position.abs().lte(epsilon)) return null;
+  return position.isNegative() ? order.qty : order.qty.neg();
+}
+
+/** Relative distance within which a quantity is float noise around a step multiple (SPEC §4). */
+const SNAP_RELATIVE = new Decimal('1e-9');
+
+/**
+ * Float-noise snapping (SPEC §4): a quantity within 1e-9 (relative) of a multiple of the
+ * lot step becomes that multiple (`0.009999999999999998` → `0.01`); any other off-step
+ * quantity is kept exactly and flagged for counting. An unknown step changes nothing.
+ */
+export function snapToLotStep(qty: Amount, step: Amount | null): { qty: Amount; offStep: boolean } {
+  if (step === null || !step.gt(0) || qty.isZero()) return { qty, offStep: false };
+  const nearest = qty.div(step).toDecimalPlaces(0, Decimal.ROUND_HALF_UP).mul(step);
+  if (nearest.eq(qty)) return { qty, offStep: false };
+  if (qty.minus(nearest).abs().lte(qty.abs().mul(SNAP_RELATIVE)) && !nearest.isZero())
+    return { qty: nearest, offStep: false };
+  return { qty, offStep: true };
+}
+
+/** A fill with its quantity snapped to the lot step (see `snapToLotStep`). */
+export function snapFill(fill: Fill, step: Amount | null): { fill: Fill; offStep: boolean } {
+  const snapped = snapToLotStep(fill.qty, step);
+  if (snapped.qty.eq(fill.qty)) return { fill, offStep: snapped.offStep };
+  const signedQty = fill.orderSide === 'BUY' ? snapped.qty : snapped.qty.neg();
+  return { fill: { ...fill, qty: snapped.qty, signedQty }, offStep: false };
 }
 
 /** Flattens an XRANGE/XREADGROUP field array into a record (last value wins). */

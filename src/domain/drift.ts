@@ -13,8 +13,7 @@ import {
   isFlat,
   sideOf,
 } from './amount.js';
-import type { Fill } from './apply-result.js';
-import { type Evidence, findEvidence } from './evidence.js';
+import { type Evidence, type EvidenceItem, findEvidence } from './evidence.js';
 import type { Ledger, LedgerOrderFields, LedgerRead } from './ledger.js';
 import type { LotSize } from './lot-size.js';
 import type { Snapshot, SnapshotRead } from './snapshot.js';
@@ -53,8 +52,8 @@ export interface DriftInput {
   snapshot: SnapshotRead;
   ledger: LedgerRead;
   lotSize: LotSize | null;
-  /** This symbol's executed fills in the evidence window. */
-  evidence: readonly Fill[];
+  /** This symbol's executed results in the evidence window: fills and unconfirmed orders. */
+  evidence: readonly EvidenceItem[];
   /** Entry ids already used to justify a repair. */
   usedEvidence: ReadonlySet<string>;
   nowMs: number;
@@ -257,6 +256,7 @@ function compareAmounts(
     nowMs: input.nowMs,
     windowMs: input.config.evidenceWindowSec * 1000,
     drift: ex.minus(led),
+    ledgerAmt: led,
     epsilon,
     lastResultId: ledger.lastResultId,
   });
@@ -265,7 +265,7 @@ function compareAmounts(
       facts,
       'HOLD',
       'qty_mismatch_no_evidence',
-      'no executed fill explains the drift',
+      'no executed fill or unconfirmed order explains the drift',
     );
   }
   const pct = diffPct(ex, led);

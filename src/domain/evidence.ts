@@ -1,18 +1,28 @@
 /**
- * Evidence (SPEC §7 row 8): executed fills from `apply.result` that explain a drift
- * between the exchange snapshot and the ledger. Pure: the engine feeds fills in, the
+ * Evidence (SPEC §7 row 8, §4): executed results from `apply.result` that explain a drift
+ * between the exchange snapshot and the ledger. Pure: the engine feeds them in, the
  * decision asks whether some of them account for `ex − ledger`.
  *
- * A fill is evidence only when it was taken before the snapshot (so the snapshot
- * reflects it), lies inside the window, is not yet part of the ledger (newer than its
- * `last_result_id`; the repair script also checks the fill's applied marker), and was
- * never used to justify a repair before.
+ * Two kinds of executed result are evidence:
+ * - a **fill**, when it was taken before the snapshot (so the snapshot reflects it), lies
+ *   inside the window, is not yet part of the ledger (newer than its `last_result_id`; the
+ *   repair script also checks the fill's applied marker), and was never used before;
+ * - an **order whose fill is not confirmed** (a Binance ACK, an executor's UNKNOWN), under
+ *   the same time and use rules, signed by its side or — no side recorded — toward flat
+ *   from the ledger. The brain never applies such an order, so `last_result_id` says
+ *   nothing about it; an order whose id also shows up as a fill in the window was
+ *   confirmed after all and is that fill's business, not evidence of its own.
+ *
+ * Preference: one fill, then the pending fills' sum, then one unconfirmed order.
  */
 import { type Amount, ZERO, amountsEqual } from './amount.js';
-import type { Fill } from './apply-result.js';
+import { type Fill, type UnconfirmedOrder, orderSignedQty } from './apply-result.js';
 import { compareStreamIds, streamIdMs } from './identifiers.js';
 
-export type EvidenceKind = 'single_fill' | 'pending_sum';
+export type EvidenceKind = 'single_fill' | 'pending_sum' | 'unconfirmed_order';
+
+/** What the evidence window holds: the executed results of one symbol. */
+export type EvidenceItem = Fill | UnconfirmedOrder;
 
 export interface Evidence {
   kind: EvidenceKind;
@@ -26,25 +36,31 @@ export interface Evidence {
 }
 
 export interface EvidenceQuery {
-  /** This symbol's fills (any order). */
-  fills: readonly Fill[];
+  /** This symbol's executed results — fills and unconfirmed orders — in any order. */
+  fills: readonly EvidenceItem[];
   usedEvidence: ReadonlySet<string>;
   snapshotTakenMs: number;
   nowMs: number;
   windowMs: number;
   /** ex − ledger, signed. */
   drift: Amount;
+  /** The ledger amount (signs an unconfirmed order without a side: toward flat). */
+  ledgerAmt: Amount;
   epsilon: Amount;
   /** The ledger's `last_result_id`: fills newer than it are not in the ledger yet. */
   lastResultId: string | null;
 }
 
-function byEntryId(a: Fill, b: Fill): number {
+function byEntryId(a: EvidenceItem, b: EvidenceItem): number {
   return compareStreamIds(a.entryId, b.entryId);
 }
 
-function insideWindow(fill: Fill, q: EvidenceQuery): boolean {
-  return fill.timeMs < q.snapshotTakenMs && fill.timeMs >= q.nowMs - q.windowMs;
+function insideWindow(item: EvidenceItem, q: EvidenceQuery): boolean {
+  return item.timeMs < q.snapshotTakenMs && item.timeMs >= q.nowMs - q.windowMs;
+}
+
+function fillsOf(q: EvidenceQuery): Fill[] {
+  return q.fills.filter((item): item is Fill => item.kind === 'fill');
 }
 
 function toEvidence(kind: EvidenceKind, fills: readonly Fill[]): Evidence {
@@ -72,7 +88,7 @@ function notYetInLedger(fill: Fill, q: EvidenceQuery): boolean {
  * equals the drift (newest wins).
  */
 function singleFillEvidence(q: EvidenceQuery): Evidence | null {
-  const matches = q.fills
+  const matches = fillsOf(q)
     .filter(
       (f) =>
         insideWindow(f, q) &&
@@ -95,7 +111,9 @@ function singleFillEvidence(q: EvidenceQuery): Evidence | null {
 function pendingSumEvidence(q: EvidenceQuery): Evidence | null {
   const last = q.lastResultId;
   if (last === null || streamIdMs(last) < q.nowMs - q.windowMs) return null;
-  const pending = q.fills.filter((f) => compareStreamIds(f.entryId, last) > 0).sort(byEntryId);
+  const pending = fillsOf(q)
+    .filter((f) => compareStreamIds(f.entryId, last) > 0)
+    .sort(byEntryId);
   const prefix: Fill[] = [];
   for (const fill of pending) {
     if (fill.timeMs >= q.snapshotTakenMs) break;
@@ -107,28 +125,56 @@ function pendingSumEvidence(q: EvidenceQuery): Evidence | null {
   return amountsEqual(evidence.signedQty, q.drift, q.epsilon) ? evidence : null;
 }
 
-/** Fills that explain `ex − ledger`, or null when nothing does. */
+/**
+ * One unused unconfirmed order, before the snapshot and inside the window, whose signed
+ * quantity (by side, else toward flat from the ledger) equals the drift (newest wins).
+ */
+function unconfirmedOrderEvidence(q: EvidenceQuery): Evidence | null {
+  const filledOrderIds = new Set(fillsOf(q).map((f) => f.orderId));
+  let newest: { order: UnconfirmedOrder; signedQty: Amount } | null = null;
+  for (const item of q.fills) {
+    if (item.kind !== 'unconfirmed_order') continue;
+    if (!insideWindow(item, q) || q.usedEvidence.has(item.entryId)) continue;
+    if (item.orderId !== null && filledOrderIds.has(item.orderId)) continue;
+    const signedQty = orderSignedQty(item, q.ledgerAmt, q.epsilon);
+    if (signedQty === null || signedQty.isNegative() !== q.drift.isNegative()) continue;
+    if (!amountsEqual(signedQty, q.drift, q.epsilon)) continue;
+    if (newest === null || byEntryId(item, newest.order) > 0) newest = { order: item, signedQty };
+  }
+  if (newest === null) return null;
+  const { order, signedQty } = newest;
+  return {
+    kind: 'unconfirmed_order',
+    entryIds: [order.entryId],
+    planId: order.planId,
+    orderId: order.orderId,
+    signedQty,
+  };
+}
+
+/** Executed results that explain `ex − ledger`, or null when nothing does. */
 export function findEvidence(q: EvidenceQuery): Evidence | null {
   if (amountsEqual(q.drift, ZERO, q.epsilon)) return null;
-  return singleFillEvidence(q) ?? pendingSumEvidence(q);
+  return singleFillEvidence(q) ?? pendingSumEvidence(q) ?? unconfirmedOrderEvidence(q);
 }
 
 /**
- * The in-memory evidence window: executed fills of the watched symbols, in stream order,
- * dropped once both their fill time and their stream time are older than the window.
+ * The in-memory evidence window: executed results (fills and unconfirmed orders) of the
+ * watched symbols, in stream order, dropped once both their own time and their stream
+ * time are older than the window.
  */
 export class EvidenceWindow {
-  private readonly bySymbol = new Map<string, Fill[]>();
+  private readonly bySymbol = new Map<string, EvidenceItem[]>();
   private count = 0;
 
   constructor(private readonly symbols: ReadonlySet<string>) {}
 
-  /** Adds a fill of a watched symbol; returns false when the symbol is not watched. */
-  add(fill: Fill): boolean {
-    if (!this.symbols.has(fill.symbol)) return false;
-    const list = this.bySymbol.get(fill.symbol);
-    if (list) list.push(fill);
-    else this.bySymbol.set(fill.symbol, [fill]);
+  /** Adds a result of a watched symbol; returns false when the symbol is not watched. */
+  add(item: EvidenceItem): boolean {
+    if (!this.symbols.has(item.symbol)) return false;
+    const list = this.bySymbol.get(item.symbol);
+    if (list) list.push(item);
+    else this.bySymbol.set(item.symbol, [item]);
     this.count += 1;
     return true;
   }
@@ -143,11 +189,12 @@ export class EvidenceWindow {
     }
   }
 
-  fillsFor(symbol: string): readonly Fill[] {
+  /** This symbol's executed results: fills and unconfirmed orders. */
+  fillsFor(symbol: string): readonly EvidenceItem[] {
     return this.bySymbol.get(symbol) ?? [];
   }
 
-  all(): Fill[] {
+  all(): EvidenceItem[] {
     return [...this.bySymbol.values()].flat();
   }
 

@@ -78,6 +78,8 @@ export interface RuleInputs {
   ledger: LedgerRead;
   holdPresent: boolean;
   reconcileHeartbeatPresent: boolean;
+  /** The heartbeat names this symbol among those whose commit failed (check 8). */
+  reconcileSymbolFailing?: boolean;
   lotSize: LotSize | null;
   nowMs: number;
   config: RuleConfig;
@@ -100,10 +102,13 @@ function checkPlan(inputs: RuleInputs, fail: Fail): void {
     fail(0, 'symbol_not_allowed', { symbol: plan.symbol });
   }
   if (plan.qtyProblem !== null) fail(0, 'invalid_qty', { problem: plan.qtyProblem });
-  else if (plan.explicitQty === null && plan.closeFraction === null) {
+  else if (plan.explicitQty === null && plan.closeFraction === null && !plan.opening) {
     fail(0, 'unknown_action', { action: plan.action });
   }
-  if (plan.reduceOnly === false) fail(0, 'not_reduce_only', { reduce_only: false });
+  // An opening action (ENTRY_PROPOSED) is never a close, whatever its reduceOnly flag says.
+  if (plan.opening)
+    fail(0, 'not_reduce_only', { action: plan.action, reduce_only: plan.reduceOnly });
+  else if (plan.reduceOnly === false) fail(0, 'not_reduce_only', { reduce_only: false });
   const age = ageSec(nowMs, plan.timeMs);
   // A plan dated further in the future than the max age is a clock problem: also refused.
   if (!Number.isFinite(age) || age > config.planMaxAgeSec || age < -config.planMaxAgeSec) {
@@ -238,6 +243,9 @@ function checkReconcile(inputs: RuleInputs, fail: Fail): void {
   if (inputs.holdPresent) fail(7, 'reconcile_hold_active', { symbol: inputs.plan.symbol });
   if (inputs.config.requireReconcile && !inputs.reconcileHeartbeatPresent) {
     fail(8, 'reconcile_engine_down', { require_reconcile: true });
+  } else if (inputs.config.requireReconcile && inputs.reconcileSymbolFailing === true) {
+    // The engine is alive but its last commit for this symbol failed: nobody watches it.
+    fail(8, 'reconcile_engine_down', { require_reconcile: true, symbol_failing: true });
   }
 }
 

@@ -2,11 +2,12 @@
  * Feeds the in-memory evidence window from `P:stream:apply.result` (SPEC §7): rebuilt
  * from the stream at start (XRANGE from `now − window`), then read incrementally from the
  * last seen id on the cycle's read pipeline. Entries go through the one shared result
- * parser; bad entries are reported, never thrown.
+ * parser (SPEC §4): fills and orders whose fill is not confirmed enter the window; not
+ * executed entries are skipped; malformed ones are reported, never thrown.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import { type Fill, fieldsToRecord, parseApplyResult } from '../domain/apply-result.js';
-import type { EvidenceWindow } from '../domain/evidence.js';
+import { fieldsToRecord, parseApplyResult } from '../domain/apply-result.js';
+import type { EvidenceItem, EvidenceWindow } from '../domain/evidence.js';
 import { isStreamId } from '../domain/identifiers.js';
 import type { Keys } from '../redis/keys.js';
 
@@ -14,7 +15,8 @@ import type { Keys } from '../redis/keys.js';
 export const EVIDENCE_PAGE = 1000;
 
 export interface IngestResult {
-  fills: Fill[];
+  /** Fills and unconfirmed orders added to the window. */
+  fills: EvidenceItem[];
   /** The page was full: more entries may be waiting. */
   full: boolean;
 }
@@ -34,8 +36,8 @@ export class EvidenceFeed {
     return this.lastId !== null;
   }
 
-  /** Reads the last `window` of the stream into the window. Returns the fills added. */
-  async rebuild(nowMs: number): Promise<Fill[]> {
+  /** Reads the last `window` of the stream into the window. Returns the results added. */
+  async rebuild(nowMs: number): Promise<EvidenceItem[]> {
     const start = `${Math.max(0, Math.floor(nowMs - this.windowMs))}-0`;
     const reply = await this.redis.xrange(
       this.keys.applyResultStream,
@@ -70,8 +72,8 @@ export class EvidenceFeed {
   }
 
   /** Reads further pages while they come back full. */
-  async drain(): Promise<Fill[]> {
-    const fills: Fill[] = [];
+  async drain(): Promise<EvidenceItem[]> {
+    const fills: EvidenceItem[] = [];
     for (;;) {
       const reply = await this.redis.xrange(
         this.keys.applyResultStream,
@@ -86,10 +88,10 @@ export class EvidenceFeed {
     }
   }
 
-  /** Parses one XRANGE reply, adds its fills to the window and advances the last seen id. */
+  /** Parses one XRANGE reply, adds its evidence to the window and advances the last seen id. */
   ingest(reply: unknown): IngestResult {
     const entries = Array.isArray(reply) ? (reply as unknown[]) : [];
-    const fills: Fill[] = [];
+    const fills: EvidenceItem[] = [];
     for (const entry of entries) {
       if (!Array.isArray(entry) || entry.length !== 2) continue;
       const [id, flat] = entry as [unknown, unknown];
@@ -97,8 +99,14 @@ export class EvidenceFeed {
       this.lastId = id;
       const fields = Array.isArray(flat) ? fieldsToRecord(flat.map(String)) : {};
       const parsed = parseApplyResult(id, fields);
-      if (parsed.kind === 'bad') this.onBad(id, parsed.problem);
-      else if (parsed.kind === 'fill' && this.window.add(parsed.fill)) fills.push(parsed.fill);
+      if (parsed.kind === 'malformed') this.onBad(id, parsed.problem);
+      const item =
+        parsed.kind === 'fill'
+          ? parsed.fill
+          : parsed.kind === 'unconfirmed_order'
+            ? parsed.order
+            : null;
+      if (item !== null && this.window.add(item)) fills.push(item);
     }
     return { fills, full: entries.length >= EVIDENCE_PAGE };
   }

@@ -53,8 +53,14 @@ describe('script arguments and replies (no Redis)', () => {
       'q:posguard:result:applied:5-1',
       'q:stream:apply.result',
     ]);
-    expect(call.args).toEqual(['g', '5-1', '', 86_400_000, 3_600_000, 'ledger_amt', '1']);
+    expect(call.args).toEqual(['g', '5-1', '', 86_400_000, 3_600_000, 'fill', 'ledger_amt', '1']);
     expect(decodeApplyFillReply('conflict')).toBe('conflict');
+    expect(decodeApplyFillReply('recorded')).toBe('recorded');
+    expect(decodeApplyFillReply('wrong_type:marker', call.keys)).toEqual({
+      wrongType: 'marker',
+      key: 'q:posguard:result:applied:5-1',
+    });
+    expect(decodeApplyFillReply('wrong_type:other', call.keys)).toBeNull();
     expect(decodeApplyFillReply(1)).toBeNull();
   });
 });
@@ -163,5 +169,59 @@ describe('script status codes (real Redis)', () => {
     );
     expect(reply).toBe('applied');
     expect(await t.redis.hget(t.keys.ledger('ETHUSDT'), 'ledger_amt')).toBe('-0.5');
+  });
+
+  it('order: records the order fields only — no marker, last_result_id untouched, acked; duplicate once repaired from', async () => {
+    const stream = t.keys.applyResultStream;
+    const ledger = t.keys.ledger('SOLUSDT');
+    await t.redis.hset(ledger, { ledger_amt: '2', version: '7', last_result_id: '1000-0' });
+    const id = await deliver(stream, ['symbol', 'SOLUSDT']);
+    const order = (expectedVersion: string) =>
+      runApplyFill(
+        t.redis,
+        t.keys,
+        {
+          symbol: 'SOLUSDT',
+          entryId: id,
+          expectedVersion,
+          fields: { last_order_time_ms: '5', version: String(Number(expectedVersion) + 1) },
+          mode: 'order',
+        },
+        FILL_SETTINGS,
+      );
+    expect(await order('6')).toBe('conflict');
+    expect(await pending(stream)).toBe(1);
+    expect(await order('7')).toBe('recorded');
+    expect(await t.redis.hgetall(ledger)).toMatchObject({
+      ledger_amt: '2',
+      version: '8',
+      last_order_time_ms: '5',
+      last_result_id: '1000-0',
+    });
+    expect(await t.redis.exists(t.keys.resultApplied(id))).toBe(0);
+    expect(await pending(stream)).toBe(0);
+    // The engine repaired from this order (it set the marker): a redelivery writes nothing.
+    await t.redis.set(t.keys.resultApplied(id), '1');
+    expect(await order('8')).toBe('duplicate');
+    expect(await t.redis.hget(ledger, 'version')).toBe('8');
+  });
+
+  it('checks every key type before the first write: wrong-typed ledger or marker → named, nothing written, not acked', async () => {
+    const stream = t.keys.applyResultStream;
+    const id = await deliver(stream, ['symbol', 'BNBUSDT']);
+    const run = () =>
+      runApplyFill(
+        t.redis,
+        t.keys,
+        { symbol: 'BNBUSDT', entryId: id, expectedVersion: '', fields: { ledger_amt: '1' } },
+        FILL_SETTINGS,
+      );
+    await t.redis.set(t.keys.ledger('BNBUSDT'), 'not a hash');
+    expect(await run()).toEqual({ wrongType: 'ledger', key: t.keys.ledger('BNBUSDT') });
+    await t.redis.del(t.keys.ledger('BNBUSDT'));
+    await t.redis.rpush(t.keys.resultApplied(id), 'x');
+    expect(await run()).toEqual({ wrongType: 'marker', key: t.keys.resultApplied(id) });
+    expect(await t.redis.exists(t.keys.ledger('BNBUSDT'))).toBe(0);
+    expect(await pending(stream)).toBe(1);
   });
 });

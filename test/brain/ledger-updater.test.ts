@@ -256,7 +256,7 @@ describe('ledger updater', () => {
     expect(await t.redis.pttl(t.keys.ledger('BTCUSDT'))).toBeGreaterThan(0);
   });
 
-  it('acks malformed and no-fill entries, counts the malformed, changes nothing', async () => {
+  it('acks malformed and not-executed entries, counts the malformed, changes nothing', async () => {
     await writeLedger(t.redis, t.keys, 'BTCUSDT', '1');
     start(updater());
     await addResult({ symbol: 'BTCUSDT', executed: 'maybe', side: 'SELL', filled_qty: '0.1' });
@@ -264,6 +264,7 @@ describe('ledger updater', () => {
     await addResult({ symbol: 'BTCUSDT', executed: 'true', steps_results: '{not json' });
     await addResult({ symbol: 'BTCUSDT', executed: 'true', filled_qty: '0.1' });
     await addResult({ symbol: 'BTCUSDT', executed: 'false', side: 'SELL', filled_qty: '0.1' });
+    // Executed, nothing filled and no ordered quantity: nothing to conclude, so malformed.
     const last = await addResult({
       symbol: 'BTCUSDT',
       executed: 'true',
@@ -272,9 +273,46 @@ describe('ledger updater', () => {
     });
     await drained(last);
     expect(await amountOf('BTCUSDT')).toBe('1');
-    expect(await counter('p33_bad_input_total', { stream: 'apply.result' })).toBe(4);
+    expect(await counter('p33_bad_input_total', { stream: 'apply.result' })).toBe(5);
     expect(await pendingCount(t.redis, t.keys.applyResultStream, RESULT_GROUP)).toBe(0);
     expect(fills).toEqual([]);
+  });
+
+  it('an order whose fill is not confirmed records the last-order fields only; the amount never moves', async () => {
+    await writeLedger(t.redis, t.keys, 'BTCUSDT', '1', { previousVersion: 2 });
+    start(updater());
+    const tsSec = Math.floor(Date.now() / 1000);
+    const steps = [{ order_id: '77', side: 'SELL', quantity: '0.002', executed_qty: '0.000' }];
+    const id = await addResult({
+      plan_id: 'ack-1',
+      symbol: 'BTCUSDT',
+      executed: 'True',
+      steps_results: JSON.stringify(steps),
+      timestamp: String(tsSec),
+    });
+    await drained(id);
+    const ledger = await t.redis.hgetall(t.keys.ledger('BTCUSDT'));
+    expect(ledger).toMatchObject({
+      ledger_amt: '1',
+      version: '4',
+      last_order_id: '77',
+      last_plan_id: 'ack-1',
+      last_order_time_ms: String(tsSec * 1000),
+    });
+    expect(ledger.last_result_id).toBeUndefined();
+    expect(await t.redis.exists(t.keys.resultApplied(id))).toBe(0);
+    expect(await counter('p33_ledger_update_total', { symbol: 'BTCUSDT' })).toBe(0);
+  });
+
+  it('snaps float noise to the lot step; counts an off-step quantity and applies it exactly', async () => {
+    await writeLedger(t.redis, t.keys, 'ETHUSDT', '0.038');
+    await t.redis.hset(t.keys.symbolLotSize('ETHUSDT'), { step_size: '0.001', min_qty: '0.001' });
+    start(updater());
+    const noise = { symbol: 'ETHUSDT', executed: 'True', side: 'SELL', reduceOnly: 'True' };
+    await addResult({ ...noise, filled_qty: '0.009999999999999998' });
+    await drained(await addResult({ ...noise, filled_qty: '0.0085' }));
+    expect(await amountOf('ETHUSDT')).toBe('0.0195');
+    expect(await counter('p33_off_step_qty_total', { symbol: 'ETHUSDT' })).toBe(1);
   });
 
   it('applies a fill on top of the ledger as it is when the fill is handled, not as it was delivered', async () => {

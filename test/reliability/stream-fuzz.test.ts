@@ -250,7 +250,7 @@ describe('random stream entries consumed by the real brain', () => {
     let badResults = 0;
     for (const e of resultEntries) {
       const parsed = parseApplyResult(e.id, e.fields);
-      if (parsed.kind === 'bad') badResults += 1;
+      if (parsed.kind === 'malformed') badResults += 1;
       if (parsed.kind !== 'fill') continue;
       const { symbol, signedQty, reduceOnly } = parsed.fill;
       const before = expected.get(symbol);

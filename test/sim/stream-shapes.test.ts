@@ -22,11 +22,11 @@ import {
   malformedResultEntries,
 } from '../../src/sim/pipeline/plan-fields.js';
 
-const SHAPES: ResultShape[] = ['steps', 'flat', 'flat_1', 'steps_yes'];
+const SHAPES: ResultShape[] = ['steps', 'flat', 'flat_1', 'steps_yes', 'details', 'close_handler'];
 
 describe('apply.result shapes', () => {
   it('rotates through every shape, mostly the two common ones', () => {
-    const seen = Array.from({ length: 12 }, (_, i) => shapeForSequence(i));
+    const seen = Array.from({ length: 16 }, (_, i) => shapeForSequence(i));
     expect(new Set(seen)).toEqual(new Set(SHAPES));
     expect(seen.filter((s) => s === 'steps' || s === 'flat').length).toBe(8);
   });
@@ -50,8 +50,13 @@ describe('apply.result shapes', () => {
     expect(formatAmount(parsed.fill.signedQty)).toBe('-0.012');
     expect(parsed.fill.orderId).toBe('1000042');
     expect(parsed.fill.planId).toBe('sim-1:7');
-    expect(parsed.fill.reduceOnly).toBe(true);
-    expect(Math.abs(parsed.fill.timeMs - 1_700_000_000_123)).toBeLessThanOrEqual(1);
+    // intent_executor records no reduce-only flag: its fills are applied exactly.
+    expect(parsed.fill.reduceOnly).toBe(shape !== 'details');
+    // Real writers' integer seconds drop the milliseconds.
+    const intSeconds = shape === 'details' || shape === 'close_handler';
+    expect(Math.abs(parsed.fill.timeMs - 1_700_000_000_123)).toBeLessThanOrEqual(
+      intSeconds ? 999 : 1,
+    );
   });
 
   it('marks opening orders reduce_only=false', () => {
@@ -79,7 +84,7 @@ describe('apply.result shapes', () => {
       error: 'HTTP 429',
       timeMs: 1,
     });
-    expect(parseApplyResult('1-0', fields).kind).toBe('no_fill');
+    expect(parseApplyResult('1-0', fields).kind).toBe('not_executed');
   });
 });
 
@@ -130,7 +135,7 @@ describe('plans and garbage', () => {
 
   it('garbage results are bad input, never a fill', () => {
     for (const fields of malformedResultEntries('g1', 'BTCUSDT')) {
-      expect(parseApplyResult('1-0', fields).kind).toBe('bad');
+      expect(parseApplyResult('1-0', fields).kind).toBe('malformed');
     }
   });
 });

@@ -159,7 +159,8 @@ describe('decide — properties', () => {
           expect(f.timeMs).toBeGreaterThanOrEqual(
             input.nowMs - input.config.evidenceWindowSec * 1000,
           );
-          sum = sum.plus(f.signedQty);
+          expect(f.kind).toBe('fill'); // these inputs hold fills only
+          if (f.kind === 'fill') sum = sum.plus(f.signedQty);
         }
         expect(
           sum.minus(snapshot!.amount.minus(ledger!.amount)).abs().lte(epsilonFor(BTC_LOT.stepSize)),

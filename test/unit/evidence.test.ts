@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal, epsilonFor } from '../../src/domain/amount.js';
+import { type UnconfirmedOrder, parseApplyResult } from '../../src/domain/apply-result.js';
 import { EvidenceWindow, type EvidenceQuery, findEvidence } from '../../src/domain/evidence.js';
 import { BTC_LOT, T0, fill, flatResult, stepsResult } from '../reconcile/fixtures.js';
 
@@ -13,6 +14,7 @@ function query(over: Partial<EvidenceQuery>): EvidenceQuery {
     nowMs: T0,
     windowMs: 300_000,
     drift: new Decimal('-0.001'),
+    ledgerAmt: new Decimal('1'),
     epsilon: EPS,
     lastResultId: null,
     ...over,
@@ -82,6 +84,78 @@ describe('findEvidence', () => {
     it('is refused when last_result_id is older than the window (pending fills may be missing)', () => {
       expect(findEvidence(query({ fills: [a, b], lastResultId: `${T0 - 400_000}-0` }))).toBeNull();
     });
+  });
+});
+
+/** A Binance ACK (executed, executedQty 0) or a reconcile close without a side. */
+function ackOrder(
+  entryMs: number,
+  qty: string,
+  side: 'BUY' | 'SELL' | null,
+  orderId = `${entryMs}`,
+): UnconfirmedOrder {
+  const step: Record<string, unknown> = {
+    step: 'PLACE_ORDER',
+    order_id: orderId,
+    qty: Number(qty),
+  };
+  if (side !== null) Object.assign(step, { side, quantity: qty, executed_qty: '0.000' });
+  const parsed = parseApplyResult(`${entryMs}-0`, {
+    plan_id: `ack-${entryMs}`,
+    symbol: 'BTCUSDT',
+    executed: 'True',
+    steps_results: JSON.stringify([step]),
+    timestamp: String(Math.floor(entryMs / 1000)),
+  });
+  if (parsed.kind !== 'unconfirmed_order') throw new Error(`not an order: ${parsed.kind}`);
+  return parsed.order;
+}
+
+describe('findEvidence: orders whose fill is not confirmed (SPEC §4)', () => {
+  it('an ACKed SELL explains the drift it would cause, signed by its side', () => {
+    const order = ackOrder(T0 - 9000, '0.001', 'SELL');
+    const e = findEvidence(query({ fills: [order] }));
+    expect(e).toMatchObject({ kind: 'unconfirmed_order', entryIds: [order.entryId] });
+    expect(e?.signedQty.toFixed()).toBe('-0.001');
+    expect(findEvidence(query({ fills: [ackOrder(T0 - 9000, '0.001', 'BUY')] }))).toBeNull();
+  });
+
+  it('without a side it moves toward flat from the ledger; a flat ledger gives it no direction', () => {
+    const order = ackOrder(T0 - 9000, '0.001', null);
+    expect(findEvidence(query({ fills: [order], ledgerAmt: new Decimal('1') }))?.kind).toBe(
+      'unconfirmed_order',
+    );
+    const short = query({
+      fills: [order],
+      ledgerAmt: new Decimal('-1'),
+      drift: new Decimal('0.001'),
+    });
+    expect(findEvidence(short)?.signedQty.toFixed()).toBe('0.001');
+    expect(findEvidence(query({ fills: [order], ledgerAmt: new Decimal('-1') }))).toBeNull();
+    const flat = query({
+      fills: [order],
+      ledgerAmt: new Decimal('0'),
+      drift: new Decimal('0.001'),
+    });
+    expect(findEvidence(flat)).toBeNull();
+  });
+
+  it('counts even behind last_result_id (the brain never applies an order), but never twice, never after the snapshot', () => {
+    const order = ackOrder(T0 - 9000, '0.001', 'SELL');
+    expect(findEvidence(query({ fills: [order], lastResultId: `${T0 - 2000}-0` }))).not.toBeNull();
+    expect(
+      findEvidence(query({ fills: [order], usedEvidence: new Set([order.entryId]) })),
+    ).toBeNull();
+    expect(findEvidence(query({ fills: [ackOrder(T0 - 1000, '0.001', 'SELL')] }))).toBeNull();
+    expect(findEvidence(query({ fills: [ackOrder(T0 - 400_000, '0.001', 'SELL')] }))).toBeNull();
+  });
+
+  it('yields to a matching fill, and is void once its order id shows up as a fill', () => {
+    const order = ackOrder(T0 - 9000, '0.001', 'SELL', 'ord-f');
+    const f = fill(`${T0 - 8000}-0`, flatResult('BTCUSDT', 'SELL', '0.001', T0 - 8000, 'f'));
+    expect(findEvidence(query({ fills: [order, f] }))?.kind).toBe('single_fill');
+    const other = fill(`${T0 - 8000}-0`, flatResult('BTCUSDT', 'SELL', '0.005', T0 - 8000, 'f'));
+    expect(findEvidence(query({ fills: [order, other] }))).toBeNull();
   });
 });
 

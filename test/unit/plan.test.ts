@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ACTION_FRACTIONS, parsePlan } from '../../src/domain/plan.js';
+import { evaluatePlan } from '../../src/domain/permit-rules.js';
+import { NOW_MS, healthy, ledger, snapshot } from '../brain/fixtures.js';
+import { PLAN_PERMITS, PLAN_POSITIONS, fieldsAt, loadPeerShapes } from '../helpers/peer-shapes.js';
 
 const ID = '1737672000000-0';
 
@@ -14,6 +17,7 @@ describe('plan codec', () => {
       CLOSE_PARTIAL_75: '0.75',
       PARTIAL_50: '0.5',
       CLOSE_PARTIAL_50: '0.5',
+      PARTIAL_33: '0.33',
       PARTIAL_25: '0.25',
       CLOSE_PARTIAL_25: '0.25',
     };
@@ -124,4 +128,98 @@ describe('plan codec', () => {
       ),
     );
   });
+});
+
+describe('plan rules from the real writers (SPEC §5, peer_shapes.json)', () => {
+  const parse = (fields: Record<string, string>) => {
+    const parsed = parsePlan(ID, {
+      plan_id: 'p',
+      decision: 'EXECUTE',
+      symbol: 'ETHUSDT',
+      ...fields,
+    });
+    if (parsed.kind !== 'execute') throw new Error(`expected execute, got ${parsed.kind}`);
+    return parsed.plan;
+  };
+  const allow = (fields: Record<string, string>, position: string, allowlist = ['ETHUSDT']) =>
+    evaluatePlan({
+      ...healthy(),
+      plan: parse(fields),
+      snapshot: snapshot(position),
+      ledger: ledger(position),
+      allowlist: new Set(allowlist),
+    });
+
+  it('close_qty before qty, each only when > 0 ("0.0" = not given)', () => {
+    expect(parse({ close_qty: '0.05', qty: '0.2' }).explicitQty?.toFixed()).toBe('0.05');
+    expect(parse({ close_qty: '0.0', qty: '0.012' }).explicitQty?.toFixed()).toBe('0.012');
+    expect(parse({ close_qty: '0.0', qty: '0' }).explicitQty).toBeNull();
+    expect(parse({ close_qty: 'abc', qty: '0.2' }).qtyProblem).toMatch(/close_qty/);
+    const d = allow(
+      { action: 'PARTIAL_CLOSE_PROPOSED', close_qty: '0.05', qty: '0.2', reduceOnly: 'true' },
+      '0.2',
+    );
+    expect(d.allow && d.safeCloseQty.toFixed()).toBe('0.05');
+  });
+
+  it('PARTIAL_33 is a third (0.33)', () => {
+    expect(ACTION_FRACTIONS.get('PARTIAL_33')?.toFixed()).toBe('0.33');
+    const d = allow({ action: 'PARTIAL_33' }, '0.3');
+    expect(d.allow && d.safeCloseQty.toFixed()).toBe('0.099');
+  });
+
+  it('ENTRY_PROPOSED is an open: not_reduce_only whatever reduceOnly says, never unknown_action', () => {
+    const extras: Record<string, string>[] = [
+      {},
+      { reduceOnly: 'true' },
+      { reduceOnly: 'false', qty: '0.004604051565377533' },
+    ];
+    for (const extra of extras) {
+      const d = allow({ action: 'ENTRY_PROPOSED', ...extra }, '0.2');
+      expect(d.allow ? 'ALLOW' : [d.reason, d.failed.map((f) => f.reason)]).toEqual([
+        'not_reduce_only',
+        ['not_reduce_only'],
+      ]);
+    }
+  });
+
+  it('symbol "ALL" is not a symbol: symbol_not_allowed even if someone allowlisted it', () => {
+    const d = allow({ symbol: 'ALL', action: 'FULL_CLOSE_PROPOSED' }, '0.2', ['ALL', 'ETHUSDT']);
+    expect(d.allow ? 'ALLOW' : d.reason).toBe('symbol_not_allowed');
+    expect(parse({ symbol: 'ALL' }).symbolValid).toBe(false);
+  });
+
+  it('float-second timestamps and every reduceOnly spelling', () => {
+    const p = parsePlan(ID, { plan_id: 'p', decision: 'EXECUTE', timestamp: '1770141600.4871533' });
+    expect(p.kind === 'execute' && [p.plan.timeMs, p.plan.timeSource]).toEqual([
+      1770141600487,
+      'plan',
+    ]);
+    expect(parse({ reduceOnly: 'True' }).reduceOnly).toBe(true);
+    expect(parse({ reduceOnly: 'true' }).reduceOnly).toBe(true);
+    expect(parse({ reduceOnly: 'false' }).reduceOnly).toBe(false);
+  });
+
+  it.each(loadPeerShapes().apply_plan.map((r, i) => [i, r.fields.plan_id ?? '', r] as const))(
+    'fixture plan %i (%s) gets the permit its meaning implies',
+    (_i, planId, record) => {
+      const want = PLAN_PERMITS[planId];
+      expect(want, 'every fixture plan has an expectation').not.toBeUndefined();
+      const parsed = parsePlan(`${NOW_MS - 100}-0`, fieldsAt(record, NOW_MS - 500));
+      if (want === null) {
+        expect(parsed.kind, record.meaning).toBe('ignored');
+        return;
+      }
+      if (parsed.kind !== 'execute') throw new Error(`expected execute, got ${parsed.kind}`);
+      const position = PLAN_POSITIONS[parsed.plan.symbol] ?? '0';
+      const d = evaluatePlan({
+        ...healthy(),
+        plan: parsed.plan,
+        snapshot: snapshot(position),
+        ledger: ledger(position),
+      });
+      const got = d.allow ? d.safeCloseQty.toFixed() : d.reason;
+      expect(got, record.meaning).toBe(want);
+    },
+  );
 });

@@ -1,12 +1,23 @@
 --[[
-brain_apply_fill — applies one apply.result entry to a ledger at most once, and acks it.
+brain_apply_fill — writes one executed apply.result entry into a ledger at most once, and
+acks it (SPEC §4).
 
 The caller read the ledger, computed the new fields with the ledger codec (decimals,
 reduce-only fills never cross zero) and passes them here with the version it read. The
-write happens only if nobody wrote the ledger in between (compare-and-set on `version`)
-and the entry was never applied before (marker). `last_result_id` only moves forward:
-it is set to this entry id when that id is greater than the stored one (ids compared as
-ms-seq pairs).
+write happens only if nobody wrote the ledger in between (compare-and-set on `version`).
+
+Two modes:
+  fill   a confirmed fill: applied once (result-applied marker). `last_result_id` only
+         moves forward: it is set to this entry id when that id is greater than the stored
+         one (ids compared as ms-seq pairs).
+  order  an order whose fill is not confirmed: only its order fields (the cooldown) are
+         written. No marker is set and `last_result_id` is not touched — the order is not
+         in the ledger, so it stays usable as the engine's evidence. When the marker
+         exists (the engine's repair already accounted for this order) nothing is written.
+         Writing the same order fields twice changes nothing but the version.
+
+Every key's type is checked before the first write, so a wrong-typed key never leaves a
+half-applied fill.
 
 KEYS[1]  ledger hash             P:position:ledger:SYM
 KEYS[2]  result-applied marker   P:posguard:result:applied:ENTRY
@@ -17,14 +28,34 @@ ARGV[2]  stream entry id of the result
 ARGV[3]  expected raw `version` field ('' when the field was absent)
 ARGV[4]  ledger TTL, ms (> 0), renewed on the write
 ARGV[5]  marker TTL, ms (> 0)
-ARGV[6…] field, value, field, value … to HSET (never last_result_id: see above)
+ARGV[6]  mode: "fill" | "order"
+ARGV[7…] field, value, field, value … to HSET (never last_result_id: see above)
 
 Replies (status strings):
-  "applied"    fields written, last_result_id advanced if newer, TTL renewed, marker set, acked
-  "duplicate"  the entry was applied before: nothing written, acked
+  "applied"    fill: fields written, last_result_id advanced if newer, TTL renewed,
+               marker set, acked
+  "recorded"   order: order fields written, TTL renewed, acked (no marker)
+  "duplicate"  the entry was applied (or repaired from) before: nothing written, acked
   "conflict"   the ledger version changed since it was read: nothing written, NOT acked
                (the caller re-reads and retries)
+  "wrong_type:ledger" | "wrong_type:marker" | "wrong_type:stream"
+               that key holds another Redis type: nothing written, NOT acked
 ]]
+local function has_type(key, allowed)
+  local t = redis.call('TYPE', key)
+  if type(t) == 'table' then t = t['ok'] end
+  return t == 'none' or t == allowed
+end
+
+if not has_type(KEYS[1], 'hash') then return 'wrong_type:ledger' end
+if not has_type(KEYS[2], 'string') then return 'wrong_type:marker' end
+if not has_type(KEYS[3], 'stream') then return 'wrong_type:stream' end
+
+local mode = ARGV[6]
+if mode ~= 'fill' and mode ~= 'order' then
+  return redis.error_reply('brain_apply_fill: ARGV[6] must be "fill" or "order"')
+end
+
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
   return 'duplicate'
@@ -49,8 +80,15 @@ local function newer(a, b)
   return a_seq > b_seq
 end
 
-if #ARGV > 5 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if #ARGV > 6 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+end
+if mode == 'order' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  end
+  redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
+  return 'recorded'
 end
 local stored = redis.call('HGET', KEYS[1], 'last_result_id')
 if stored == false or stored == '' or newer(ARGV[2], stored) then

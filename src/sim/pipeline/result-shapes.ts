@@ -1,21 +1,35 @@
 /**
  * The `apply.result` entries the Apply Layer stub writes, in the shapes real writers use
- * (SPEC §4, LESSONS #2). The stub rotates through them so every shape the shared parser
- * accepts is exercised by the brain's ledger updates and the engine's evidence:
+ * (SPEC §4, LESSONS #2, `fixtures/peer_shapes.json`). The stub rotates through them so
+ * every fill shape the shared parser accepts is exercised by the brain's ledger updates
+ * and the engine's evidence:
  *
- * - `steps`     executed="True", `steps_results` JSON with executed_qty per step
- * - `flat`      executed="true", top-level `filled_qty`, `side`, `order_id`, `ts` (ms)
- * - `flat_1`    executed="1", top-level fields, `timestamp` in seconds
- * - `steps_yes` executed="yes", `steps_results`, `ts_ms`
+ * - `steps`         executed="True", `steps_results` JSON with executed_qty per step
+ * - `flat`          executed="true", top-level `filled_qty`, `side`, `order_id`, `ts` (ms)
+ * - `flat_1`        executed="1", top-level fields, `timestamp` in seconds
+ * - `steps_yes`     executed="yes", `steps_results`, `ts_ms`
+ * - `details`       intent_executor: executed="true", every fact only inside the JSON
+ *                   `details` (numbers as JSON numbers, no reduce-only flag), int seconds
+ * - `close_handler` apply_layer close handler: `close_qty` (ordered) next to
+ *                   `filled_qty`, status FILLED, reduceOnly "True", int seconds
  *
  * Pure: no Redis, no clock reads.
  */
 import { type Amount, formatAmount } from '../../domain/amount.js';
 
-export type ResultShape = 'steps' | 'flat' | 'flat_1' | 'steps_yes';
+export type ResultShape = 'steps' | 'flat' | 'flat_1' | 'steps_yes' | 'details' | 'close_handler';
 
-/** Mostly the two common shapes, now and then the rarer `1` / `yes` forms. */
-const ROTATION: readonly ResultShape[] = ['steps', 'flat', 'steps', 'flat', 'flat_1', 'steps_yes'];
+/** Mostly the two common shapes, now and then each of the rarer forms. */
+const ROTATION: readonly ResultShape[] = [
+  'steps',
+  'flat',
+  'steps',
+  'flat',
+  'flat_1',
+  'steps_yes',
+  'details',
+  'close_handler',
+];
 
 export function shapeForSequence(seq: number): ResultShape {
   const index = ((seq % ROTATION.length) + ROTATION.length) % ROTATION.length;
@@ -75,7 +89,50 @@ export function encodeExecutedResult(
         order_id: order.orderId,
         timestamp: seconds(order.timeMs),
       };
+    case 'details':
+      return intentExecutorResult(order, qty);
+    case 'close_handler':
+      return {
+        plan_id: order.planId,
+        symbol: order.symbol,
+        action: 'PARTIAL_CLOSE_PROPOSED',
+        executed: 'True',
+        reduceOnly: order.reduceOnly ? 'True' : 'False',
+        close_qty: qty,
+        filled_qty: qty,
+        order_id: order.orderId,
+        status: 'FILLED',
+        side: order.side,
+        timestamp: String(Math.floor(order.timeMs / 1000)),
+      };
   }
+}
+
+/** intent_executor's record: the facts live only in the JSON `details` field. */
+function intentExecutorResult(order: ExecutedOrder, qty: string): Record<string, string> {
+  const tsSec = Math.floor(order.timeMs / 1000);
+  const orderId = /^\d{1,15}$/.test(order.orderId) ? Number(order.orderId) : order.orderId;
+  const details = {
+    plan_id: order.planId,
+    symbol: order.symbol,
+    executed: true,
+    source: 'intent_executor',
+    timestamp: tsSec,
+    side: order.side,
+    qty: Number(qty),
+    order_id: orderId,
+    filled_qty: Number(qty),
+    order_status: 'FILLED',
+  };
+  return {
+    event_type: 'apply.result',
+    plan_id: order.planId,
+    symbol: order.symbol,
+    executed: 'true',
+    source: 'intent_executor',
+    timestamp: String(tsSec),
+    details: JSON.stringify(details),
+  };
 }
 
 /** Fields of a result entry for a plan that was not executed (refused or failed). */
