@@ -1,19 +1,25 @@
 /**
  * The snapshot poller (SPEC §3): every `P33_POLL_SEC`, ONE positionRisk request for all
- * symbols (LESSONS #6) and ONE Redis pipeline writing every allowlisted symbol's snapshot.
+ * symbols (LESSONS #6) and one pipeline of `brain_write_snapshots.lua` calls writing every
+ * allowlisted symbol's snapshot.
  *
  * - A failed poll writes nothing: snapshots age and the rules deny (never "flat").
+ * - A snapshot never goes back in time: the script refuses a snapshot older than the stored
+ *   one (exchange_update_ms, then ts_ms), so a REST answer sent before a user-stream push,
+ *   or a paused instance waking up, cannot roll it back — whichever process wrote last.
  * - While the client's rate-limit pause lasts, polls are skipped and counted (LESSONS #7).
- * - `requestRefresh()` (after our own fills) runs an extra poll within ~25 ms, debounced,
- *   and at most one per `REFRESH_MIN_GAP_MS` (250 ms): a steady stream of fills costs at
- *   most 4 extra positionRisk calls a second, never back-to-back polling. While the
- *   exchange reports more than `REFRESH_WEIGHT_CEILING` used weight, extra refreshes are
- *   skipped (counted) and only the regular polls run (LESSONS #7).
+ * - `requestRefresh(symbol)` (after our own fill) runs an extra poll within ~25 ms,
+ *   debounced, and at most one per `REFRESH_MIN_GAP_MS` (250 ms). It asks for that symbol
+ *   only (`symbol=`: one row instead of the whole account); when fills of several symbols
+ *   wait for the same refresh, that refresh is one request for every symbol — the same
+ *   weight as one `symbol=` request. So a steady stream of fills costs at most 4 extra
+ *   positionRisk calls a second, never back-to-back polling; while the exchange reports
+ *   more than `REFRESH_WEIGHT_CEILING` used weight, extra refreshes are skipped (counted).
  *   Polls never overlap — a request during a poll runs one more poll right after it.
  * - `applyAccountUpdate()` writes user-data-stream position rows at once (source `ws`).
  */
 import type { Redis } from 'ioredis';
-import { encodeSnapshot } from '../domain/snapshot.js';
+import { type Snapshot, encodeSnapshot } from '../domain/snapshot.js';
 import type { Clock } from '../domain/time.js';
 import type { AccountUpdate } from '../exchange/user-data-stream.js';
 import type { FuturesRestClient } from '../exchange/types.js';
@@ -21,15 +27,20 @@ import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
-import {
-  type SnapshotPlan,
-  type SnapshotSource,
-  planSnapshots,
-  snapshotFromRow,
-} from './snapshot-rows.js';
-import type { Snapshot } from '../domain/snapshot.js';
+import { SnapshotFlags } from './snapshot-flags.js';
+import { type SnapshotSource, planSnapshots, snapshotFromRow } from './snapshot-rows.js';
+import { type SnapshotWrite, writeSnapshots } from './snapshot-write-script.js';
 
 export type PollOutcome = 'ok' | 'failed' | 'skipped_rate_limited';
+
+/** A REST snapshot whose amount differs from the stored one (the user-stream watchdog's input). */
+export interface RestChange {
+  symbol: string;
+  amount: string;
+  exchangeUpdateMs: number | null;
+  /** When this process last wrote the symbol's snapshot before (ms), null if never. */
+  previousMs: number | null;
+}
 
 export interface SnapshotPollerOptions {
   client: FuturesRestClient;
@@ -46,48 +57,49 @@ export interface SnapshotPollerOptions {
   positionRiskVersion?: 'v2' | 'v3';
   /** Debounce of fill-triggered refreshes. */
   refreshDelayMs?: number;
+  /** Called with the REST-written snapshots whose amount changed. */
+  onRestChanges?: (changes: RestChange[]) => void;
 }
 
-const AGE_GAUGE_MS = 1000;
+/** What a poll covers: every allowlisted symbol (null) or one symbol. */
+type Scope = string | null;
+
 /** Fill-triggered polls start at least this far apart (SPEC §3: "within 250 ms"). */
 export const REFRESH_MIN_GAP_MS = 250;
 /** Half of Binance's default 2 400/min request weight: above it, no extra refreshes. */
 export const REFRESH_WEIGHT_CEILING = 1200;
 
+function merge(a: Scope | undefined, b: Scope): Scope {
+  return a === undefined ? b : a === b ? a : null;
+}
+
 export class SnapshotPoller {
   private readonly allowlist: ReadonlySet<string>;
   private readonly outage: OutageLog;
+  private readonly flags: SnapshotFlags;
   private timers: {
     poll: NodeJS.Timeout | null;
     refresh: NodeJS.Timeout | null;
-    age: NodeJS.Timeout | null;
-  } = {
-    poll: null,
-    refresh: null,
-    age: null,
-  };
+  } = { poll: null, refresh: null };
   private inFlight: Promise<PollOutcome> | null = null;
-  private rerun = false;
+  /** The poll to run when the one in flight ends (undefined: none). */
+  private rerun: Scope | undefined = undefined;
+  /** What the scheduled refresh will cover (undefined: nothing requested). */
+  private refreshScope: Scope | undefined = undefined;
   private stopped = true;
   private pausedLogged = false;
   private lastSuccess: number | null = null;
+  /** When this process last wrote each symbol's snapshot. */
   private readonly written = new Map<string, number>();
   private lastRefreshMs = -Infinity;
-  /** Last amount written per symbol, to publish only real position changes. */
-  private readonly lastAmount = new Map<string, string>();
-  private readonly wsWritten = new Map<string, number>();
-  private readonly flagged = {
-    unknown: new Set<string>(),
-    hedge: new Set<string>(),
-    ambiguous: new Set<string>(),
-  };
 
   constructor(private readonly options: SnapshotPollerOptions) {
     this.allowlist = new Set(options.allowlist);
     this.outage = new OutageLog(options.logger, 'snapshot poll', () => options.clock.nowMs());
+    this.flags = new SnapshotFlags(options.metrics, options.logger);
   }
 
-  /** When the last poll succeeded (ms), null before the first. */
+  /** When the last poll of every symbol succeeded (ms), null before the first. */
   lastSuccessMs(): number | null {
     return this.lastSuccess;
   }
@@ -96,21 +108,27 @@ export class SnapshotPoller {
     this.stopped = false;
     this.trigger();
     this.schedulePoll();
-    this.timers.age = setInterval(() => this.updateAges(), AGE_GAUGE_MS);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of Object.values(this.timers)) if (timer) clearTimeout(timer);
-    this.timers = { poll: null, refresh: null, age: null };
+    this.timers = { poll: null, refresh: null };
     await this.inFlight;
   }
 
-  /** An extra poll soon (after a fill), debounced: many requests, one poll. */
-  requestRefresh(): void {
-    if (this.stopped || this.timers.refresh) return;
+  /**
+   * An extra poll soon, after our own fill of `symbol` (every symbol when absent),
+   * debounced: many requests, one poll.
+   */
+  requestRefresh(symbol?: string): void {
+    if (this.stopped) return;
+    if (symbol !== undefined && !this.allowlist.has(symbol)) return;
+    this.refreshScope = merge(this.refreshScope, symbol ?? null);
+    if (this.timers.refresh) return;
     const weight = this.options.client.usedWeight1m();
     if (weight !== null && weight > REFRESH_WEIGHT_CEILING) {
+      this.refreshScope = undefined;
       this.options.metrics.pollTotal.inc({ outcome: 'refresh_skipped_weight' });
       return;
     }
@@ -122,22 +140,24 @@ export class SnapshotPoller {
     this.timers.refresh = setTimeout(() => {
       this.timers.refresh = null;
       this.lastRefreshMs = this.options.clock.nowMs();
-      this.trigger();
+      const scope = this.refreshScope ?? null;
+      this.refreshScope = undefined;
+      this.trigger(scope ?? undefined);
     }, delay);
   }
 
   /** Runs a poll now unless one is running; then one more runs right after it. */
-  trigger(): void {
+  trigger(symbol?: string): void {
+    const scope: Scope = symbol ?? null;
     if (this.inFlight) {
-      this.rerun = true;
+      this.rerun = merge(this.rerun, scope);
       return;
     }
-    this.inFlight = this.pollOnce().finally(() => {
+    this.inFlight = this.poll(scope).finally(() => {
       this.inFlight = null;
-      if (this.rerun && !this.stopped) {
-        this.rerun = false;
-        this.trigger();
-      }
+      const next = this.rerun;
+      this.rerun = undefined;
+      if (next !== undefined && !this.stopped) this.trigger(next ?? undefined);
     });
   }
 
@@ -149,8 +169,12 @@ export class SnapshotPoller {
     }, this.options.pollSec * 1000);
   }
 
-  /** One poll. Never throws: failures are logged once per outage and counted. */
-  async pollOnce(): Promise<PollOutcome> {
+  /** One poll of every symbol, or of `symbol` only. Never throws: failures are logged once per outage and counted. */
+  async pollOnce(symbol?: string): Promise<PollOutcome> {
+    return this.poll(symbol ?? null);
+  }
+
+  private async poll(scope: Scope): Promise<PollOutcome> {
     const { client, clock, metrics } = this.options;
     const startedMs = clock.nowMs();
     if (client.pausedUntilMs() > startedMs) {
@@ -161,9 +185,10 @@ export class SnapshotPoller {
     this.pausedLogged = false;
     const endTimer = metrics.pollDuration.startTimer();
     try {
-      const rows = await client.positionRisk();
+      const rows = await client.positionRisk(scope ?? undefined);
+      const symbols = scope === null ? this.options.allowlist : [scope];
       const plan = planSnapshots(rows, {
-        allowlist: this.options.allowlist,
+        allowlist: symbols,
         // The request time: the snapshot is at least this old (conservative for ages).
         takenMs: startedMs,
         source: 'rest',
@@ -171,15 +196,14 @@ export class SnapshotPoller {
           ? { flatWhenAbsent: this.options.listedSymbols() }
           : {}),
       });
-      // A user-data row written after this request was sent is newer than its answer.
-      await this.write(
-        plan.writes.filter(({ symbol }) => (this.wsWritten.get(symbol) ?? 0) <= startedMs),
-        'rest',
-      );
-      this.flag(plan);
-      this.lastSuccess = clock.nowMs();
+      const changes = await this.write(plan.writes, 'rest');
+      this.flags.note('unknown', plan.unknown, symbols);
+      this.flags.note('hedge', plan.hedge, symbols);
+      this.flags.note('ambiguous', plan.ambiguous, symbols);
+      if (scope === null) this.lastSuccess = clock.nowMs();
       this.outage.ok();
       metrics.pollTotal.inc({ outcome: 'ok' });
+      if (changes.length > 0) this.options.onRestChanges?.(changes);
       return 'ok';
     } catch (error) {
       metrics.pollTotal.inc({ outcome: 'failed' });
@@ -216,68 +240,57 @@ export class SnapshotPoller {
     if (writes.length > 0) await this.write(writes, 'ws');
   }
 
+  /** Writes through the script; returns the written snapshots whose amount changed. */
   private async write(
     writes: { symbol: string; snapshot: Snapshot }[],
     source: SnapshotSource,
-  ): Promise<void> {
-    if (writes.length === 0) return;
+  ): Promise<RestChange[]> {
+    if (writes.length === 0) return [];
     const { redis, keys, metrics } = this.options;
-    const ttlMs = Math.round(this.options.snapshotTtlSec * 1000);
-    const pipeline = redis.pipeline();
-    const changed: string[] = [];
-    const amounts: string[] = [];
-    for (const { symbol, snapshot } of writes) {
+    const encoded: SnapshotWrite[] = writes.map(({ symbol, snapshot }) => {
       const fields = encodeSnapshot(snapshot);
-      amounts.push(fields.position_amt as string);
-      if (this.lastAmount.get(symbol) !== fields.position_amt) changed.push(symbol);
       // A ws row carries no mark price or leverage: keep the last REST values.
       if (source === 'ws')
         for (const f of ['mark_price', 'leverage'] as const) if (fields[f] === '') delete fields[f];
-      pipeline.hset(keys.snapshot(symbol), fields);
-      pipeline.pexpire(keys.snapshot(symbol), ttlMs);
-    }
-    // Wakes the reconcile engine at once for a position that moved (it need not wait for
-    // its next cycle); one message per write batch, only when something changed.
-    if (changed.length > 0) pipeline.publish(keys.snapshotChangedChannel, changed.join(','));
-    const results = (await pipeline.exec()) ?? [];
-    const failure = results.find(([error]) => error !== null)?.[0];
-    if (failure) throw failure;
+      return { symbol, key: keys.snapshot(symbol), fields };
+    });
+    const outcomes = await writeSnapshots(redis, encoded, {
+      ttlMs: this.options.snapshotTtlSec * 1000,
+      // Wakes the reconcile engine at once for a position that moved.
+      channel: keys.snapshotChangedChannel,
+    });
+    const changes: RestChange[] = [];
+    const wrongType: string[] = [];
     for (const [i, { symbol, snapshot }] of writes.entries()) {
-      this.lastAmount.set(symbol, amounts[i] as string);
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'stale') {
+        metrics.snapshotTotal.inc({ symbol, status: 'stale' });
+        continue;
+      }
+      if (outcome.kind === 'wrong_type') {
+        wrongType.push(symbol);
+        metrics.loopErrorsTotal.inc({ component: 'snapshot-poller' });
+        continue;
+      }
+      if (outcome.changed) {
+        changes.push({
+          symbol,
+          amount: encoded[i]!.fields.position_amt!,
+          exchangeUpdateMs: snapshot.exchangeUpdateMs,
+          previousMs: this.written.get(symbol) ?? null,
+        });
+      }
       this.written.set(symbol, snapshot.takenMs);
-      if (source === 'ws') this.wsWritten.set(symbol, snapshot.takenMs);
       metrics.snapshotTotal.inc({ symbol, status: 'ok' });
       metrics.positionAmt.set({ symbol }, snapshot.amount.toNumber());
       metrics.lastSnapshotTs.set({ symbol }, snapshot.takenMs / 1000);
     }
-  }
-
-  private flag(plan: SnapshotPlan): void {
-    const { logger, metrics } = this.options;
-    const kinds = [
-      [
-        'unknown',
-        'unknown_symbol',
-        'allowlisted symbol absent from positionRisk: snapshot not written (unknown_symbol)',
-      ],
-      [
-        'hedge',
-        'hedge_mode',
-        'hedge mode (positionSide LONG/SHORT) is not supported: snapshot not written; switch the account to one-way mode',
-      ],
-      ['ambiguous', 'ambiguous', 'several one-way rows for one symbol: snapshot not written'],
-    ] as const;
-    for (const [kind, status, message] of kinds) {
-      const now = new Set(plan[kind]);
-      for (const symbol of now) metrics.snapshotTotal.inc({ symbol, status });
-      const fresh = [...now].filter((s) => !this.flagged[kind].has(s));
-      const cleared = [...this.flagged[kind]].filter((s) => !now.has(s));
-      if (fresh.length > 0)
-        logger.error({ symbols: fresh.slice(0, 50), count: fresh.length }, message);
-      if (cleared.length > 0)
-        logger.info({ symbols: cleared.slice(0, 50), status }, 'symbols written again');
-      this.flagged[kind] = now;
-    }
+    this.flags.note(
+      'wrong_type',
+      wrongType,
+      writes.map((w) => w.symbol),
+    );
+    return changes;
   }
 
   private notePaused(untilMs: number): void {
@@ -288,12 +301,5 @@ export class SnapshotPoller {
       { paused_until: new Date(untilMs).toISOString() },
       'exchange rate limit: polls skipped until Retry-After passes; snapshots age meanwhile',
     );
-  }
-
-  private updateAges(): void {
-    const now = this.options.clock.nowMs();
-    for (const [symbol, takenMs] of this.written) {
-      this.options.metrics.snapshotAgeSec.set({ symbol }, (now - takenMs) / 1000);
-    }
   }
 }

@@ -6,6 +6,11 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { SYMBOL_RE } from '../domain/identifiers.js';
+import {
+  BINANCE_ENVIRONMENTS,
+  type BinanceEnvironment,
+  resolveBinanceEnvironment,
+} from './binance-environments.js';
 import { withoutInlineComment } from './env-file.js';
 
 type Env = Record<string, string | undefined>;
@@ -234,8 +239,11 @@ export interface BrainConfig {
 export interface BinanceConfig {
   apiKey: string | undefined;
   apiSecret: string | undefined;
+  /** BINANCE_ENV, else from BINANCE_TESTNET (SPEC §3). */
+  environment: BinanceEnvironment;
   testnet: boolean;
   baseUrl: string;
+  /** The PRIVATE WebSocket base; user data at `${wsUrl}/ws/<listenKey>`. */
   wsUrl: string;
   positionRiskVersion: 'v2' | 'v3';
   timeoutMs: number;
@@ -256,10 +264,17 @@ export interface Config {
   gate: GateConfig;
 }
 
-const BINANCE_URLS = {
-  production: { rest: 'https://fapi.binance.com', ws: 'wss://fstream.binance.com' },
-  testnet: { rest: 'https://testnet.binancefuture.com', ws: 'wss://stream.binancefuture.com' },
-} as const;
+function binanceEnvironment(read: Reader): BinanceEnvironment {
+  const testnetGiven = read.optional('BINANCE_TESTNET') !== undefined;
+  const testnet = read.boolean('BINANCE_TESTNET', true);
+  const { environment, problem } = resolveBinanceEnvironment({
+    env: read.optional('BINANCE_ENV'),
+    testnet,
+    testnetGiven,
+  });
+  if (problem !== null) read.problems.push(problem);
+  return environment;
+}
 
 function redisUrl(read: Reader): string {
   const url = read.url('REDIS_URL', ['redis:', 'rediss:']);
@@ -279,8 +294,8 @@ export function loadConfig(env: Env): Readonly<Config> {
 }
 
 function readConfig(read: Reader): Config {
-  const testnet = read.boolean('BINANCE_TESTNET', true);
-  const urls = testnet ? BINANCE_URLS.testnet : BINANCE_URLS.production;
+  const environment = binanceEnvironment(read);
+  const urls = BINANCE_ENVIRONMENTS[environment];
   const config: Config = {
     redis: { url: redisUrl(read), db: read.integer('REDIS_DB', 0, 0, 15) },
     keys: {
@@ -322,9 +337,10 @@ function readConfig(read: Reader): Config {
     binance: {
       apiKey: read.optional('BINANCE_API_KEY'),
       apiSecret: read.optional('BINANCE_API_SECRET'),
-      testnet,
+      environment,
+      testnet: environment === 'testnet',
       baseUrl: read.url('BINANCE_BASE_URL', ['http:', 'https:']) ?? urls.rest,
-      wsUrl: read.url('BINANCE_WS_URL', ['ws:', 'wss:']) ?? urls.ws,
+      wsUrl: read.url('BINANCE_WS_URL', ['ws:', 'wss:']) ?? urls.privateWs,
       positionRiskVersion: read.choice('BINANCE_POSITION_RISK_VERSION', 'v2', [
         'v2',
         'v3',

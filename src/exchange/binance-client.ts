@@ -1,7 +1,8 @@
 /**
  * Binance USD-M futures REST client on global fetch (no SDK), implementing
  * FuturesRestClient (SPEC §3): HMAC-signed requests, clock offset from /fapi/v1/time
- * measured at start and again on -1021, one positionRisk request for every symbol,
+ * measured at start and again on -1021, one positionRisk request for every symbol (or,
+ * after a fill, for one symbol with `symbol=`),
  * lot sizes from exchangeInfo, reduce-only market orders, listenKey calls, and the
  * Retry-After pause shared by every call. Amounts stay decimals end to end.
  */
@@ -114,9 +115,9 @@ export class BinanceClient implements FuturesRestClient, ListenKeyApi {
     this.#synced = true;
   }
 
-  async positionRisk(): Promise<PositionRow[]> {
+  async positionRisk(symbol?: string): Promise<PositionRow[]> {
     const path = `/fapi/${this.#options.positionRiskVersion}/positionRisk`;
-    const body = await this.#signed('GET', path, {});
+    const body = await this.#signed('GET', path, symbol === undefined ? {} : { symbol });
     return toPositionRows(this.#validate(path, positionRiskSchema, body));
   }
 

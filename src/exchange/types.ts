@@ -45,8 +45,11 @@ export interface OrderResult {
 export interface FuturesRestClient {
   /** Measures the offset to the exchange clock (`/fapi/v1/time`). */
   syncTime(): Promise<void>;
-  /** All positions of the account in one signed request. */
-  positionRisk(): Promise<PositionRow[]>;
+  /**
+   * All positions of the account in one signed request; with `symbol`, that symbol's only
+   * (`symbol=`: a small answer, same request weight — for the refresh after our own fill).
+   */
+  positionRisk(symbol?: string): Promise<PositionRow[]>;
   /** Lot sizes per symbol (`MARKET_LOT_SIZE`, falling back to `LOT_SIZE`). */
   lotSizes(): Promise<Map<string, LotSize>>;
   placeOrder(order: OrderRequest): Promise<OrderResult>;

@@ -1,6 +1,8 @@
 /**
  * The snapshot poller against the simulated venue over real HTTP.
  */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { type Rig, startRig } from '../exchange/helpers.js';
@@ -42,6 +44,24 @@ async function snapshotOf(symbol: string) {
 async function amountOf(symbol: string): Promise<string | null> {
   const read = await snapshotOf(symbol);
   return read.kind === 'ok' ? read.snapshot.amount.toFixed() : read.kind;
+}
+
+function accountUpdate(symbol: string, amount: string, timeMs: number) {
+  return {
+    type: 'account_update' as const,
+    eventTimeMs: timeMs,
+    transactionTimeMs: timeMs,
+    reason: 'ORDER',
+    positions: [
+      {
+        symbol,
+        positionAmt: new Decimal(amount),
+        entryPrice: null,
+        unrealizedProfit: null,
+        positionSide: 'BOTH' as const,
+      },
+    ],
+  };
 }
 
 async function counter(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -260,11 +280,12 @@ describe('snapshot poller', () => {
     expect(await t.redis.exists(t.keys.snapshot('DOGEUSDT'))).toBe(0);
   });
 
-  it('a REST answer to a request sent before a user-data write does not overwrite it', async () => {
+  it('a REST answer taken before a user-stream push does not overwrite it; the next poll does', async () => {
     rig.venue.control.setPosition('SOLUSDT', '3');
     const p = poller();
+    // The venue answers at once (SOLUSDT 3) and delivers the answer 400 ms later.
     rig.venue.control.addFault({
-      kind: 'latency',
+      kind: 'hold_reply',
       ms: 400,
       path: '/fapi/v2/positionRisk',
       count: 1,
@@ -274,29 +295,109 @@ describe('snapshot poller', () => {
     await waitFor(() =>
       Promise.resolve(rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ? true : null),
     );
-    await p.applyAccountUpdate({
-      type: 'account_update',
-      eventTimeMs: Date.now(),
-      transactionTimeMs: Date.now(),
-      reason: 'ORDER',
-      positions: [
-        {
-          symbol: 'SOLUSDT',
-          positionAmt: new Decimal('-5'),
-          entryPrice: null,
-          unrealizedProfit: null,
-          positionSide: 'BOTH',
-        },
-      ],
-    });
+    const moved = rig.venue.control.setPosition('SOLUSDT', '-5');
+    await p.applyAccountUpdate(accountUpdate('SOLUSDT', '-5', moved.updateTime));
     expect(await polling).toBe('ok');
     expect(await t.redis.hgetall(t.keys.snapshot('SOLUSDT'))).toMatchObject({
       position_amt: '-5',
       source: 'ws',
     });
     expect(await amountOf('BTCUSDT')).toBe('0'); // the other symbols were written
-    expect(await p.pollOnce()).toBe('ok'); // the next poll (sent after the ws write) is written
-    expect(await t.redis.hget(t.keys.snapshot('SOLUSDT'), 'source')).toBe('rest');
+    expect(await counter('p33_snapshot_total', { symbol: 'SOLUSDT', status: 'stale' })).toBe(1);
+    expect(await p.pollOnce()).toBe('ok'); // sent after the push: same exchange time, later
+    expect(await t.redis.hgetall(t.keys.snapshot('SOLUSDT'))).toMatchObject({
+      position_amt: '-5',
+      source: 'rest',
+    });
+  });
+
+  it('a delayed answer of a slow instance never rolls back what another instance wrote', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.3');
+    const slow = poller({ client: rig.clientWith({}) });
+    const fast = poller({ client: rig.clientWith({}) });
+    rig.venue.control.addFault({
+      kind: 'hold_reply',
+      ms: 500,
+      path: '/fapi/v2/positionRisk',
+      count: 1,
+    });
+    rig.venue.control.resetRequestCounts();
+    const delayed = slow.pollOnce(); // answered now (0.3), delivered late
+    await waitFor(() =>
+      Promise.resolve(rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ? true : null),
+    );
+    rig.venue.control.setPosition('BTCUSDT', '0.1');
+    expect(await fast.pollOnce()).toBe('ok');
+    const written = await t.redis.hgetall(t.keys.snapshot('BTCUSDT'));
+    expect(written.position_amt).toBe('0.1');
+    expect(await delayed).toBe('ok');
+    expect(await t.redis.hgetall(t.keys.snapshot('BTCUSDT'))).toEqual(written);
+    // A poll sent later than the stored one, same exchange state, still writes.
+    expect(await slow.pollOnce()).toBe('ok');
+    expect(await amountOf('BTCUSDT')).toBe('0.1');
+    expect(Number(await t.redis.hget(t.keys.snapshot('BTCUSDT'), 'ts_ms'))).toBeGreaterThan(
+      Number(written.ts_ms),
+    );
+  });
+
+  it('the refresh after a fill asks for that symbol only (symbol=): one row, the others untouched', async () => {
+    const p = poller({ pollSec: 60 });
+    p.start();
+    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    const eth = await t.redis.hgetall(t.keys.snapshot('ETHUSDT'));
+    rig.venue.control.setPosition('BTCUSDT', '0.07');
+    rig.venue.control.resetRequestCounts();
+    p.requestRefresh('BTCUSDT');
+    await waitFor(async () => ((await amountOf('BTCUSDT')) === '0.07' ? true : null), 5000);
+    const risk = rig.venue.control.requestLog().filter((r) => r.path === '/fapi/v2/positionRisk');
+    expect(risk.map((r) => [r.symbol, r.status])).toEqual([['BTCUSDT', 200]]);
+    expect(await t.redis.hgetall(t.keys.snapshot('ETHUSDT'))).toEqual(eth);
+    expect(p.lastSuccessMs()).not.toBeNull();
+  });
+
+  it('fills of several symbols waiting for the same refresh: one request for every symbol', async () => {
+    const p = poller({ pollSec: 60 });
+    p.start();
+    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    rig.venue.control.setPosition('BTCUSDT', '0.02');
+    rig.venue.control.setPosition('ETHUSDT', '-0.4');
+    rig.venue.control.resetRequestCounts();
+    p.requestRefresh('BTCUSDT');
+    p.requestRefresh('ETHUSDT');
+    p.requestRefresh('DOGEUSDT'); // not allowlisted: ignored
+    await waitFor(async () => ((await amountOf('ETHUSDT')) === '-0.4' ? true : null), 5000);
+    expect(await amountOf('BTCUSDT')).toBe('0.02');
+    const risk = rig.venue.control.requestLog().filter((r) => r.path === '/fapi/v2/positionRisk');
+    expect(risk.map((r) => r.symbol)).toEqual([null]);
+  });
+
+  it('a wrong-typed snapshot key: nothing written for it, named once, counted; the other symbols written', async () => {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _e, done) {
+          lines.push(chunk.toString('utf8'));
+          done();
+        },
+      }),
+    );
+    await t.redis.set(t.keys.snapshot('ETHUSDT'), 'a string');
+    rig.venue.control.setPosition('BTCUSDT', '0.2');
+    const p = poller({ logger });
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await t.redis.get(t.keys.snapshot('ETHUSDT'))).toBe('a string');
+    expect(await amountOf('BTCUSDT')).toBe('0.2');
+    expect(await counter('p33_snapshot_total', { symbol: 'ETHUSDT', status: 'wrong_type' })).toBe(
+      2,
+    );
+    expect(lines.filter((l) => l.includes('snapshot key holds another Redis type'))).toHaveLength(
+      1,
+    );
+    await t.redis.del(t.keys.snapshot('ETHUSDT'));
+    expect(await p.pollOnce()).toBe('ok');
+    expect(await amountOf('ETHUSDT')).toBe('0');
   });
 
   it('positionRisk v3 (open positions only): listed symbols absent from the answer are flat', async () => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Decimal, formatAmount } from '../../src/domain/amount.js';
 import { hmacSha256Hex } from '../../src/exchange/signing.js';
 import { type Venue, startVenue, syntheticSymbols } from '../../src/sim/venue/venue.js';
-import { API_KEY, API_SECRET, type Rig, startRig } from './helpers.js';
+import { API_KEY, API_SECRET, type Rig, rejectionOf, sleep, startRig } from './helpers.js';
 
 let venue: Venue | null = null;
 let rig: Rig | null = null;
@@ -103,6 +103,64 @@ describe('simulated venue', () => {
     expect(rows).toHaveLength(20_000);
     expect(formatAmount(rows.find((r) => r.symbol === 'SIM19999USDT')!.positionAmt)).toBe('-3.5');
     expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 1 });
+  });
+
+  it('positionRisk with symbol= answers that symbol only, for the same weight (5); an unknown symbol is -1121', async () => {
+    rig = await startRig({ symbols: syntheticSymbols(5000) });
+    rig.venue.control.setPosition('SIM00042USDT', '-0.7');
+    const full = await rig.client.positionRisk();
+    const weightAfterFull = rig.client.usedWeight1m()!;
+    const one = await rig.client.positionRisk('SIM00042USDT');
+    expect(full).toHaveLength(5000);
+    expect(one.map((r) => [r.symbol, formatAmount(r.positionAmt)])).toEqual([
+      ['SIM00042USDT', '-0.7'],
+    ]);
+    expect(rig.client.usedWeight1m()).toBe(weightAfterFull + 5);
+    const flat = await rig.client.positionRisk('SIM00007USDT'); // v2: a flat symbol's row too
+    expect(flat.map((r) => formatAmount(r.positionAmt))).toEqual(['0']);
+    const v3 = rig.clientWith({ positionRiskVersion: 'v3' });
+    expect(await v3.positionRisk('SIM00007USDT')).toEqual([]); // v3 lists open positions only
+    expect((await v3.positionRisk('SIM00042USDT')).map((r) => r.symbol)).toEqual(['SIM00042USDT']);
+    const unknown = await rejectionOf(rig.client.positionRisk('NOPEUSDT'));
+    expect(unknown.details?.binanceCode).toBe(-1121);
+    expect(
+      rig.venue.control
+        .requestLog()
+        .filter((r) => r.path.endsWith('/positionRisk'))
+        .map((r) => [r.path, r.symbol, r.status]),
+    ).toEqual([
+      ['/fapi/v2/positionRisk', null, 200],
+      ['/fapi/v2/positionRisk', 'SIM00042USDT', 200],
+      ['/fapi/v2/positionRisk', 'SIM00007USDT', 200],
+      ['/fapi/v3/positionRisk', 'SIM00007USDT', 200],
+      ['/fapi/v3/positionRisk', 'SIM00042USDT', 200],
+      ['/fapi/v2/positionRisk', 'NOPEUSDT', 400],
+    ]);
+  });
+
+  it('hold_reply answers with the account as it was when the request arrived, delivered late', async () => {
+    rig = await startRig();
+    rig.venue.control.setPosition('BTCUSDT', '0.5');
+    rig.venue.control.addFault({
+      kind: 'hold_reply',
+      ms: 300,
+      path: '/fapi/v2/positionRisk',
+      count: 1,
+    });
+    const late = rig.client.positionRisk();
+    const deadline = Date.now() + 5000;
+    while ((rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0) === 0) {
+      if (Date.now() > deadline) throw new Error('the request never arrived');
+      await sleep(5);
+    }
+    rig.venue.control.setPosition('BTCUSDT', '0.1');
+    const rows = await late;
+    expect(formatAmount(rows.find((r) => r.symbol === 'BTCUSDT')!.positionAmt)).toBe('0.5');
+    const now = await rig.client.positionRisk(); // the fault was for one reply only
+    expect(formatAmount(now.find((r) => r.symbol === 'BTCUSDT')!.positionAmt)).toBe('0.1');
+    expect(() => rig!.venue.control.addFault({ kind: 'hold_reply' })).toThrow(
+      /hold_reply needs ms/,
+    );
   });
 
   it('reduce-only orders never cross zero and the order log accounts for every fill', async () => {

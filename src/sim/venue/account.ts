@@ -154,6 +154,19 @@ export class VenueAccount {
     return text;
   }
 
+  /**
+   * The positionRisk body for one symbol (`symbol=`): v2 its row, flat or not; v3 its row
+   * only when it holds a position. null when the venue does not list the symbol.
+   */
+  positionRiskBodyFor(version: 'v2' | 'v3', symbol: string): string | null {
+    const state = this.#symbols.get(symbol);
+    if (!state) return null;
+    if (version === 'v3' && state.amount.isZero()) return '[]';
+    return version === 'v2'
+      ? `[${(state.rowV2 ??= JSON.stringify(rowV2(state)))}]`
+      : `[${(state.rowV3 ??= JSON.stringify(rowV3(state)))}]`;
+  }
+
   /** Rows as objects (for fault shaping: hedge mode, omitted symbols, wrong types). */
   positionRiskRows(version: 'v2' | 'v3'): Record<string, unknown>[] {
     return JSON.parse(this.positionRiskBody(version)) as Record<string, unknown>[];

@@ -22,11 +22,25 @@ export interface VenueContext {
   apiSecret: string;
   weightLimit1m: number | null;
   requestCounts: Map<string, number>;
+  /** The last REQUEST_LOG_SIZE Binance requests, oldest first. */
+  requestLog: VenueRequest[];
   /** The venue's clock, skew included. */
   nowMs(): number;
   /** A delay that ends early when the venue closes. */
   sleep(ms: number): Promise<void>;
 }
+
+/** One Binance request as the venue saw it (the control API's request log). */
+export interface VenueRequest {
+  method: string;
+  path: string;
+  /** The `symbol` parameter, when the request had one. */
+  symbol: string | null;
+  status: number;
+  atMs: number;
+}
+
+export const REQUEST_LOG_SIZE = 1000;
 
 interface Request {
   method: string;
@@ -41,9 +55,18 @@ interface Route {
   methods: Partial<Record<string, Handler>>;
 }
 
+/** Every symbol in one answer, or with `symbol=` that symbol only (-1121 when unknown). */
 const positionRisk =
   (version: 'v2' | 'v3'): Handler =>
-  (ctx) => ({ status: 200, body: null, raw: ctx.account.positionRiskBody(version) });
+  (ctx, r) => {
+    const symbol = r.params.get('symbol');
+    if (symbol === null)
+      return { status: 200, body: null, raw: ctx.account.positionRiskBody(version) };
+    const raw = ctx.account.positionRiskBodyFor(version, symbol);
+    return raw === null
+      ? binanceError(400, -1121, 'Invalid symbol.')
+      : { status: 200, body: null, raw };
+  };
 
 const ROUTES: Record<string, Route> = {
   '/fapi/v1/ping': { security: 'none', methods: { GET: () => ok({}) } },
@@ -104,7 +127,25 @@ export async function handleBinance(
   if (latency > 0) await ctx.sleep(latency);
   const used = ctx.weights.add(ctx.nowMs(), weightOf(path));
   const headers = { 'x-mbx-used-weight-1m': String(used), 'x-mbx-used-weight': String(used) };
-  send(res, route(ctx, req, url, rawBody, used), headers);
+  const reply = route(ctx, req, url, rawBody, used);
+  logRequest(ctx, req.method ?? 'GET', url, rawBody, reply.status);
+  // An answer computed now and delivered late: what a slow network or a paused reader sees.
+  const hold = ctx.faults.take('hold_reply', path, ctx.nowMs());
+  if (hold) await ctx.sleep(hold.ms ?? 0);
+  send(res, reply, headers);
+}
+
+function logRequest(
+  ctx: VenueContext,
+  method: string,
+  url: URL,
+  rawBody: string,
+  status: number,
+): void {
+  const symbol = url.searchParams.get('symbol') ?? new URLSearchParams(rawBody).get('symbol');
+  ctx.requestLog.push({ method, path: url.pathname, symbol, status, atMs: ctx.nowMs() });
+  if (ctx.requestLog.length > REQUEST_LOG_SIZE)
+    ctx.requestLog.splice(0, ctx.requestLog.length - REQUEST_LOG_SIZE);
 }
 
 function route(

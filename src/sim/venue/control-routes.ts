@@ -40,6 +40,7 @@ const ROUTES: Record<string, ControlHandler> = {
     return { ok: true };
   },
   'GET /_control/requests': (c) => ({ counts: c.requestCounts(), usedWeight1m: c.usedWeight1m() }),
+  'GET /_control/requests/log': (c) => c.requestLog(),
   'POST /_control/requests/reset': (c) => {
     c.resetRequestCounts();
     return { ok: true };

@@ -5,7 +5,7 @@
 import { type Amount, parseAmount } from '../../domain/amount.js';
 import { PosguardError } from '../../errors.js';
 import type { PositionView } from './account.js';
-import type { VenueContext } from './binance-routes.js';
+import type { VenueContext, VenueRequest } from './binance-routes.js';
 import type { ActiveFault, FaultSpec } from './faults.js';
 import type { OrderLogEntry } from './order-desk.js';
 import { type VenueSymbolSpec, resolveSymbol } from './symbols.js';
@@ -79,6 +79,12 @@ export class VenueControl {
 
   resetRequestCounts(): void {
     this.ctx.requestCounts.clear();
+    this.ctx.requestLog.length = 0;
+  }
+
+  /** The last Binance requests (at most 1 000), oldest first, with their `symbol` parameter. */
+  requestLog(): VenueRequest[] {
+    return this.ctx.requestLog.map((r) => ({ ...r }));
   }
 
   usedWeight1m(): number {

@@ -14,7 +14,8 @@ export type FaultKind =
   | 'timestamp_outside_recv_window'
   | 'invalid_api_key'
   | 'hedge_mode'
-  | 'omit_symbols';
+  | 'omit_symbols'
+  | 'hold_reply';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'latency',
@@ -27,6 +28,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'invalid_api_key',
   'hedge_mode',
   'omit_symbols',
+  'hold_reply',
 ];
 
 export interface FaultSpec {
@@ -37,7 +39,11 @@ export interface FaultSpec {
   count?: number;
   /** Applies for `durationMs` from now. Neither count nor duration: until cleared. */
   durationMs?: number;
-  /** latency: added delay. */
+  /**
+   * latency: added delay before the request is handled (the answer reflects the account
+   * after the delay). hold_reply: the answer is computed when the request arrives and sent
+   * `ms` later — a reply taken before whatever happens meanwhile, delivered late.
+   */
   ms?: number;
   /** http_429 / http_418: the Retry-After header, seconds. */
   retryAfterSec?: number;
@@ -146,8 +152,8 @@ export function validateFault(spec: FaultSpec): void {
     problems.push('count must be a positive integer');
   if (spec.durationMs !== undefined && !positiveInteger(spec.durationMs))
     problems.push('durationMs must be a positive integer');
-  if (spec.kind === 'latency' && !positiveInteger(spec.ms))
-    problems.push('latency needs ms (positive integer)');
+  if ((spec.kind === 'latency' || spec.kind === 'hold_reply') && !positiveInteger(spec.ms))
+    problems.push(`${spec.kind} needs ms (positive integer)`);
   if (
     spec.retryAfterSec !== undefined &&
     !(typeof spec.retryAfterSec === 'number' && spec.retryAfterSec >= 0)

@@ -1,7 +1,14 @@
 /**
  * The venue's user-data stream: one listenKey per account (POST returns the active one
- * and extends it, as Binance does), a WebSocket server at `/ws/<listenKey>`, and the
- * push of ACCOUNT_UPDATE / ORDER_TRADE_UPDATE / listenKeyExpired.
+ * and extends it, as Binance does), WebSocket upgrades, and the push of ACCOUNT_UPDATE /
+ * ORDER_TRADE_UPDATE / listenKeyExpired.
+ *
+ * Paths, as Binance serves USD-M user data since the 2026-04-23 host split:
+ * - `/private/ws/<listenKey>` and `/private/ws?listenKey=<key>[&events=A/B]` — the private
+ *   base: events are pushed (only the listed ones when `events` is given);
+ * - `/ws/<listenKey>` — the retired path: the handshake completes and then nothing is ever
+ *   sent (pings are still answered), which is what real clients met after the retirement.
+ * Anything else, or a key that is not the active one, gets HTTP 400 and no socket.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -10,8 +17,12 @@ import { WebSocket, WebSocketServer } from 'ws';
 
 const LISTEN_KEY_TTL_MS = 60 * 60_000;
 
+/** What a socket receives: every event, a listed subset, or nothing (retired path). */
+type Subscription = { kind: 'all' } | { kind: 'events'; events: Set<string> } | { kind: 'silent' };
+
 export class VenueUserStream {
   readonly #wss = new WebSocketServer({ noServer: true });
+  readonly #subscriptions = new WeakMap<WebSocket, Subscription>();
   #listenKey: string | null = null;
   #expiresAtMs = 0;
 
@@ -48,24 +59,33 @@ export class VenueUserStream {
     return this.#wss.clients.size;
   }
 
-  /** Accepts `/ws/<active listenKey>`; anything else gets HTTP 400 and no socket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, nowMs: number): void {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const key = path.startsWith('/ws/') ? decodeURIComponent(path.slice(4)) : '';
-    if (this.#listenKey === null || key !== this.#listenKey || nowMs >= this.#expiresAtMs) {
+    const url = new URL(req.url ?? '/', 'ws://venue');
+    const route = routeOf(url);
+    const active = this.#listenKey !== null && nowMs < this.#expiresAtMs;
+    if (route === null || !active || route.key !== this.#listenKey) {
       socket.end(
         'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\r\n{"code":-1125,"msg":"This listenKey does not exist."}',
       );
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#subscriptions.set(ws, route.subscription);
+      this.#wss.emit('connection', ws, req);
+    });
   }
 
   broadcast(event: Record<string, unknown>): void {
     if (this.#wss.clients.size === 0) return;
     const text = JSON.stringify(event);
-    for (const client of this.#wss.clients)
-      if (client.readyState === WebSocket.OPEN) client.send(text);
+    const type = String(event.e);
+    for (const client of this.#wss.clients) {
+      if (client.readyState !== WebSocket.OPEN) continue;
+      const subscription = this.#subscriptions.get(client) ?? { kind: 'silent' };
+      if (subscription.kind === 'silent') continue;
+      if (subscription.kind === 'events' && !subscription.events.has(type)) continue;
+      client.send(text);
+    }
   }
 
   /** Simulates a network drop: every socket is cut without a close handshake. */
@@ -80,3 +100,24 @@ export class VenueUserStream {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 }
+
+function routeOf(url: URL): { key: string; subscription: Subscription } | null {
+  const path = url.pathname;
+  if (path.startsWith('/private/ws/'))
+    return { key: decodeURIComponent(path.slice('/private/ws/'.length)), subscription: ALL };
+  if (path === '/private/ws') {
+    const key = url.searchParams.get('listenKey');
+    if (key === null) return null;
+    const events = url.searchParams.get('events');
+    return {
+      key,
+      subscription: events === null ? ALL : { kind: 'events', events: new Set(events.split('/')) },
+    };
+  }
+  if (path.startsWith('/ws/'))
+    return { key: decodeURIComponent(path.slice('/ws/'.length)), subscription: SILENT };
+  return null;
+}
+
+const ALL: Subscription = { kind: 'all' };
+const SILENT: Subscription = { kind: 'silent' };

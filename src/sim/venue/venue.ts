@@ -22,6 +22,7 @@ export { VenueControl } from './control.js';
 export type { FaultKind, FaultSpec, ActiveFault } from './faults.js';
 export type { OrderLogEntry } from './order-desk.js';
 export type { PositionView } from './account.js';
+export type { VenueRequest } from './binance-routes.js';
 export { type VenueSymbolSpec, syntheticSymbols } from './symbols.js';
 
 export interface VenueOptions {
@@ -39,7 +40,10 @@ export interface VenueOptions {
 
 export interface Venue {
   baseUrl: string;
+  /** The private base for user data (`…/private`; the client appends `/ws/<listenKey>`). */
   wsUrl: string;
+  /** The pre-2026-04-23 base: its `/ws/<listenKey>` completes the handshake, then is silent. */
+  retiredWsUrl: string;
   port: number;
   control: VenueControl;
   close(): Promise<void>;
@@ -65,6 +69,7 @@ export async function startVenue(options: VenueOptions): Promise<Venue> {
     apiSecret: options.apiSecret,
     weightLimit1m: options.weightLimit1m ?? null,
     requestCounts: new Map(),
+    requestLog: [],
     nowMs: () => baseClock.nowMs() + skew.skewMs,
     sleep: (ms) =>
       new Promise<void>((resolve) => {
@@ -88,7 +93,8 @@ export async function startVenue(options: VenueOptions): Promise<Venue> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     baseUrl: `http://${host}:${address.port}`,
-    wsUrl: `ws://${host}:${address.port}`,
+    wsUrl: `ws://${host}:${address.port}/private`,
+    retiredWsUrl: `ws://${host}:${address.port}`,
     port: address.port,
     control,
     close: async () => {

@@ -5,6 +5,8 @@
 const WEIGHTS: Record<string, number> = {
   '/fapi/v1/time': 1,
   '/fapi/v1/exchangeInfo': 1,
+  // 5 with or without `symbol=` (Binance USD-M "Position Information V2/V3": weight 5,
+  // symbol optional) — a one-symbol answer is smaller, not cheaper in weight.
   '/fapi/v2/positionRisk': 5,
   '/fapi/v3/positionRisk': 5,
   /** New orders count against the order-rate limit, not the IP weight. */

@@ -1,0 +1,116 @@
+--[[
+brain_write_snapshots — writes a batch of exchange snapshots; a snapshot never goes back
+in time (SPEC §3).
+
+A new snapshot is OLDER than the stored one, and is not written, when:
+  - both carry exchange_update_ms (the exchange's own update time of the position) and the
+    new one's is smaller — or equal, with a smaller ts_ms (same exchange state, taken
+    earlier); or
+  - either lacks exchange_update_ms, and the new ts_ms is smaller than the stored ts_ms
+    (stored ts_epoch × 1000 when an older writer left no ts_ms).
+A stored snapshot without a usable time never blocks a write. So a REST answer sent
+before a user-stream push, or the answer of a paused instance that wakes up late, can
+never roll a snapshot back.
+
+All checks (type and age) run for every key before the first write. A key holding another
+type is refused and left alone; every symbol is its own unit, one bad key never stops the
+batch.
+
+KEYS[i]  snapshot hash of symbol i   P:position:snapshot:SYM
+
+ARGV[1]  JSON object:
+  ttl_ms   snapshot TTL in ms (> 0), set on every key written
+  channel  pub/sub channel the symbols whose position_amt changed are published on, joined
+           with ","; "" = publish nothing. (A channel is not a key.)
+  fields   [name, …]                 the snapshot fields; must include ts_ms,
+                                     exchange_update_ms and position_amt
+  rows     [[value | false, …], …]   one row per key, values in `fields` order; false =
+                                     leave that field as stored (a user-stream row carries
+                                     no mark price or leverage)
+  symbols  [SYM, …]                  one per key (the published names)
+
+Reply: { written, i1, outcome1, i2, outcome2, … }
+  written   number of snapshots written
+  i         the 1-based KEYS index of a symbol whose outcome is not a plain write:
+            "changed"                 written, and position_amt differs from the stored one
+                                      (or nothing was stored)
+            "stale"                   not written: older than the stored snapshot
+            "wrong_type <key> <type>" not written: the key holds another type
+A rows or symbols count that differs from the KEYS count, or fields without the three
+compared ones, is an error (nothing is written).
+]]
+local p = cjson.decode(ARGV[1])
+local fields, rows, symbols = p.fields, p.rows, p.symbols
+if #rows ~= #KEYS or #symbols ~= #KEYS then
+  return redis.error_reply('brain_write_snapshots: one row and one symbol per key')
+end
+local at = {}
+for j = 1, #fields do at[fields[j]] = j end
+if not (at.ts_ms and at.exchange_update_ms and at.position_amt) then
+  return redis.error_reply('brain_write_snapshots: fields must include ts_ms, exchange_update_ms, position_amt')
+end
+
+local function time_of(v)
+  if v == false or v == nil or v == '' then return nil end
+  local n = tonumber(v)
+  if n == nil or n <= 0 then return nil end
+  return n
+end
+
+local function older(new_eu, new_ts, old_eu, old_ts)
+  if new_eu and old_eu then
+    if new_eu ~= old_eu then return new_eu < old_eu end
+  end
+  if new_ts and old_ts then return new_ts < old_ts end
+  return false
+end
+
+-- Pass 1: decide every key before writing any.
+local outcome = {}
+for i = 1, #KEYS do
+  local found = redis.call('TYPE', KEYS[i]).ok
+  if found ~= 'hash' and found ~= 'none' then
+    outcome[i] = 'wrong_type ' .. KEYS[i] .. ' ' .. found
+  else
+    local row = rows[i]
+    local stored = redis.call('HMGET', KEYS[i], 'exchange_update_ms', 'ts_ms', 'ts_epoch', 'position_amt')
+    local old_ts = time_of(stored[2])
+    if old_ts == nil and time_of(stored[3]) then old_ts = time_of(stored[3]) * 1000 end
+    if older(time_of(row[at.exchange_update_ms]), time_of(row[at.ts_ms]), time_of(stored[1]), old_ts) then
+      outcome[i] = 'stale'
+    elseif stored[4] ~= row[at.position_amt] then
+      outcome[i] = 'changed'
+    else
+      outcome[i] = 'written'
+    end
+  end
+end
+
+-- Pass 2: write.
+local reply = { 0 }
+local changed = {}
+for i = 1, #KEYS do
+  local o = outcome[i]
+  if o == 'written' or o == 'changed' then
+    local args = {}
+    local row = rows[i]
+    for j = 1, #fields do
+      if row[j] ~= false then
+        args[#args + 1] = fields[j]
+        args[#args + 1] = row[j]
+      end
+    end
+    redis.call('HSET', KEYS[i], unpack(args))
+    redis.call('PEXPIRE', KEYS[i], p.ttl_ms)
+    reply[1] = reply[1] + 1
+    if o == 'changed' then changed[#changed + 1] = symbols[i] end
+  end
+  if o ~= 'written' then
+    reply[#reply + 1] = i
+    reply[#reply + 1] = o
+  end
+end
+if #changed > 0 and p.channel ~= '' then
+  redis.call('PUBLISH', p.channel, table.concat(changed, ','))
+end
+return reply
