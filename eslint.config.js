@@ -22,4 +22,17 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The web page's browser modules: plain ES modules, no build step, no type information.
+    files: ['src/web/assets/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'EventSource', 'fetch', 'setInterval', 'console', 'Node'].map(
+          (name) => [name, 'readonly'],
+        ),
+      ),
+    },
+  },
 );

@@ -15,6 +15,7 @@ import { registerStatus } from './status.js';
 import { registerReconcile } from './reconcile.js';
 import { registerSim } from './sim.js';
 import { registerVenue } from './venue.js';
+import { registerWeb } from './web.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -29,6 +30,7 @@ export function registerCommands(program: Command): void {
   registerReconcile(program);
   registerVenue(program);
   registerBrain(program);
+  registerWeb(program);
   registerDemo(program);
   registerSim(program);
 }
