@@ -168,6 +168,7 @@ export class PlanEvaluator {
         },
         holdPresent: symbolState?.holdPresent ?? false,
         reconcileHeartbeatPresent: state.reconcileHeartbeatPresent,
+        reconcileSymbolFailing: symbolState?.reconcileFailing ?? false,
         lotSize: symbolState?.lotSize ?? null,
         nowMs,
         config: this.options.rules,

@@ -3,9 +3,13 @@
  * snapshot, ledger, hold and lot size, plus the reconcile heartbeat once. A key of the
  * wrong type (a bypass script wrote a string where a hash belongs, LESSONS #18) reads as
  * invalid data — a deny — never a crash; a connection error fails the whole batch.
+ * The heartbeat names the symbols whose commit failed in the engine's last cycle: those
+ * read as `reconcileFailing` (check 8 denies them); a heartbeat that cannot be decoded (or
+ * is not a string) counts as absent — the brain cannot tell which symbols are watched.
  */
 import type { Redis } from 'ioredis';
 import { epsilonFor } from '../domain/amount.js';
+import { decodeHeartbeat } from '../domain/reconcile-heartbeat.js';
 import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
 import { type LotSize, decodeLotSize } from '../domain/lot-size.js';
 import { type SnapshotRead, decodeSnapshot } from '../domain/snapshot.js';
@@ -16,10 +20,13 @@ export interface SymbolState {
   ledger: LedgerRead;
   holdPresent: boolean;
   lotSize: LotSize | null;
+  /** The reconcile heartbeat names this symbol as failing (its commit wrote nothing). */
+  reconcileFailing: boolean;
 }
 
 export interface BatchState {
   symbols: Map<string, SymbolState>;
+  /** A heartbeat exists and can be decoded. */
   reconcileHeartbeatPresent: boolean;
 }
 
@@ -50,6 +57,7 @@ function decodeSymbol(
   ledger: unknown,
   hold: unknown,
   lot: unknown,
+  reconcileFailing: boolean,
 ): SymbolState {
   const lotHash = asHash(lot);
   const lotSize = lotHash === WRONG_TYPE ? null : decodeLotSize(lotHash);
@@ -67,6 +75,7 @@ function decodeSymbol(
     // EXISTS never meets WRONGTYPE; any value under the hold key is a hold.
     holdPresent: hold !== 0,
     lotSize,
+    reconcileFailing,
   };
 }
 
@@ -76,7 +85,7 @@ export async function readBatchState(
   symbols: readonly string[],
 ): Promise<BatchState> {
   const pipeline = redis.pipeline();
-  pipeline.exists(keys.reconcileHeartbeat);
+  pipeline.get(keys.reconcileHeartbeat);
   for (const symbol of symbols) {
     pipeline.hgetall(keys.snapshot(symbol));
     pipeline.hgetall(keys.ledger(symbol));
@@ -84,8 +93,16 @@ export async function readBatchState(
     pipeline.hgetall(keys.symbolLotSize(symbol));
   }
   const results = ((await pipeline.exec()) ?? []) as PipelineResult[];
-  const heartbeat = value(results[0]);
-  const state: BatchState = { symbols: new Map(), reconcileHeartbeatPresent: heartbeat === 1 };
+  const raw = value(results[0]);
+  const heartbeat =
+    raw === null || typeof raw === 'string'
+      ? decodeHeartbeat(raw)
+      : ({ kind: 'invalid', problem: 'heartbeat is not a string' } as const);
+  const failing = heartbeat.kind === 'ok' ? heartbeat.failingSymbols : new Set<string>();
+  const state: BatchState = {
+    symbols: new Map(),
+    reconcileHeartbeatPresent: heartbeat.kind === 'ok',
+  };
   symbols.forEach((symbol, i) => {
     const at = 1 + i * 4;
     state.symbols.set(
@@ -95,6 +112,7 @@ export async function readBatchState(
         value(results[at + 1]),
         value(results[at + 2]),
         value(results[at + 3]),
+        failing.has(symbol),
       ),
     );
   });

@@ -4,6 +4,12 @@
  * change) gets its own atomic `reconcile_commit` call; steady OK symbols are written in
  * batches by `reconcile_steady`. Calls that meet NOSCRIPT (Redis restarted, SCRIPT FLUSH)
  * are reloaded and only those calls are re-run.
+ *
+ * No partial truth: the heartbeat names the symbols whose commit failed (`failing_symbols`),
+ * and the brain denies those symbols `reconcile_engine_down`. The pipeline's heartbeat names
+ * the symbols that failed last cycle (and those that could not be encoded); when this
+ * cycle's failures differ, the heartbeat is written again at once — one more round trip,
+ * only in a cycle where a symbol starts or stops failing.
  */
 import { hostname } from 'node:os';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -14,11 +20,13 @@ import {
   type CommitReply,
   type CommitSettings,
   type ScriptCommit,
+  type WrongTypeReply,
   decodeCommitReply,
   encodeCommit,
   queueCommit,
+  wrongTypeProblem,
 } from './commit.js';
-import { encodeHeartbeat, heartbeatTtlMs } from './heartbeat.js';
+import { encodeHeartbeat, heartbeatTtlMs } from '../domain/reconcile-heartbeat.js';
 import type { SymbolReads } from './read.js';
 import {
   STEADY_BATCH,
@@ -29,7 +37,30 @@ import {
   queueSteadyBatch,
 } from './steady.js';
 
-export type CommitResult = CommitReply | { code: 'error'; problem: string };
+export type CommitResult = CommitReply | WrongTypeReply | { code: 'error'; problem: string };
+
+/** Why a symbol's commit failed (nothing written for it), or null when it did not. */
+export function commitFailure(result: CommitResult | null | undefined): string | null {
+  if (result === null || result === undefined) return null;
+  if (result.code === 'error') return result.problem;
+  if (result.code === 'wrong_type') return wrongTypeProblem(result);
+  return null;
+}
+
+/** The symbols whose commit failed, sorted. */
+export function failingSymbols(
+  decisions: readonly Decision[],
+  results: readonly CommitResult[],
+): string[] {
+  return decisions
+    .filter((d, i) => commitFailure(results[i]) !== null)
+    .map((d) => d.symbol)
+    .sort();
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 
 type PipelineResult = [Error | null, unknown];
 
@@ -114,6 +145,9 @@ export class WritePlan {
 }
 
 export class CommitWriter {
+  /** The symbols whose commit failed in the last cycle written. */
+  private failing: readonly string[] = [];
+
   constructor(private readonly o: CommitWriterOptions) {}
 
   /** An empty plan for a cycle with these settings. */
@@ -134,11 +168,30 @@ export class CommitWriter {
     for (const [index, problem] of built.failures) results[index] = { code: 'error', problem };
     // Calls in symbol order, however the batches arrived.
     const units = [...built.units].sort((a, b) => firstIndex(a) - firstIndex(b));
-    const noScript = await this.exec(units, results, batch, true);
+    const expected = [
+      ...new Set([
+        ...this.failing,
+        ...[...built.failures.keys()].map((i) => batch.decisions[i]?.symbol ?? ''),
+      ]),
+    ]
+      .filter((s) => s !== '')
+      .sort();
+    const noScript = await this.exec(units, results, batch, expected);
     if (noScript.length > 0) {
       await this.o.reloadScripts();
-      await this.exec(noScript, results, batch, false);
+      await this.exec(noScript, results, batch, null);
     }
+    const failing = failingSymbols(batch.decisions, results);
+    if (!sameList(failing, expected)) {
+      const ttl = heartbeatTtlMs(this.o.cadenceSec);
+      await this.o.redis.set(
+        this.o.keys.reconcileHeartbeat,
+        this.heartbeat(batch, failing),
+        'PX',
+        ttl,
+      );
+    }
+    this.failing = failing;
     return results;
   }
 
@@ -171,18 +224,22 @@ export class CommitWriter {
     });
   }
 
-  /** Runs `units` (and the heartbeat); returns the units that met NOSCRIPT. */
+  /**
+   * Runs `units` (and the heartbeat naming `failing`, unless null); returns the units that
+   * met NOSCRIPT.
+   */
   private async exec(
     units: readonly WriteUnit[],
     results: CommitResult[],
     batch: CommitBatch,
-    withHeartbeat: boolean,
+    failing: readonly string[] | null,
   ): Promise<WriteUnit[]> {
+    const withHeartbeat = failing !== null;
     const pipeline = this.o.redis.pipeline();
     for (const unit of units) this.queue(pipeline, unit, batch.settings.nowMs);
     if (withHeartbeat) {
       const ttl = heartbeatTtlMs(this.o.cadenceSec);
-      pipeline.set(this.o.keys.reconcileHeartbeat, this.heartbeat(batch), 'PX', ttl);
+      pipeline.set(this.o.keys.reconcileHeartbeat, this.heartbeat(batch, failing), 'PX', ttl);
     }
     const replies = ((await pipeline.exec()) ?? []) as PipelineResult[];
     const noScript: WriteUnit[] = [];
@@ -198,7 +255,7 @@ export class CommitWriter {
     return noScript;
   }
 
-  private heartbeat(batch: CommitBatch): string {
+  private heartbeat(batch: CommitBatch, failing: readonly string[]): string {
     const identity = this.o.identity ?? { pid: process.pid, host: hostname() };
     return encodeHeartbeat({
       ts_ms: batch.settings.nowMs,
@@ -207,6 +264,7 @@ export class CommitWriter {
       cycle: batch.cycle,
       symbols: this.o.symbols,
       cadence_sec: this.o.cadenceSec,
+      failing_symbols: failing,
     });
   }
 }

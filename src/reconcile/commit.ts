@@ -24,6 +24,16 @@ export interface CommitReply {
   /** A hold episode started (or changed reason) in this call. */
   newEpisode: boolean;
   events: number;
+  /** The episode's hold was gone (deleted, expired) and the engine set it again. */
+  holdLost: boolean;
+}
+
+/** A key of the wrong type: the script refused before writing anything. */
+export interface WrongTypeReply {
+  code: 'wrong_type';
+  key: string;
+  /** The key's type (`string`, `list`, …). */
+  found: string;
 }
 
 export interface CommitSettings {
@@ -204,18 +214,31 @@ export function encodeCommit(
 const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used', 'evidence_applied']);
 const HOLDERS: ReadonlySet<string> = new Set(['p34', 'shared', 'foreign', '']);
 
-export function decodeCommitReply(reply: unknown): CommitReply | null {
-  if (!Array.isArray(reply) || reply.length !== 4) return null;
-  const [code, holdBy, newEpisode, events] = reply as unknown[];
+export function decodeCommitReply(reply: unknown): CommitReply | WrongTypeReply | null {
+  if (!Array.isArray(reply)) return null;
+  if (reply.length === 3 && reply[0] === 'wrong_type') {
+    const [, key, found] = reply as unknown[];
+    if (typeof key !== 'string' || typeof found !== 'string') return null;
+    return { code: 'wrong_type', key, found };
+  }
+  if (reply.length !== 5) return null;
+  const [code, holdBy, newEpisode, events, holdLost] = reply as unknown[];
   if (typeof code !== 'string' || !CODES.has(code)) return null;
   if (typeof holdBy !== 'string' || !HOLDERS.has(holdBy)) return null;
   if (typeof newEpisode !== 'number' || typeof events !== 'number') return null;
+  if (holdLost !== 0 && holdLost !== 1) return null;
   return {
     code: code as CommitCode,
     holdBy: holdBy as HoldBy,
     newEpisode: newEpisode === 1,
     events,
+    holdLost: holdLost === 1,
   };
+}
+
+/** What a refused key means for operators: which key, and what it should have been. */
+export function wrongTypeProblem(reply: WrongTypeReply): string {
+  return `${reply.key} is a ${reply.found}, not the type the engine writes there; nothing written for this symbol (inspect it with redis-cli TYPE, then fix or delete it)`;
 }
 
 export function queueCommit(pipeline: ChainableCommander, commit: ScriptCommit): void {

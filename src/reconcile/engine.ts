@@ -57,6 +57,8 @@ type PipelineResult = [Error | null, unknown];
 export class ReconcileEngine {
   private cycle = 0;
   private scriptsLoaded = false;
+  /** Whether the server answers PEXPIRETIME (null: not probed yet). */
+  private holdExpiryAvailable: boolean | null = null;
   /** Evidence entry ids known to have justified a repair (the NX marker in Redis is the guard). */
   private readonly used = new Set<string>();
   private readonly feed: EvidenceFeed;
@@ -64,6 +66,8 @@ export class ReconcileEngine {
   private readonly symbols: readonly string[];
   /** Symbols whose commit failed, so the failure is logged once, not every cycle. */
   private readonly failingSymbols = new Set<string>();
+  /** Symbols whose lost hold was logged in the current episode. */
+  private readonly holdLostLogged = new Set<string>();
   /** Gauge values already set, so a cycle only sets the ones that changed. */
   private readonly gauges = new Map<string, SymbolGauges>();
   private readonly writer: CommitWriter;
@@ -152,6 +156,7 @@ export class ReconcileEngine {
       logger: this.o.logger,
       used: this.used,
       failingSymbols: this.failingSymbols,
+      holdLostLogged: this.holdLostLogged,
       gauges: this.gauges,
     });
     this.o.metrics.evidenceFills.set(this.feed.window.size);
@@ -179,6 +184,27 @@ export class ReconcileEngine {
       else await script.ensureLoaded(this.o.redis);
     }
     this.scriptsLoaded = true;
+    await this.checkHoldExpiry();
+  }
+
+  /**
+   * The engine tells its own hold from an operator's by PEXPIRETIME (Redis ≥ 7.0). Without
+   * it the commit script keeps every hold like a shared one (fail closed): say so, once per
+   * server change, so an operator knows why holds outlive their condition.
+   */
+  private async checkHoldExpiry(): Promise<void> {
+    // A server that refuses COMMAND (ACL) is not probed: the script handles both cases anyway.
+    const info = await this.o.redis.command('INFO', 'PEXPIRETIME').catch(() => undefined);
+    if (info === undefined) return;
+    const available = Array.isArray(info) && info[0] !== null && info[0] !== undefined;
+    if (available === this.holdExpiryAvailable) return;
+    this.holdExpiryAvailable = available;
+    if (!available) {
+      this.o.logger.warn(
+        {},
+        'Redis has no PEXPIRETIME (needs Redis >= 7.0): the engine cannot tell its own holds from an operator SETEX on top, so it never deletes a hold — each lapses within P34_HOLD_TTL_SEC after its condition ends, with no HOLD_CLEARED; upgrade Redis to 7.0 or later',
+      );
+    }
   }
 
   private decideOne(reads: SymbolReads, nowMs: number): Decision {

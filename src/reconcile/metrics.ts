@@ -27,6 +27,7 @@ export interface ReconcileMetrics {
   badInputTotal: Counter<'stream'>;
   repairConflictTotal: Counter<'symbol' | 'code'>;
   commitErrorTotal: Counter<'symbol'>;
+  holdLostTotal: Counter<'symbol'>;
   lastCycleTs: Gauge;
   evidenceFills: Gauge;
 }
@@ -102,7 +103,13 @@ export function createReconcileMetrics(): ReconcileMetrics {
     }),
     commitErrorTotal: new Counter({
       name: 'p34_commit_error_total',
-      help: 'Per-symbol commit script errors (e.g. a key of the wrong type)',
+      help: 'Per-symbol commit failures, nothing written for the symbol (e.g. a key of the wrong type); the heartbeat names the symbol and the brain denies it',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    holdLostTotal: new Counter({
+      name: 'p34_hold_lost_total',
+      help: 'Times the hold of a running hold episode was found gone (deleted or expired by someone else) and set again; one HOLD_SET event per episode however often',
       labelNames: ['symbol'],
       registers,
     }),

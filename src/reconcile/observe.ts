@@ -5,6 +5,7 @@
 import type { Decision } from '../domain/drift.js';
 import { formatAmount } from '../domain/amount.js';
 import type { Logger } from '../observability/logger.js';
+import { commitFailure } from './commit-writer.js';
 import type { SymbolOutcome } from './engine.js';
 import { type ReconcileMetrics, STATUSES } from './metrics.js';
 
@@ -14,6 +15,8 @@ export interface ObserveContext {
   logger: Logger;
   used: Set<string>;
   failingSymbols: Set<string>;
+  /** Symbols whose lost hold was logged in the current episode (logged once per episode). */
+  holdLostLogged: Set<string>;
   /** Gauge values set in earlier cycles (kept by the engine across cycles). */
   gauges: Map<string, SymbolGauges>;
 }
@@ -104,14 +107,38 @@ function logTransition(outcome: SymbolOutcome, holdBy: string, ctx: ObserveConte
   );
 }
 
+/** A hold deleted under a running episode: counted every time, logged once per episode. */
+function observeHoldLost(
+  outcome: SymbolOutcome,
+  lost: boolean,
+  newEpisode: boolean,
+  ctx: ObserveContext,
+): void {
+  const d = outcome.decision;
+  if (newEpisode || d.holdPolicy === 'clear') ctx.holdLostLogged.delete(d.symbol);
+  if (!lost) return;
+  ctx.metrics.holdLostTotal.inc({ symbol: d.symbol });
+  if (ctx.holdLostLogged.has(d.symbol)) return;
+  ctx.holdLostLogged.add(d.symbol);
+  ctx.logger.warn(
+    { symbol: d.symbol, reason: d.reason },
+    'engine hold found deleted while its condition lasts; set again (p34_hold_lost_total counts every time, logged once per episode) — to take the hold over, use posguard hold set, not DEL',
+  );
+}
+
 function observeOne(outcome: SymbolOutcome, ctx: ObserveContext): void {
   const d = outcome.decision;
   const commit = outcome.commit;
   if (commit === null) return;
-  if (commit.code === 'error') {
+  if (commit.code === 'error' || commit.code === 'wrong_type') {
+    const problem = commitFailure(commit);
     ctx.metrics.commitErrorTotal.inc({ symbol: d.symbol });
-    if (!ctx.failingSymbols.has(d.symbol))
-      ctx.logger.error({ symbol: d.symbol, problem: commit.problem }, 'reconcile commit failed');
+    if (!ctx.failingSymbols.has(d.symbol)) {
+      ctx.logger.error(
+        { symbol: d.symbol, problem },
+        'reconcile commit failed; the heartbeat names the symbol and the brain denies it',
+      );
+    }
     ctx.failingSymbols.add(d.symbol);
     return;
   }
@@ -131,6 +158,7 @@ function observeOne(outcome: SymbolOutcome, ctx: ObserveContext): void {
     return;
   }
   if (commit.newEpisode) ctx.metrics.driftTotal.inc({ symbol: d.symbol, reason: d.reason });
+  observeHoldLost(outcome, commit.holdLost, commit.newEpisode, ctx);
   if (d.action === 'auto_repair') observeRepair(outcome, ctx);
   if (d.action === 'ledger_init')
     ctx.logger.info({ symbol: d.symbol, ...amountText(d) }, 'ledger initialised from the exchange');

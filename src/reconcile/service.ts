@@ -11,7 +11,7 @@ import { createRedis, waitForReady } from '../redis/connection.js';
 import { type Keys, buildKeys } from '../redis/keys.js';
 import { CycleRunner } from './cycle-runner.js';
 import { ReconcileEngine } from './engine.js';
-import { heartbeatTtlMs } from './heartbeat.js';
+import { heartbeatTtlMs } from '../domain/reconcile-heartbeat.js';
 import { type Sleeper, Waker, runLoop } from './loop.js';
 import { type ReconcileMetrics, createReconcileMetrics } from './metrics.js';
 

@@ -9,7 +9,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { Decision } from '../domain/drift.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/lua-script.js';
-import { type CommitReply, STATE_FIELDS, stateValues } from './commit.js';
+import { type CommitReply, STATE_FIELDS, type WrongTypeReply, stateValues } from './commit.js';
 import type { SymbolReads } from './read.js';
 
 export const reconcileSteadyScript = LuaScript.load('reconcile_steady');
@@ -71,9 +71,23 @@ export function queueSteadyBatch(
   reconcileSteadyScript.queue(pipeline, keys, args);
 }
 
-export const STEADY_REPLY: CommitReply = { code: 'ok', holdBy: '', newEpisode: false, events: 0 };
+export const STEADY_REPLY: CommitReply = {
+  code: 'ok',
+  holdBy: '',
+  newEpisode: false,
+  events: 0,
+  holdLost: false,
+};
 
-export type SteadyResult = CommitReply | { code: 'error'; problem: string };
+export type SteadyResult = CommitReply | WrongTypeReply | { code: 'error'; problem: string };
+
+/** One refused row: `wrong_type <key> <type>`, or Redis' error text. */
+function rowFailure(problem: string): SteadyResult {
+  const [word, key, found, ...rest] = problem.split(' ');
+  if (word === 'wrong_type' && key && found && rest.length === 0)
+    return { code: 'wrong_type', key, found };
+  return { code: 'error', problem };
+}
 
 /**
  * Decodes a `reconcile_steady` reply into one result per row: `{written, i, error, …}`.
@@ -94,7 +108,7 @@ export function decodeSteadyReply(reply: unknown, rows: number): SteadyResult[] 
       results[index - 1] !== STEADY_REPLY
     )
       return null;
-    results[index - 1] = { code: 'error', problem: String(problem) };
+    results[index - 1] = rowFailure(String(problem));
   }
   return results;
 }

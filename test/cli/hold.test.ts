@@ -1,5 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { ledgerFields, snapshotFields, writeSymbol } from '../reconcile/fixtures.js';
+import { ManualClock, makeEngine } from '../reconcile/harness.js';
 import { assertBuilt, runCli } from './run-cli.js';
 
 let t: TestRedis;
@@ -16,6 +18,13 @@ async function events(): Promise<Array<Record<string, string>>> {
     for (let i = 0; i < flat.length; i += 2) fields[flat[i] ?? ''] = flat[i + 1] ?? '';
     return fields;
   });
+}
+
+/** An engine hold as the engine writes it: the marker records the hold's exact expiry. */
+async function engineHold(symbol: string, ttlSec: number): Promise<void> {
+  await t.redis.set(t.keys.hold(symbol), '1', 'EX', ttlSec);
+  const at = String(await t.redis.call('PEXPIRETIME', t.keys.hold(symbol)));
+  await t.redis.set(t.keys.holdOwner(symbol), `p34:${at}`, 'EX', ttlSec);
 }
 
 beforeAll(() => assertBuilt());
@@ -40,8 +49,7 @@ describe('posguard hold set', () => {
   });
 
   it('takes over an engine hold: hold "1" with the default TTL, engine marker deleted, audited', async () => {
-    await t.redis.set(t.keys.hold('BTCUSDT'), '1', 'EX', 30);
-    await t.redis.set(t.keys.holdOwner('BTCUSDT'), 'p34');
+    await engineHold('BTCUSDT', 30);
     const run = await runCli(
       ['hold', 'set', 'BTCUSDT', '--reason', 'manual trade', '--operator', 'alice', '--yes'],
       {
@@ -86,6 +94,38 @@ describe('posguard hold set', () => {
     expect((await events())[0]?.operator).toBe('bob');
   });
 
+  it('holds against a real engine: never shortened, never deleted when the condition clears, no HOLD_CLEARED', async () => {
+    const clock = new ManualClock(Date.now());
+    const h = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    const cycle = async (exchange: string): Promise<void> => {
+      clock.advance(1000);
+      await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+        snapshot: snapshotFields(exchange, clock.ms - 300),
+      });
+      await h.engine.runOnce();
+    };
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', { ledger: ledgerFields('0.05', clock.ms) });
+    await cycle('0.062'); // the engine holds
+    const run = await runCli(
+      ['hold', 'set', 'BTCUSDT', '--reason', 'maintenance', '--ttl', '3600', '--yes', '--json'],
+      { env: env() },
+    );
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ previous_owner: 'p34' });
+    for (let i = 0; i < 5; i += 1) await cycle('0.062');
+    for (let i = 0; i < 3; i += 1) await cycle('0.05');
+    expect(await t.redis.pttl(t.keys.hold('BTCUSDT'))).toBeGreaterThan(3_500_000);
+    expect((await events()).map((e) => e.event)).toEqual(['HOLD_SET', 'MANUAL_HOLD_SET']);
+  });
+
+  it('an events stream of the wrong type: refused naming that key, nothing written', async () => {
+    await t.redis.set(t.keys.reconcileEventsStream, 'not a stream');
+    const run = await runCli(['hold', 'set', 'BTCUSDT', '--reason', 'r', '--yes'], { env: env() });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${t.keys.reconcileEventsStream} holds a string`);
+    expect(await t.redis.exists(t.keys.hold('BTCUSDT'))).toBe(0);
+  });
+
   it('no operator at all is a usage error', async () => {
     const run = await runCli(['hold', 'set', 'ETHUSDT', '--reason', 'x', '--yes'], {
       env: { ...env(), USER: undefined },
@@ -97,8 +137,7 @@ describe('posguard hold set', () => {
 
 describe('posguard hold clear', () => {
   it('deletes hold and marker, writes MANUAL_HOLD_CLEARED and warns about the engine', async () => {
-    await t.redis.set(t.keys.hold('BTCUSDT'), '1', 'EX', 30);
-    await t.redis.set(t.keys.holdOwner('BTCUSDT'), 'p34');
+    await engineHold('BTCUSDT', 30);
     const refused = await runCli(['hold', 'clear', 'BTCUSDT', '--reason', 'fixed'], { env: env() });
     expect(refused.code).toBe(2);
     expect(await t.redis.exists(t.keys.hold('BTCUSDT'))).toBe(1);

@@ -1,5 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { ledgerFields, snapshotFields, writeSymbol } from '../reconcile/fixtures.js';
+import { ManualClock, makeEngine } from '../reconcile/harness.js';
 import { assertBuilt, runCli } from './run-cli.js';
 
 let t: TestRedis;
@@ -32,8 +34,10 @@ async function seedBtc(): Promise<void> {
     status: 'HOLD',
     reason: 'qty_mismatch_no_evidence',
   });
+  // An engine hold, as the engine writes it: the marker records the hold's exact expiry.
   await t.redis.set(t.keys.hold('BTCUSDT'), '1', 'EX', 300);
-  await t.redis.set(t.keys.holdOwner('BTCUSDT'), 'p34');
+  const at = String(await t.redis.call('PEXPIRETIME', t.keys.hold('BTCUSDT')));
+  await t.redis.set(t.keys.holdOwner('BTCUSDT'), `p34:${at}`);
   await t.redis.hset(t.keys.snapshot('ETHUSDT'), {
     position_amt: '-1.5',
     ts_ms: String(Date.now()),
@@ -105,6 +109,38 @@ describe('posguard status', () => {
     const run = await runCli(['status', 'BTC/USDT'], { env: env() });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/expected a symbol/);
+  });
+});
+
+describe('an operator SETEX on top of a real engine hold (SPEC §7)', () => {
+  it("status and holds show the engine's hold as p34, then the operator's once SETEX rewrote it", async () => {
+    const clock = new ManualClock(Date.now());
+    const h = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    const cycle = async (exchange: string): Promise<void> => {
+      clock.advance(1000);
+      await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
+        snapshot: snapshotFields(exchange, clock.ms - 300),
+      });
+      await h.engine.runOnce();
+    };
+    const owners = async (): Promise<[unknown, unknown]> => {
+      const status = await runCli(['status', 'BTCUSDT', '--json'], { env: env() });
+      const holds = await runCli(['holds', '--json'], { env: env() });
+      expect([status.code, holds.code]).toEqual([0, 0]);
+      const row = (JSON.parse(status.stdout) as Array<Record<string, unknown>>)[0];
+      const hold = (JSON.parse(holds.stdout) as Array<Record<string, unknown>>)[0];
+      return [row?.hold_owner, hold?.owner];
+    };
+    await writeSymbol(t.redis, t.keys, 'BTCUSDT', { ledger: ledgerFields('0.05', clock.ms) });
+    await cycle('0.062'); // drift without evidence: the engine holds
+    expect(await owners()).toEqual(['p34', 'p34']);
+    await t.redis.setex(t.keys.hold('BTCUSDT'), 3600, '1'); // the seed's operator command
+    await cycle('0.062'); // the engine still needs a hold: the operator's, shared
+    expect(await owners()).toEqual(['shared', 'shared']);
+    await cycle('0.05'); // condition cleared: the hold stays, the operator's
+    await cycle('0.05');
+    expect(await owners()).toEqual(['operator', 'operator']);
+    expect(await t.redis.pttl(t.keys.hold('BTCUSDT'))).toBeGreaterThan(3_500_000);
   });
 });
 

@@ -163,8 +163,8 @@ describe('reconcile_steady', () => {
     const { keys, args } = encodeSteadyBatch([row('AUSDT', '1.500'), row('BUSDT', '2.000')], NOW);
     const reply = await reconcileSteadyScript.run(t.redis, keys, args);
     expect(decodeSteadyReply(reply, 2)).toEqual([
-      { code: 'ok', holdBy: '', newEpisode: false, events: 0 },
-      { code: 'ok', holdBy: '', newEpisode: false, events: 0 },
+      { code: 'ok', holdBy: '', newEpisode: false, events: 0, holdLost: false },
+      { code: 'ok', holdBy: '', newEpisode: false, events: 0, holdLost: false },
     ]);
     const a = await t.redis.hgetall(t.keys.reconcileState('AUSDT'));
     expect(a).toMatchObject({
@@ -185,9 +185,14 @@ describe('reconcile_steady', () => {
     const rows = [row('AUSDT', '1.000'), row('BUSDT', '1.000'), row('CUSDT', '1.000')];
     const { keys, args } = encodeSteadyBatch(rows, NOW);
     const reply = await reconcileSteadyScript.run(t.redis, keys, args);
-    expect(reply).toEqual([2, 2, expect.stringContaining('WRONGTYPE')]);
+    expect(reply).toEqual([2, 2, `wrong_type ${t.keys.reconcileState('BUSDT')} string`]);
     const results = decodeSteadyReply(reply, 3);
-    expect(results?.map((r) => r.code)).toEqual(['ok', 'error', 'ok']);
+    expect(results?.map((r) => r.code)).toEqual(['ok', 'wrong_type', 'ok']);
+    expect(results?.[1]).toEqual({
+      code: 'wrong_type',
+      key: t.keys.reconcileState('BUSDT'),
+      found: 'string',
+    });
     expect(await t.redis.hget(t.keys.reconcileState('CUSDT'), 'ts_ms')).toBe(String(NOW));
   });
 
@@ -260,7 +265,9 @@ describe('batch scripts after SCRIPT FLUSH (private redis-server)', () => {
     const settings = { nowMs: NOW, holdTtlMs: 300_000, ledgerTtlMs: 1, evidenceTtlMs: 1 };
     const results = await writer.write({ decisions: [d], reads: [reads], settings, cycle: 1 });
     expect(reloads).toBe(1);
-    expect(results).toEqual([{ code: 'ok', holdBy: '', newEpisode: false, events: 0 }]);
+    expect(results).toEqual([
+      { code: 'ok', holdBy: '', newEpisode: false, events: 0, holdLost: false },
+    ]);
     expect(await redis.hget(keys.reconcileState('AUSDT'), 'ts_ms')).toBe(String(NOW));
   });
 });

@@ -107,21 +107,32 @@ describe('reconcile_commit encoding (no Redis)', () => {
   });
 
   it('decodes replies strictly', () => {
-    expect(decodeCommitReply(['ok', 'p34', 1, 2])).toEqual({
+    expect(decodeCommitReply(['ok', 'p34', 1, 2, 0])).toEqual({
       code: 'ok',
       holdBy: 'p34',
       newEpisode: true,
       events: 2,
+      holdLost: false,
     });
-    expect(decodeCommitReply(['conflict', '', 0, 0])).toEqual({
+    expect(decodeCommitReply(['conflict', '', 0, 0, 0])).toEqual({
       code: 'conflict',
       holdBy: '',
       newEpisode: false,
       events: 0,
+      holdLost: false,
     });
-    expect(decodeCommitReply(['OK', 'p34', 1, 2])).toBeNull();
-    expect(decodeCommitReply(['ok', 'someone', 1, 2])).toBeNull();
-    expect(decodeCommitReply(['ok', 'p34', '1', 2])).toBeNull();
+    expect(decodeCommitReply(['ok', 'p34', 0, 0, 1])).toMatchObject({ holdLost: true });
+    expect(decodeCommitReply(['wrong_type', 'q:reconcile:state:X', 'list'])).toEqual({
+      code: 'wrong_type',
+      key: 'q:reconcile:state:X',
+      found: 'list',
+    });
+    expect(decodeCommitReply(['OK', 'p34', 1, 2, 0])).toBeNull();
+    expect(decodeCommitReply(['ok', 'someone', 1, 2, 0])).toBeNull();
+    expect(decodeCommitReply(['ok', 'p34', '1', 2, 0])).toBeNull();
+    expect(decodeCommitReply(['ok', 'p34', 1, 2])).toBeNull();
+    expect(decodeCommitReply(['ok', 'p34', 1, 2, 2])).toBeNull();
+    expect(decodeCommitReply(['wrong_type', 'k'])).toBeNull();
     expect(decodeCommitReply('ok')).toBeNull();
   });
 });
@@ -146,6 +157,7 @@ describe('reconcile_commit against Redis', () => {
       holdBy: '',
       newEpisode: false,
       events: 1,
+      holdLost: false,
     });
     expect(await t.redis.hget(t.keys.ledger(SYM), 'ledger_amt')).toBe('0.1');
     expect(await t.redis.pttl(t.keys.evidenceUsed(ENTRY))).toBeGreaterThan(590_000);
@@ -155,13 +167,16 @@ describe('reconcile_commit against Redis', () => {
   it('conflict: a ledger written between read and commit wins (version changed)', async () => {
     const stale = ledgerFields('0.101', T0 - 60_000);
     await t.redis.hset(t.keys.ledger(SYM), ledgerFields('0.1005', T0 - 1000, { version: 1 }));
+    // The engine's own hold: its marker records the hold's exact expiry.
     await t.redis.set(t.keys.hold(SYM), '1', 'PX', 5000);
-    await t.redis.set(t.keys.holdOwner(SYM), 'p34', 'PX', 5000);
+    const at = String(await t.redis.call('PEXPIRETIME', t.keys.hold(SYM)));
+    await t.redis.set(t.keys.holdOwner(SYM), `p34:${at}`, 'PX', 5000);
     expect(await run(repairDecision(stale), stale)).toEqual({
       code: 'conflict',
       holdBy: 'p34',
       newEpisode: false,
       events: 0,
+      holdLost: false,
     });
     expect(await t.redis.hgetall(t.keys.ledger(SYM))).toMatchObject({
       ledger_amt: '0.1005',
@@ -275,7 +290,9 @@ describe('after SCRIPT FLUSH (private redis-server, so other files are not distu
       cycle: 1,
     });
     expect(reloads).toBe(1);
-    expect(results).toEqual([{ code: 'ok', holdBy: '', newEpisode: false, events: 1 }]);
+    expect(results).toEqual([
+      { code: 'ok', holdBy: '', newEpisode: false, events: 1, holdLost: false },
+    ]);
     expect(await redis.hget(other.ledger('ETHUSDT'), 'ledger_amt')).toBe('0.1');
     expect(await redis.exists(other.reconcileHeartbeat)).toBe(1);
   });

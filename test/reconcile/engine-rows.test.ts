@@ -88,7 +88,9 @@ describe('reconcile engine — SPEC §7 rows on real Redis', () => {
       exchange_amt: '',
     });
     expect(await t.redis.get(t.keys.hold(SYM))).toBe('1');
-    expect(await t.redis.get(t.keys.holdOwner(SYM))).toBe('p34');
+    // The engine's marker records its hold's exact expiry (SPEC §7: ownership by expiry).
+    const at = String(await t.redis.call('PEXPIRETIME', t.keys.hold(SYM)));
+    expect(await t.redis.get(t.keys.holdOwner(SYM))).toBe(`p34:${at}`);
     expect(await t.redis.pttl(t.keys.hold(SYM))).toBeGreaterThan(HOLD_TTL_MS - 5000);
     const events = await readEvents(t.redis, t.keys);
     expect(events.map((e) => e.fields.event)).toEqual(['HOLD_SET']);

@@ -29,7 +29,7 @@ function replies(over: Partial<Record<number, PipelineReply>> = {}): PipelineRep
     ok({ status: 'HOLD', reason: 'qty_mismatch_no_evidence', since_ts: '1735680000' }),
     ok(250_000),
     ok(1_735_680_300_000),
-    ok('p34'),
+    ok('p34:1735680300000'), // the engine's marker records its hold's exact expiry
   ];
   return base.map((reply, i) => over[i] ?? reply);
 }
@@ -67,7 +67,7 @@ describe('symbol state decode', () => {
       owner: 'p34',
       ttlMs: 250_000,
       expireTimeMs: 1_735_680_300_000,
-      marker: 'p34',
+      marker: 'p34:1735680300000',
     });
   });
 
@@ -98,12 +98,12 @@ describe('symbol state decode', () => {
     expect(s.hold.owner).toBe('unreadable');
   });
 
-  it('Redis without PEXPIRETIME (6.2) still gives the hold and its TTL', () => {
+  it('Redis without PEXPIRETIME (6.2) still gives the hold and its TTL (no hold is provably the engine’s there)', () => {
     const s = decodeSymbolState(
       'BTCUSDT',
       replies({ 5: [new Error("ERR unknown command 'pexpiretime'"), null] }),
     );
-    expect(s.hold).toMatchObject({ present: true, owner: 'p34', ttlMs: 250_000 });
+    expect(s.hold).toMatchObject({ present: true, owner: 'operator', ttlMs: 250_000 });
     expect(s.hold.expireTimeMs).toBeNull();
   });
 
@@ -130,9 +130,14 @@ describe('symbol state decode', () => {
 });
 
 describe('hold owner', () => {
-  it('follows the engine marker; no hold, no owner', () => {
+  it('follows the engine marker and its recorded expiry; no hold, no owner', () => {
     const facts = { present: true, expireTimeMs: 1000 };
-    expect(decideHoldOwner({ ...facts, marker: 'p34' })).toBe('p34');
+    expect(decideHoldOwner({ ...facts, marker: 'p34:1000' })).toBe('p34');
+    // Another expiry (an operator's SETEX on top), none, or a marker without one: not p34.
+    expect(decideHoldOwner({ ...facts, marker: 'p34:999' })).toBe('operator');
+    expect(decideHoldOwner({ ...facts, expireTimeMs: -1, marker: 'p34:1000' })).toBe('operator');
+    expect(decideHoldOwner({ ...facts, expireTimeMs: null, marker: 'p34:1000' })).toBe('operator');
+    expect(decideHoldOwner({ ...facts, marker: 'p34' })).toBe('operator');
     expect(decideHoldOwner({ ...facts, marker: 'shared' })).toBe('shared');
     expect(decideHoldOwner({ ...facts, marker: null })).toBe('operator');
     expect(decideHoldOwner({ ...facts, marker: 'something-else' })).toBe('operator');

@@ -23,7 +23,9 @@ describe('readSymbolStates (real Redis)', () => {
     await redis.hset(keys.symbolLotSize('BTCUSDT'), { step_size: '0.001', min_qty: '0.001' });
     await redis.hset(keys.reconcileState('BTCUSDT'), { status: 'DRIFT', reason: 'x' });
     await redis.set(keys.hold('BTCUSDT'), '1', 'PX', 300_000);
-    await redis.set(keys.holdOwner('BTCUSDT'), 'p34', 'PX', 300_000);
+    // The engine's marker records its hold's exact expiry (SPEC §7).
+    const at = String(await redis.call('PEXPIRETIME', keys.hold('BTCUSDT')));
+    await redis.set(keys.holdOwner('BTCUSDT'), `p34:${at}`, 'PX', 300_000);
     await redis.setex(keys.hold('ETHUSDT'), 3600, '1'); // an operator's redis-cli SETEX
     await redis.set(keys.snapshot('SOLUSDT'), 'not a hash'); // LESSONS #18
 

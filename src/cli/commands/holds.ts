@@ -1,9 +1,12 @@
 /**
  * `posguard holds` — every hold key under the prefix (SCAN, never KEYS), with its TTL
- * and owner: p34 (the engine's), shared, or operator (no engine marker).
+ * and owner (src/domain/hold-owner.ts): p34 (the engine's: its marker records the hold's
+ * exact expiry), shared (an operator's hold the engine also needs), or operator (no engine
+ * marker, or an expiry someone else set — e.g. `redis-cli SETEX … 3600 1` on top).
  */
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
+import { decideHoldOwner } from '../../domain/hold-owner.js';
 import { isSymbol } from '../../domain/identifiers.js';
 import type { Keys } from '../../redis/keys.js';
 import { configFrom, withEnvFile } from '../config-option.js';
@@ -18,9 +21,23 @@ export interface HoldRow {
   ttl_sec: number | null;
 }
 
-/** The owner a marker value names; no marker means the operator's hold. */
-export function holdOwnerOf(marker: string | null | undefined): string {
-  return marker === null || marker === undefined || marker === '' ? 'operator' : marker;
+type Reply = [Error | null, unknown] | undefined;
+
+/**
+ * The owner of an existing hold from the PEXPIRETIME and marker replies. A failed
+ * PEXPIRETIME (Redis < 7.0) means the expiry is unknown: no hold is then provably p34.
+ */
+export function holdOwnerFrom(expireReply: Reply, markerReply: Reply): string {
+  const expire = expireReply && !expireReply[0] ? expireReply[1] : null;
+  const markerError = markerReply?.[0] ?? null;
+  const marker = markerReply?.[1];
+  return (
+    decideHoldOwner({
+      present: true,
+      expireTimeMs: typeof expire === 'number' ? expire : null,
+      marker: markerError ? undefined : typeof marker === 'string' ? marker : null,
+    }) ?? 'operator'
+  );
 }
 
 /** The hold key pattern, derived from keys.ts so no key shape is spelled out here. */
@@ -49,21 +66,17 @@ export async function readHolds(redis: Redis, keys: Keys): Promise<HoldRow[]> {
   const pipeline = redis.pipeline();
   for (const { key, symbol } of found) {
     pipeline.pttl(key);
+    pipeline.call('PEXPIRETIME', key);
     if (symbol === null) pipeline.echo('');
     else pipeline.get(keys.holdOwner(symbol));
   }
   const replies = (await pipeline.exec()) ?? [];
   const rows: HoldRow[] = [];
   found.forEach(({ key, symbol }, i) => {
-    const [ttlError, pttl] = replies[2 * i] ?? [null, -2];
-    const [markerError, marker] = replies[2 * i + 1] ?? [null, null];
+    const [ttlError, pttl] = replies[3 * i] ?? [null, -2];
     if (ttlError || pttl === -2) return; // expired between SCAN and read
     const owner =
-      symbol === null
-        ? 'unknown'
-        : markerError
-          ? 'unreadable'
-          : holdOwnerOf(marker as string | null);
+      symbol === null ? 'unknown' : holdOwnerFrom(replies[3 * i + 1], replies[3 * i + 2]);
     rows.push({
       key,
       symbol,
@@ -107,7 +120,7 @@ export function registerHolds(program: Command): void {
     program
       .command('holds')
       .description(
-        'list every hold under the key prefix with its TTL and owner (p34 = engine, operator = no engine marker)',
+        "list every hold under the key prefix with its TTL and owner (p34 = engine, shared = an operator's hold the engine also needs, operator = anyone else's)",
       )
       .option('--json', 'print the holds as JSON')
       .addHelpText('after', '\nExample:\n  posguard holds --json'),

@@ -16,7 +16,7 @@ import { type Colour, painterFor } from '../output/colour.js';
 import { print, printJson } from '../output/json.js';
 import { renderTable } from '../output/table.js';
 import { withSession } from '../redis-session.js';
-import { holdOwnerOf } from './holds.js';
+import { holdOwnerFrom } from './holds.js';
 
 export interface StatusRow {
   symbol: string;
@@ -35,7 +35,7 @@ export interface StatusRow {
   since_ts: string | null;
 }
 
-const READS_PER_SYMBOL = 7;
+const READS_PER_SYMBOL = 8;
 type Reply = [Error | null, unknown] | undefined;
 
 function hash(reply: Reply): Record<string, string> | null {
@@ -43,7 +43,7 @@ function hash(reply: Reply): Record<string, string> | null {
 }
 
 function statusRow(symbol: string, replies: readonly Reply[], nowMs: number): StatusRow {
-  const [snapR, ledgerR, lotR, stateR, holdR, ttlR, ownerR] = replies;
+  const [snapR, ledgerR, lotR, stateR, holdR, ttlR, expireR, ownerR] = replies;
   const lot = decodeLotSize(hash(lotR) ?? {});
   const epsilon = epsilonFor(lot?.stepSize);
   const snapHash = hash(snapR);
@@ -66,11 +66,7 @@ function statusRow(symbol: string, replies: readonly Reply[], nowMs: number): St
     status: state.status ?? null,
     reason: state.reason || null,
     hold,
-    hold_owner: hold
-      ? ownerR?.[0]
-        ? 'unreadable'
-        : holdOwnerOf(ownerR?.[1] as string | null)
-      : null,
+    hold_owner: hold ? holdOwnerFrom(expireR, ownerR) : null,
     hold_ttl_sec: hold && pttl >= 0 ? pttl / 1000 : null,
     snapshot_age_sec: snap?.kind === 'ok' ? Math.round(nowMs - snap.snapshot.takenMs) / 1000 : null,
     since_ts: state.since_ts ?? null,
@@ -92,6 +88,7 @@ export async function readStatus(
       .hgetall(keys.reconcileState(symbol))
       .exists(keys.hold(symbol))
       .pttl(keys.hold(symbol))
+      .call('PEXPIRETIME', keys.hold(symbol))
       .get(keys.holdOwner(symbol));
   }
   const replies = ((await pipeline.exec()) ?? []) as Reply[];

@@ -1,6 +1,7 @@
 /**
  * Typed wrapper of `manual_hold.lua`: an operator sets or clears a hold. A hold set here
- * carries no engine-owner marker, so the reconcile engine never deletes it.
+ * carries no engine-owner marker, so the reconcile engine never deletes it. A key of the
+ * wrong type is refused by the script before it writes anything; the error names the key.
  */
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../../errors.js';
@@ -17,13 +18,21 @@ export interface HoldChange {
   operator: string;
 }
 
-/** none | operator | p34 | shared | unreadable — who held the symbol before the change. */
+/** none | operator | p34 | shared — who held the symbol before the change. */
 export type HoldReply = { status: 'OK'; previousOwner: string } | { status: 'NO_HOLD' };
 
 export function decodeHoldReply(reply: unknown): HoldReply {
   if (Array.isArray(reply) && reply.length === 2 && typeof reply[1] === 'string') {
     if (reply[0] === 'OK') return { status: 'OK', previousOwner: reply[1] };
     if (reply[0] === 'NO_HOLD') return { status: 'NO_HOLD' };
+  }
+  if (Array.isArray(reply) && reply.length === 3 && reply[0] === 'WRONG_TYPE') {
+    const [, key, found] = reply as unknown[];
+    throw new PosguardError(
+      'CONFLICT',
+      `${String(key)} holds a ${String(found)}, not the type posguard writes there; nothing written. ` +
+        `Inspect it (redis-cli TYPE ${String(key)}) and delete it if it is debris, then retry`,
+    );
   }
   throw new PosguardError(
     'SCRIPT_REPLY_INVALID',

@@ -141,9 +141,11 @@ async function attempt(
   const status = Array.isArray(reply) ? (reply[0] as unknown) : undefined;
   if (status === 'CONFLICT') return { kind: 'conflict' };
   if (status === 'WRONG_TYPE') {
+    // The script names the refused key (the ledger or the events stream) and its type.
+    const [, key, found] = reply as unknown[];
     throw new PosguardError(
       'CONFLICT',
-      `${keys.ledger(change.symbol)} is not a hash; nothing written`,
+      `${String(key)} holds a ${String(found)}, not the type posguard writes there; nothing written`,
     );
   }
   if (status !== 'OK') {

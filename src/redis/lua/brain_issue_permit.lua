@@ -19,7 +19,16 @@ ARGV[6]  marker value (what was decided, for operators)
 Replies (status strings):
   "issued"     marker set, permit written with its TTL, entry acked
   "duplicate"  the plan id was already answered: nothing written, entry acked
+Error reply "WRONGTYPE <key> is a <type>, expected a <type>; nothing written" when KEYS[1]
+or KEYS[2] is not a string or KEYS[3] not a stream: checked before any write, so neither
+marker nor permit nor ack is written and the entry stays pending (LESSONS #18).
 ]]
+for i, want in ipairs({ 'string', 'string', 'stream' }) do
+  local found = redis.call('TYPE', KEYS[i]).ok
+  if found ~= 'none' and found ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. found .. ', expected a ' .. want .. '; nothing written')
+  end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
   return 'duplicate'

@@ -2,7 +2,8 @@
 manual_hold.lua — an operator sets or clears a symbol's hold (posguard SPEC §10).
 
 KEYS[1]  hold key           P:reconcile:hold:SYM
-KEYS[2]  hold owner marker  P:posguard:hold:owner:SYM ("p34"/"shared" = the engine's hold)
+KEYS[2]  hold owner marker  P:posguard:hold:owner:SYM ("p34:<expiry ms>" = the engine's hold
+                            while the hold's PEXPIRETIME still equals it; "shared")
 KEYS[3]  events stream      P:stream:reconcile.events
 ARGV[1]  mode: "set" | "clear"
 ARGV[2]  hold TTL in ms (set; ignored for clear)
@@ -15,23 +16,36 @@ set:   SET hold "1" PX ttl, DEL the owner marker (the hold is now the operator's
 clear: DEL hold and marker, XADD the event with previous_owner appended.
        Reply {'OK', previous_owner}, or {'NO_HOLD', ''} when there was no hold (nothing
        written, no event).
-previous_owner = none | operator (hold without marker) | the marker's value (p34, shared)
-               | unreadable (marker of the wrong type).
+       {'WRONG_TYPE', key, type} when KEYS[1] or KEYS[2] is not a string or KEYS[3] not a
+       stream: checked before any write, so nothing is written (either mode).
+previous_owner = none | p34 (the engine's: its marker's expiry is the hold's PEXPIRETIME)
+               | shared | operator (anything else: no marker, or one that does not match —
+               the same rule as reconcile_commit.lua and src/domain/hold-owner.ts).
 Time comes in the event fields; the script reads no clock.
 ]]
+
+for i, want in ipairs({ 'string', 'string', 'stream' }) do
+  local found = redis.call('TYPE', KEYS[i]).ok
+  if found ~= 'none' and found ~= want then
+    return { 'WRONG_TYPE', KEYS[i], found }
+  end
+end
 
 local mode = ARGV[1]
 local had_hold = redis.call('EXISTS', KEYS[1]) == 1
 
 local previous = 'none'
 if had_hold then
-  local marker = redis.pcall('GET', KEYS[2])
-  if type(marker) == 'table' and marker.err then
-    previous = 'unreadable'
-  elseif marker then
-    previous = marker
-  else
-    previous = 'operator'
+  local marker = redis.call('GET', KEYS[2])
+  previous = 'operator'
+  if marker == 'shared' then
+    previous = 'shared'
+  elseif marker and string.sub(marker, 1, 4) == 'p34:' then
+    -- Redis < 7.0 has no PEXPIRETIME: no hold is provably the engine's there.
+    local at = redis.pcall('PEXPIRETIME', KEYS[1])
+    if type(at) == 'number' and at > 0 and tonumber(string.sub(marker, 5)) == at then
+      previous = 'p34'
+    end
   end
 end
 

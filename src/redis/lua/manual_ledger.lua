@@ -19,14 +19,20 @@ Replies:
   {'OK', <new version>}        fields written (existing order fields are kept), TTL set,
                                event appended
   {'CONFLICT', <raw version>}  the ledger changed since it was read; nothing written
-  {'WRONG_TYPE', ''}           the ledger key is not a hash; nothing written
+  {'WRONG_TYPE', key, type}    KEYS[1] is not a hash or KEYS[2] not a stream (the key named,
+                               with the type it holds); checked before any write, so
+                               nothing is written
 Time comes in the ledger and event fields; the script reads no clock.
 ]]
 
-local current = redis.pcall('HGET', KEYS[1], 'version')
-if type(current) == 'table' and current.err then
-  return { 'WRONG_TYPE', '' }
+for i, want in ipairs({ 'hash', 'stream' }) do
+  local found = redis.call('TYPE', KEYS[i]).ok
+  if found ~= 'none' and found ~= want then
+    return { 'WRONG_TYPE', KEYS[i], found }
+  end
 end
+
+local current = redis.call('HGET', KEYS[1], 'version')
 if not current then
   current = ''
 end

@@ -6,11 +6,23 @@ compare-and-set), the evidence-used markers, the hold and its owner marker, the 
 and the edge-triggered events. Events are detected HERE by comparing the stored state with
 the new one, so two engines running at once can never emit the same event twice.
 
-Hold ownership: the engine's hold is KEYS[1] = "1" plus KEYS[2] = "p34", same TTL. A hold
-without the marker is foreign (operator, CLI, redis-cli SETEX): when the engine needs a hold
-and a foreign one exists, the marker becomes "shared" and the hold's TTL is raised to at
-least the engine's (never shortened). A foreign hold is never deleted; when the condition
-clears, a "shared" marker is dropped and the foreign hold lives on.
+Hold ownership — by the exact expiry (SPEC §7). The engine's hold is KEYS[1] = "1" plus the
+marker KEYS[2] = "p34:<E>", where E is the hold's PEXPIRETIME (ms) read right after the engine
+set or re-armed it. The hold is the engine's only while its PEXPIRETIME still equals E: any
+other expiry (an operator's `SETEX … 3600 1` or `EXPIRE` on top, a PERSIST) or a marker without
+an expiry (a hand-written or older "p34") means someone else wrote the key, and the hold is
+foreign from then on: never shortened, never deleted, no HOLD_CLEARED for it. When the engine
+needs a hold and a foreign one exists, the marker becomes "shared" and the hold's TTL is raised
+to at least the engine's (never shortened); when the condition clears, the marker is dropped
+and the foreign hold lives on until it expires or an operator clears it.
+Redis < 7.0 has no PEXPIRETIME, so no hold can be proved the engine's: the engine marks the
+holds it sets "shared" (kept alive while needed, never deleted; each lapses within the hold
+TTL after its condition ends) — fail closed, and the engine logs it once at start.
+
+Key types are checked before the first write: a key of the wrong type is refused with
+{ 'wrong_type', key, its type } and nothing is written. KEYS[5] (ledger) is checked only by
+init/repair, the calls that read and write it: a status call leaves the ledger alone, so a
+wrong-typed ledger can still be held for (SPEC §7 row 3, ledger_invalid).
 
 KEYS[1]  hold                 P:reconcile:hold:SYM
 KEYS[2]  hold owner marker    P:posguard:hold:owner:SYM
@@ -38,7 +50,7 @@ ARGV[1]  JSON object, every scalar a string:
   event          init/repair: {field: value} added to the LEDGER_INIT / AUTO_REPAIR event
   evidence_ttl_ms, applied_ttl_ms   repair: marker TTLs
 
-Reply: { code, hold_by, new_episode, events }
+Reply: { code, hold_by, new_episode, events, hold_lost }
   code         "ok"
                "conflict"       the ledger changed since it was read: ledger untouched
                "evidence_used"  an evidence entry already justified a repair: ledger untouched
@@ -50,31 +62,69 @@ Reply: { code, hold_by, new_episode, events }
   hold_by      "p34" | "shared" | "foreign" | ""   who holds the symbol after the call
   new_episode  1 when a hold episode started (or its reason changed), else 0
   events       number of events written
+  hold_lost    1 when the hold of the current episode was gone (deleted or expired by someone
+               else) and the engine set it again: counted by the caller, no event (one
+               HOLD_SET per episode, however often something deletes the hold)
+Refusal, nothing written: { "wrong_type", key, type found }
 ]]
 local p = cjson.decode(ARGV[1])
 local hold_key, owner_key, state_key, events_key, ledger_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ttl = tonumber(p.hold_ttl_ms)
 
+-- 0. Every key this call touches has its type (or is absent) before anything is written.
+local expected = { { hold_key, 'string' }, { owner_key, 'string' }, { state_key, 'hash' },
+  { events_key, 'stream' } }
+if p.action == 'init' or p.action == 'repair' then expected[#expected + 1] = { ledger_key, 'hash' } end
+if p.action == 'repair' then
+  for i = 6, #KEYS do expected[#expected + 1] = { KEYS[i], 'string' } end
+end
+for _, want in ipairs(expected) do
+  local found = redis.call('TYPE', want[1]).ok
+  if found ~= 'none' and found ~= want[2] then return { 'wrong_type', want[1], found } end
+end
+
+-- The hold's absolute expiry in ms (-1 none); false when the server has no PEXPIRETIME.
+local function hold_expiry()
+  local at = redis.pcall('PEXPIRETIME', hold_key)
+  if type(at) ~= 'number' then return false end
+  return at
+end
+
 local function current_holder()
   if redis.call('EXISTS', hold_key) == 0 then return '' end
   local owner = redis.call('GET', owner_key)
-  if owner == 'p34' or owner == 'shared' then return owner end
+  if owner == 'shared' then return 'shared' end
+  if owner and string.sub(owner, 1, 4) == 'p34:' then
+    local at = hold_expiry()
+    if at and at > 0 and tonumber(string.sub(owner, 5)) == at then return 'p34' end
+  end
   return 'foreign'
 end
 
-local function rearm_own_hold(holder)
-  if holder == 'p34' then
-    redis.call('PEXPIRE', hold_key, ttl)
-    redis.call('PEXPIRE', owner_key, ttl)
+-- After the engine set or re-armed the hold: record the exact expiry it now has.
+local function mark_own_hold()
+  local at = hold_expiry()
+  if at and at > 0 then
+    redis.call('SET', owner_key, string.format('p34:%d', at), 'PX', ttl)
+    return 'p34'
   end
+  -- No PEXPIRETIME (Redis < 7.0): this hold could never be proved the engine's later, so it
+  -- is kept like a shared one (alive while needed, never deleted).
+  redis.call('SET', owner_key, 'shared', 'PX', ttl)
+  return 'shared'
+end
+
+local function rearm_own_hold()
+  redis.call('PEXPIRE', hold_key, ttl)
+  return mark_own_hold()
 end
 
 -- Refusal: nothing changes but liveness (last_seen_ts, an engine hold's TTL).
 local function refuse(code)
   local holder = current_holder()
-  rearm_own_hold(holder)
+  if holder == 'p34' then holder = rearm_own_hold() end
   redis.call('HSET', state_key, 'last_seen_ts', p.ts, 'ts_ms', p.now_ms)
-  return { code, holder, 0, 0 }
+  return { code, holder, 0, 0, 0 }
 end
 
 local function append_sorted(args, tbl)
@@ -136,7 +186,7 @@ local prev = redis.call('HMGET', state_key, 'status', 'reason', 'since_ts', 'sin
 local prev_status, prev_reason = prev[1] or '', prev[2] or ''
 local since_ts, since_ms, prev_episode = prev[3] or '', prev[4] or '', prev[5] or ''
 local holder = current_holder()
-local restored, cleared = false, false
+local lost, cleared = 0, false
 
 local function share_foreign_hold()
   local pttl = redis.call('PTTL', hold_key)
@@ -148,20 +198,20 @@ end
 if p.hold_policy == 'set' then
   if holder == '' then
     redis.call('SET', hold_key, '1', 'PX', ttl)
-    redis.call('SET', owner_key, 'p34', 'PX', ttl)
-    restored = (prev_episode == p.reason)
-    holder = 'p34'
+    if prev_episode == p.reason then lost = 1 end
+    holder = mark_own_hold()
   elseif holder == 'p34' then
-    rearm_own_hold(holder)
+    holder = rearm_own_hold()
   else
     holder = share_foreign_hold()
   end
 elseif p.hold_policy == 'keep' then
   if holder == 'p34' then
-    rearm_own_hold(holder)
+    holder = rearm_own_hold()
   elseif holder == 'shared' then
     holder = share_foreign_hold()
-  elseif holder == '' then
+  else
+    -- No hold, or a foreign one: a marker left beside it vouches for nothing.
     redis.call('DEL', owner_key)
   end
 else
@@ -189,8 +239,6 @@ if p.action == 'repair' then emit('AUTO_REPAIR', p.reason, p.event) end
 if new_episode == 1 then
   emit('HOLD_SET', p.reason, { hold_by = holder })
   if p.status == 'MANUAL_REQUIRED' then emit('MANUAL_REQUIRED', p.reason, {}) end
-elseif restored then
-  emit('HOLD_SET', p.reason, { hold_by = holder, restored = '1' })
 end
 if cleared then
   local was = prev_episode
@@ -212,4 +260,4 @@ end
 append_sorted(args, p.state)
 redis.call('HSET', unpack(args))
 
-return { 'ok', holder, new_episode, emitted }
+return { 'ok', holder, new_episode, emitted, lost }

@@ -16,8 +16,11 @@ ARGV[3]  JSON object, every value a string:
 
 Reply: { written, i1, error1, i2, error2, … }
   written       number of state hashes written
-  i, error      the 1-based KEYS index of a symbol whose HSET failed (e.g. its state key
-                is not a hash) and the error; the other symbols are written regardless
+  i, error      the 1-based KEYS index of a symbol whose write was refused and why:
+                "wrong_type <key> <type>" when its state key is not a hash (HSET checks the
+                type before writing, so nothing is written for that symbol), else Redis'
+                error text; the other symbols are written regardless — each symbol is its
+                own unit, one wrong key never stops the batch
 A rows count that differs from the KEYS count is an error (nothing is written).
 ]]
 local p = cjson.decode(ARGV[3])
@@ -35,7 +38,12 @@ for i = 1, #KEYS do
   local result = redis.pcall('HSET', KEYS[i], unpack(args))
   if type(result) == 'table' and result.err ~= nil then
     reply[#reply + 1] = i
-    reply[#reply + 1] = result.err
+    local found = redis.call('TYPE', KEYS[i]).ok
+    if found ~= 'hash' and found ~= 'none' then
+      reply[#reply + 1] = 'wrong_type ' .. KEYS[i] .. ' ' .. found
+    else
+      reply[#reply + 1] = result.err
+    end
   else
     reply[1] = reply[1] + 1
   end

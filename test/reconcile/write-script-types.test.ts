@@ -1,0 +1,290 @@
+/**
+ * Every write script checks the type of every key it touches before its first write
+ * (issue 10 item 7; LESSONS #18): a key of the wrong type at any KEYS position is refused
+ * with a reply (or, for brain_issue_permit, an error) that names THAT key, and nothing is
+ * written — every key's DUMP and expiry are the same before and after. Real Redis.
+ */
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
+import { LuaScript } from '../../src/redis/lua-script.js';
+import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { T0, ledgerFields } from './fixtures.js';
+
+const SYM = 'BTCUSDT';
+
+type Kind = 'string' | 'hash' | 'stream';
+
+/** Puts a value of another type than `want` under `key`. */
+async function spoil(redis: Redis, key: string, want: Kind): Promise<string> {
+  await redis.del(key);
+  if (want === 'string') {
+    await redis.rpush(key, 'not', 'a', 'string');
+    return 'list';
+  }
+  await redis.set(key, 'not a hash or a stream');
+  return 'string';
+}
+
+/** Deletes this test's keys (the run's Redis is shared by parallel files: never FLUSHDB). */
+async function clear(t: TestRedis): Promise<void> {
+  const keys = await t.redis.keys(`${t.prefix}:*`);
+  if (keys.length > 0) await t.redis.del(...keys);
+}
+
+/** DUMP and PEXPIRETIME of every key under the prefix: what "nothing written" compares. */
+async function image(t: TestRedis): Promise<Record<string, string>> {
+  const keys = await t.redis.keys(`${t.prefix}:*`);
+  const out: Record<string, string> = {};
+  for (const key of keys.sort()) {
+    const dump = await t.redis.dumpBuffer(key);
+    const at = await t.redis.call('PEXPIRETIME', key);
+    out[key] = `${dump?.toString('hex') ?? 'nil'} @${String(at)}`;
+  }
+  return out;
+}
+
+/** For each position: spoil it, run, expect the refusal to name it, expect no change. */
+async function eachPosition(
+  t: TestRedis,
+  positions: readonly (readonly [string, Kind])[],
+  seed: () => Promise<void>,
+  run: () => Promise<unknown>,
+  refusal: (key: string, found: string) => unknown,
+): Promise<void> {
+  for (const [key, want] of positions) {
+    await clear(t);
+    await seed();
+    const found = await spoil(t.redis, key, want);
+    const before = await image(t);
+    const outcome = await run().then(
+      (reply) => ({ reply }),
+      (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+    );
+    expect(outcome, `KEYS position ${key}`).toEqual(refusal(key, found));
+    expect(await image(t), `nothing written when ${key} is a ${found}`).toEqual(before);
+  }
+}
+
+describe('write scripts refuse a key of the wrong type, naming it, writing nothing', () => {
+  let t: TestRedis;
+  beforeEach(() => {
+    t = openTestRedis('wt');
+  });
+  afterEach(() => t.close());
+
+  it('reconcile_commit (an auto-repair: ledger, evidence markers, hold, state and events)', async () => {
+    const script = LuaScript.load('reconcile_commit');
+    const ledger = ledgerFields('0.05', T0 - 60_000, { version: 3 });
+    const k = {
+      hold: t.keys.hold(SYM),
+      owner: t.keys.holdOwner(SYM),
+      state: t.keys.reconcileState(SYM),
+      events: t.keys.reconcileEventsStream,
+      ledger: t.keys.ledger(SYM),
+      used: t.keys.evidenceUsed('1767225590000-0'),
+      applied: t.keys.resultApplied('1767225590000-0'),
+    };
+    const keys = Object.values(k);
+    const expectLedger: Record<string, string> = {};
+    for (const f of CAS_FIELDS) expectLedger[f] = ledger[f] ?? '';
+    const payload = JSON.stringify({
+      action: 'repair',
+      symbol: SYM,
+      status: 'REPAIRED',
+      reason: 'auto_fixed',
+      hold_policy: 'clear',
+      now_ms: String(T0),
+      ts: String(T0 / 1000),
+      hold_ttl_ms: '300000',
+      events_maxlen: String(EVENTS_MAXLEN),
+      state: { exchange_amt: '0.062' },
+      details: {},
+      expect: expectLedger,
+      ledger: { ledger_amt: '0.062', version: '4' },
+      event: {},
+      ledger_ttl_ms: '86400000',
+      evidence_ttl_ms: '600000',
+      applied_ttl_ms: '86400000',
+    });
+    const seed = async (): Promise<void> => {
+      await t.redis.set(k.hold, '1', 'PX', 300_000);
+      await t.redis.set(k.owner, 'operator-was-here', 'PX', 300_000);
+      await t.redis.hset(k.state, { status: 'HOLD', reason: 'qty_mismatch_no_evidence' });
+      await t.redis.xadd(k.events, '*', 'event', 'HOLD_SET');
+      await t.redis.hset(k.ledger, ledger);
+    };
+    await eachPosition(
+      t,
+      [
+        [k.hold, 'string'],
+        [k.owner, 'string'],
+        [k.state, 'hash'],
+        [k.events, 'stream'],
+        [k.ledger, 'hash'],
+        [k.used, 'string'],
+        [k.applied, 'string'],
+      ],
+      seed,
+      () => script.run(t.redis, keys, [payload]),
+      (key, found) => ({ reply: ['wrong_type', key, found] }),
+    );
+  });
+
+  it('reconcile_commit: a status call never touches the ledger, so a wrong-typed one still holds (SPEC §7 row 3)', async () => {
+    const script = LuaScript.load('reconcile_commit');
+    await t.redis.set(t.keys.ledger(SYM), 'a string ledger');
+    const keys = [
+      t.keys.hold(SYM),
+      t.keys.holdOwner(SYM),
+      t.keys.reconcileState(SYM),
+      t.keys.reconcileEventsStream,
+      t.keys.ledger(SYM),
+    ];
+    const payload = JSON.stringify({
+      action: 'status',
+      symbol: SYM,
+      status: 'MANUAL_REQUIRED',
+      reason: 'ledger_invalid',
+      hold_policy: 'set',
+      now_ms: String(T0),
+      ts: String(T0 / 1000),
+      hold_ttl_ms: '300000',
+      events_maxlen: '10000',
+      state: {},
+      details: {},
+    });
+    const reply = (await script.run(t.redis, keys, [payload])) as unknown[];
+    expect(reply[0]).toBe('ok');
+    expect(await t.redis.get(t.keys.hold(SYM))).toBe('1');
+    expect(await t.redis.get(t.keys.ledger(SYM))).toBe('a string ledger');
+  });
+
+  it('reconcile_steady: the refused row names its key and is not written', async () => {
+    const script = LuaScript.load('reconcile_steady');
+    const a = t.keys.reconcileState('AUSDT');
+    const b = t.keys.reconcileState('BUSDT');
+    const args = [
+      String(T0 / 1000),
+      String(T0),
+      JSON.stringify({ fields: ['detail'], rows: [['a'], ['b']] }),
+    ];
+    for (const [index, key] of [a, b].entries()) {
+      await clear(t);
+      await t.redis.hset(a, { status: 'OK' });
+      await t.redis.hset(b, { status: 'OK' });
+      await spoil(t.redis, key, 'hash');
+      const dump = (await t.redis.dumpBuffer(key))?.toString('hex');
+      const reply = await script.run(t.redis, [a, b], args);
+      expect(reply).toEqual([1, index + 1, `wrong_type ${key} string`]);
+      expect((await t.redis.dumpBuffer(key))?.toString('hex')).toBe(dump);
+    }
+  });
+
+  it('manual_ledger (ledger set / adopt)', async () => {
+    const script = LuaScript.load('manual_ledger');
+    const k = { ledger: t.keys.ledger(SYM), events: t.keys.reconcileEventsStream };
+    await eachPosition(
+      t,
+      [
+        [k.ledger, 'hash'],
+        [k.events, 'stream'],
+      ],
+      async () => {
+        await t.redis.hset(k.ledger, { ledger_amt: '0.05', version: '3' });
+        await t.redis.xadd(k.events, '*', 'event', 'HOLD_SET');
+      },
+      () =>
+        script.run(
+          t.redis,
+          [k.ledger, k.events],
+          ['3', 86_400_000, 10_000, 2, 'ledger_amt', '0.062', 'version', '4', 'event', 'X'],
+        ),
+      (key, found) => ({ reply: ['WRONG_TYPE', key, found] }),
+    );
+  });
+
+  it('manual_hold (hold set and hold clear)', async () => {
+    const script = LuaScript.load('manual_hold');
+    const k = {
+      hold: t.keys.hold(SYM),
+      owner: t.keys.holdOwner(SYM),
+      events: t.keys.reconcileEventsStream,
+    };
+    const positions = [
+      [k.hold, 'string'],
+      [k.owner, 'string'],
+      [k.events, 'stream'],
+    ] as const;
+    const seed = async (): Promise<void> => {
+      await t.redis.set(k.hold, '1', 'PX', 300_000);
+      await t.redis.set(k.owner, 'x', 'PX', 300_000);
+      await t.redis.xadd(k.events, '*', 'event', 'HOLD_SET');
+    };
+    for (const mode of ['set', 'clear']) {
+      await eachPosition(
+        t,
+        positions,
+        seed,
+        () => script.run(t.redis, Object.values(k), [mode, 240_000, 10_000, 'event', 'X']),
+        (key, found) => ({ reply: ['WRONG_TYPE', key, found] }),
+      );
+    }
+  });
+
+  it('brain_issue_permit (plan-seen marker, permit, ack)', async () => {
+    const script = LuaScript.load('brain_issue_permit');
+    const k = {
+      seen: t.keys.planSeen('plan-1'),
+      permit: t.keys.permitP33('plan-1'),
+      stream: t.keys.applyPlanStream,
+    };
+    let entryId = '';
+    const seed = async (): Promise<void> => {
+      entryId = (await t.redis.xadd(k.stream, '*', 'plan_id', 'plan-1')) ?? '';
+      await t.redis.xgroup('CREATE', k.stream, 'g', '0');
+      await t.redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', k.stream, '>');
+    };
+    await eachPosition(
+      t,
+      [
+        [k.seen, 'string'],
+        [k.permit, 'string'],
+        [k.stream, 'stream'],
+      ],
+      seed,
+      () => script.run(t.redis, Object.values(k), ['g', entryId, '{}', 60_000, 3_600_000, 'x']),
+      (key, found) => ({
+        error: `WRONGTYPE ${key} is a ${found}, expected a ${key === k.stream ? 'stream' : 'string'}; nothing written`,
+      }),
+    );
+  });
+
+  it('gate_consume (governor permit, P3.3 permit): the refusal says which permit, nothing is consumed', async () => {
+    const script = LuaScript.load('gate_consume');
+    const k = { governor: t.keys.permitGovernor('plan-1'), p33: t.keys.permitP33('plan-1') };
+    await eachPosition(
+      t,
+      [
+        [k.governor, 'string'],
+        [k.p33, 'string'],
+      ],
+      async () => {
+        await t.redis.set(k.governor, JSON.stringify({ granted: true }), 'PX', 60_000);
+        await t.redis.set(
+          k.p33,
+          JSON.stringify({ plan_id: 'plan-1', symbol: SYM, allow: true, safe_close_qty: '0.028' }),
+          'PX',
+          60_000,
+        );
+      },
+      () => script.run(t.redis, [k.governor, k.p33], []),
+      (key) => ({
+        reply:
+          key === k.governor
+            ? ['governor_denied', 'wrong_type']
+            : ['missing_or_denied_p33_permit', 'wrong_type'],
+      }),
+    );
+  });
+});
