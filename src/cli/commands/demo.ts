@@ -12,12 +12,15 @@ import { createLogger } from '../../observability/logger.js';
 import { runDemo } from '../../sim/demo/run-demo.js';
 import { renderSummary } from '../../sim/demo/report.js';
 import { SCENARIO_NAMES } from '../../sim/demo/scenario.js';
+import { DEFAULT_WEB_PORT } from '../../web/settings.js';
 
 interface DemoCliOptions {
   duration: number;
   scenario: string;
   headless?: boolean;
   json?: boolean;
+  /** false with --no-web. */
+  web: boolean;
 }
 
 function durationArg(value: string): number {
@@ -56,6 +59,9 @@ async function demo(options: DemoCliOptions): Promise<void> {
       out: process.stdout,
       logger,
       signal: controller.signal,
+      ...(options.web ? { web: { port: DEFAULT_WEB_PORT } } : {}),
+      // With --json stdout carries only the summary: the page's URL goes to stderr.
+      announce: (line) => (display === 'none' ? process.stderr : process.stdout).write(`${line}\n`),
       ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
       ...(process.env.REDIS_URL && process.env.REDIS_DB ? { redisDb: process.env.REDIS_DB } : {}),
     });
@@ -91,6 +97,10 @@ export function registerDemo(program: Command): void {
     )
     .option('--headless', 'one status line per second instead of the full-screen dashboard')
     .option('--json', 'print only the summary, as JSON')
+    .option(
+      '--no-web',
+      `do not serve the status page (default: served on 127.0.0.1:${DEFAULT_WEB_PORT}, or a free port if taken; its URL is printed at start)`,
+    )
     .addHelpText(
       'after',
       '\nWith REDIS_URL set, runs there under a unique demo-<random> key prefix (deleted at the end).',

@@ -8,6 +8,8 @@ import { decodeLotSize } from '../../domain/lot-size.js';
 import type { Clock } from '../../domain/time.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { type WebServer, startWebServer } from '../../web/server.js';
+import { webSettings } from '../../web/settings.js';
 import { auditOrders, toAudited } from '../pipeline/order-audit.js';
 import { type Pipeline, startPipeline } from '../pipeline/pipeline.js';
 import { HttpVenuePort } from '../pipeline/venue-port.js';
@@ -36,6 +38,10 @@ export interface DemoOptions {
   clock?: Clock;
   /** Keep running in steady state until durationSec after the last step (default true). */
   padToDuration?: boolean;
+  /** Serve the status page (`posguard web`) on this port, or any free one if it is taken. */
+  web?: { port: number };
+  /** Told once, at start, where the page is (the CLI prints it). */
+  announce?: (line: string) => void;
 }
 
 const systemClock: Clock = { nowMs: () => Date.now() };
@@ -55,6 +61,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   });
   let pipeline: Pipeline | null = null;
   let observer: DemoObserver | null = null;
+  let web: WebServer | null = null;
   try {
     pipeline = await startPipeline({
       config: services.config,
@@ -76,8 +83,31 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       nowMs: () => clock.nowMs(),
     });
     observer.start();
-    return await runScenario({ options, services, pipeline, observer, steps, timing, clock });
+    if (options.web !== undefined) {
+      web = await startWebServer({
+        settings: webSettings({ port: options.web.port, env: {} }),
+        redis: services.config.redis,
+        keys: pipeline.keys,
+        symbols: DEMO_SYMBOLS,
+        logger: options.logger.child({ service: 'web' }),
+        clock,
+        anyPortIfTaken: true,
+      });
+      options.announce?.(`web page: ${web.url} (read-only, live while the demo runs)`);
+    }
+    const webUrl = web?.url ?? null;
+    return await runScenario({
+      options,
+      services,
+      pipeline,
+      observer,
+      steps,
+      timing,
+      clock,
+      webUrl,
+    });
   } finally {
+    await web?.close().catch(() => undefined);
     await pipeline?.stop().catch(() => undefined);
     await observer?.stop().catch(() => undefined);
     await services.stop();
@@ -92,6 +122,7 @@ interface RunState {
   steps: ScenarioStep[];
   timing: DemoTiming;
   clock: Clock;
+  webUrl: string | null;
 }
 
 async function runScenario(run: RunState): Promise<DemoSummary> {
@@ -178,6 +209,7 @@ function startDashboard(
   const header = [
     `Redis: ${services.redisLabel}`,
     `venue ${services.venue.baseUrl} · brain metrics ${services.brainMetricsUrl} · reconcile metrics ${services.reconcileMetricsUrl}`,
+    ...(run.webUrl === null ? [] : [`web page ${run.webUrl}`]),
   ];
   if (options.display === 'lines') for (const line of header) options.out.write(`${line}\n`);
   const tick = async (): Promise<void> => {
