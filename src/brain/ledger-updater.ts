@@ -104,7 +104,7 @@ export class LedgerUpdater {
             symbol: parsed?.symbol ?? null,
             problem: parsed?.problem ?? 'entry deleted while pending',
           },
-          'malformed apply.result entry acknowledged without a ledger change',
+          'bad apply.result entry (malformed) acknowledged without a ledger change',
         );
         acks.push(entry.id);
       } else if (parsed.kind === 'not_executed') {
