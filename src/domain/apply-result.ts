@@ -106,6 +106,12 @@ export function parseApplyResult(
   entryId: string,
   fields: Record<string, string>,
 ): ApplyResultParse {
+  // A record that says it was not executed is done with: its steps and details are the
+  // plan's (or a Python repr), never read.
+  if (fields.executed !== undefined && readBool(fields.executed) === false) {
+    const planId = readPlanId(fields.plan_id?.trim());
+    return { kind: 'not_executed', symbol: readSymbol(fields.symbol), planId };
+  }
   const r = readRecord(fields);
   const symbol = firstOf(r, ['symbol'], readSymbol);
   const planId = readPlanId(fields.plan_id?.trim()) ?? readPlanId(r.details?.plan_id);
