@@ -24,6 +24,8 @@ export interface BrainMetrics {
   pollDuration: Histogram;
   pollTotal: Counter<'outcome'>;
   loopErrorsTotal: Counter<'component'>;
+  userStreamUp: Gauge;
+  userStreamSilentTotal: Counter;
 }
 
 export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): BrainMetrics {
@@ -136,6 +138,16 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
       name: 'p33_loop_errors_total',
       help: 'Failed loop iterations by component (the loop goes on)',
       labelNames: ['component'],
+      registers,
+    }),
+    userStreamUp: new Gauge({
+      name: 'p33_user_stream_up',
+      help: 'User-data stream: 1 connected and pushing, 0 down, declared silent, or P33_USER_STREAM=false',
+      registers,
+    }),
+    userStreamSilentTotal: new Counter({
+      name: 'p33_user_stream_silent_total',
+      help: 'Times the user-data stream was declared silent: connected, but a position change REST showed was not pushed within 2 s',
       registers,
     }),
   };

@@ -16,6 +16,7 @@ import type { Clock } from '../domain/time.js';
 import { binanceClientFromConfig } from '../exchange/binance-client.js';
 import type { FuturesRestClient, ListenKeyApi } from '../exchange/types.js';
 import { UserDataStream } from '../exchange/user-data-stream.js';
+import { UserStreamLink } from './user-stream-link.js';
 import { startHttpEndpoint, type HttpEndpoint } from '../observability/http-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { type Keys, buildKeys } from '../redis/keys.js';
@@ -89,7 +90,7 @@ interface Components {
   updater: LedgerUpdater;
   timeSync: TimeSync;
   heartbeat: Heartbeat;
-  userStream: UserDataStream | null;
+  userStream: UserStreamLink | null;
 }
 
 function wire(deps: BrainDeps): Wiring {
@@ -133,6 +134,7 @@ function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync
     allowlist: brain.allowlist,
     refreshSec: brain.lotRefreshSec,
   });
+  let userStream: UserStreamLink | null = null;
   const poller = new SnapshotPoller({
     ...common,
     client: w.client,
@@ -142,9 +144,10 @@ function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync
     snapshotTtlSec: brain.snapshotTtlSec,
     positionRiskVersion: w.config.binance.positionRiskVersion,
     listedSymbols: () => lots.listedSymbols(),
+    onRestChanges: (changes) => userStream?.restChanges(changes),
   });
   const timeSync = new TimeSync({ client: w.client, logger: w.logger, clock: w.clock });
-  const userStream = brain.userStream ? userDataStream(w, poller) : null;
+  userStream = brain.userStream ? userDataStream(w, poller) : null;
   return { lots, poller, timeSync, userStream };
 }
 
@@ -183,7 +186,7 @@ function streamSide(w: Wiring, poller: SnapshotPoller): Pick<Components, 'evalua
     redis: w.redis.ledger,
     ledgerTtlSec: w.config.ledger.ledgerTtlSec,
     markerTtlSec: brain.planSeenTtlSec,
-    onFill: () => poller.requestRefresh(),
+    onFill: (symbol) => poller.requestRefresh(symbol),
   });
   return { evaluator, updater };
 }
@@ -272,23 +275,18 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
   };
 }
 
-/** ACCOUNT_UPDATE rows write snapshots at once; every (re)connect reseeds from REST. */
-function userDataStream(w: Wiring, poller: SnapshotPoller): UserDataStream {
-  const logger = w.logger;
-  const stream = new UserDataStream({
-    wsUrl: w.config.binance.wsUrl,
-    listenKeys: w.client,
-    logger,
+/** ACCOUNT_UPDATE rows write snapshots at once; reseeds and the silence watchdog: UserStreamLink. */
+function userDataStream(w: Wiring, poller: SnapshotPoller): UserStreamLink {
+  const wsUrl = w.config.binance.wsUrl;
+  const stream = new UserDataStream({ wsUrl, listenKeys: w.client, logger: w.logger });
+  const link = new UserStreamLink({
+    stream,
+    poller,
+    metrics: w.metrics,
+    logger: w.logger,
+    clock: w.clock,
+    wsUrl,
   });
-  stream.on('connected', () => poller.trigger());
-  stream.on('account_update', (update) => {
-    poller.applyAccountUpdate(update).catch((error: unknown) => {
-      logger.warn(
-        { err: String(error) },
-        'user-data snapshot write failed; REST polling continues',
-      );
-    });
-  });
-  stream.start();
-  return stream;
+  link.start();
+  return link;
 }

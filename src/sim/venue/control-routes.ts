@@ -56,6 +56,12 @@ const ROUTES: Record<string, ControlHandler> = {
     return { skewMs: c.clockSkewMs() };
   },
   'POST /_control/ws/drop': (c) => ({ dropped: c.dropWebSockets() }),
+  'POST /_control/ws/mute': (c, b) => {
+    if (typeof b.muted !== 'boolean')
+      throw new PosguardError('USAGE', 'muted is required (boolean)');
+    c.muteUserStream(b.muted);
+    return { muted: b.muted };
+  },
   'POST /_control/listen-key/expire': (c) => {
     c.expireListenKey();
     return { ok: true };

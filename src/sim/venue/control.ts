@@ -118,6 +118,11 @@ export class VenueControl {
     return this.ctx.stream.dropAll();
   }
 
+  /** Keeps every user-data socket open but sends nothing (true) until unmuted (false). */
+  muteUserStream(muted: boolean): void {
+    this.ctx.stream.setMuted(muted);
+  }
+
   /** Sends `listenKeyExpired` and invalidates the key. */
   expireListenKey(): void {
     this.ctx.stream.expire(this.ctx.nowMs());

@@ -25,6 +25,7 @@ export class VenueUserStream {
   readonly #subscriptions = new WeakMap<WebSocket, Subscription>();
   #listenKey: string | null = null;
   #expiresAtMs = 0;
+  #muted = false;
 
   /** POST /fapi/v1/listenKey. */
   createOrExtend(nowMs: number): string {
@@ -55,6 +56,11 @@ export class VenueUserStream {
     for (const client of this.#wss.clients) client.close(1000, 'listenKey expired');
   }
 
+  /** Muted: every socket stays open and hears nothing (a connected-but-silent stream). */
+  setMuted(muted: boolean): void {
+    this.#muted = muted;
+  }
+
   connectionCount(): number {
     return this.#wss.clients.size;
   }
@@ -76,7 +82,7 @@ export class VenueUserStream {
   }
 
   broadcast(event: Record<string, unknown>): void {
-    if (this.#wss.clients.size === 0) return;
+    if (this.#wss.clients.size === 0 || this.#muted) return;
     const text = JSON.stringify(event);
     const type = String(event.e);
     for (const client of this.#wss.clients) {
