@@ -85,6 +85,8 @@ export interface SymbolReads {
   hold: string | null;
   /** PTTL of the hold: ms, -1 without expiry, -2 absent. */
   holdPttlMs: number;
+  /** PEXPIRETIME of the hold (ms; -1 without expiry, -2 absent); null when unknown (Redis < 7). */
+  holdExpireMs: number | null;
   holdOwner: string | null;
   /** The STATE_READ_FIELDS present in the state hash ({} when absent or unreadable). */
   state: Record<string, string>;
@@ -157,6 +159,7 @@ export function unreadable(symbol: string, problem: string): SymbolReads {
     ledger: error,
     hold: null,
     holdPttlMs: -2,
+    holdExpireMs: -2,
     holdOwner: null,
     state: {},
     lotSize: {},
@@ -211,10 +214,10 @@ function stringOrNull(value: unknown): string | null {
 
 /** Decodes one symbol's entry of a `reconcile_read_batch` reply; throws on the wrong shape. */
 export function parseSymbolReads(symbol: string, entry: unknown): SymbolReads {
-  if (!Array.isArray(entry) || entry.length !== 7) {
+  if (!Array.isArray(entry) || entry.length !== 8) {
     throw new Error(`reconcile_read_batch for ${symbol} returned an unexpected entry`);
   }
-  const [snapshot, ledger, hold, pttl, owner, state, lot] = entry as unknown[];
+  const [snapshot, ledger, hold, pttl, owner, state, lot, expireAt] = entry as unknown[];
   return {
     symbol,
     snapshot: asHash(SNAPSHOT_READ_FIELDS, snapshot),
@@ -222,6 +225,7 @@ export function parseSymbolReads(symbol: string, entry: unknown): SymbolReads {
     // Any value (even of the wrong type) in the hold key is a hold.
     hold: stringOrNull(hold),
     holdPttlMs: typeof pttl === 'number' ? pttl : -2,
+    holdExpireMs: typeof expireAt === 'number' && expireAt >= -2 ? expireAt : null,
     holdOwner: owner === WRONG_TYPE ? null : stringOrNull(owner),
     state: hashOrEmpty(STATE_READ_FIELDS, state),
     lotSize: hashOrEmpty(LOT_READ_FIELDS, lot),

@@ -2,6 +2,7 @@
  * Human and JSON views of a cycle's decisions, for `posguard reconcile --once/--dry-run`.
  */
 import { formatAmount } from '../domain/amount.js';
+import { decideHoldOwner } from '../domain/hold-owner.js';
 import type { CycleReport, SymbolOutcome } from './engine.js';
 
 export interface DecisionRow {
@@ -20,15 +21,19 @@ export interface DecisionRow {
 /** What the decision does (or, in a dry run, would do) about the ledger and the hold. */
 export function plannedAction(outcome: SymbolOutcome): string {
   const d = outcome.decision;
-  const { hold, holdOwner } = outcome.reads;
-  const ours = hold !== null && holdOwner === 'p34';
+  const { hold, holdOwner, holdExpireMs } = outcome.reads;
+  const ours =
+    decideHoldOwner({ present: hold !== null, expireTimeMs: holdExpireMs, marker: holdOwner }) ===
+    'p34';
   const parts: string[] = [];
   if (d.action === 'auto_repair') parts.push('repair ledger');
   if (d.action === 'ledger_init') parts.push('init ledger');
   if (d.holdPolicy === 'set')
     parts.push(hold === null ? 'set hold' : ours ? 're-arm hold' : 'share foreign hold');
   if (d.holdPolicy === 'keep' && hold !== null)
-    parts.push(ours ? 're-arm hold' : 'leave foreign hold');
+    parts.push(
+      ours ? 're-arm hold' : holdOwner === 'shared' ? 'share foreign hold' : 'leave foreign hold',
+    );
   if (d.holdPolicy === 'clear' && hold !== null)
     parts.push(ours ? 'clear hold' : 'leave foreign hold');
   return parts.length === 0 ? 'none' : parts.join(', ');

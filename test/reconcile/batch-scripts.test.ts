@@ -60,7 +60,7 @@ describe('read batch reply decoding (no Redis)', () => {
   });
 
   it('a bad entry makes only its symbol unreadable', () => {
-    const good = [{ full: {} }, { full: {} }, '', -2, '', { full: {} }, { full: {} }];
+    const good = [{ full: {} }, { full: {} }, '', -2, '', { full: {} }, { full: {} }, -2];
     const reads = parseReadBatch(batch, null, JSON.stringify([good, ['short']]));
     expect(reads[0]?.snapshot).toEqual({ kind: 'hash', fields: {} });
     expect(reads[1]?.snapshot.kind).toBe('error');
@@ -101,11 +101,14 @@ describe('reconcile_read_batch against Redis', () => {
     expect(a?.lotSize).toEqual({ step_size: '0.001', min_qty: '0.001', max_qty: '' });
     expect(a).toMatchObject({ hold: '1', holdOwner: 'p34' });
     expect(a?.holdPttlMs).toBeGreaterThan(50_000);
+    // The hold's absolute expiry, which the engine's owner marker records (SPEC §7).
+    expect(a?.holdExpireMs).toBe(Number(await t.redis.call('PEXPIRETIME', t.keys.hold('AUSDT'))));
     expect(b).toMatchObject({
       snapshot: { kind: 'hash', fields: { foo: 'bar' } },
       ledger: { kind: 'hash', fields: {} },
       hold: null,
       holdPttlMs: -2,
+      holdExpireMs: -2,
       holdOwner: null,
       state: {},
       lotSize: {},
@@ -131,6 +134,7 @@ describe('reconcile_read_batch against Redis', () => {
       ledger: { kind: 'error', problem: expect.stringContaining('WRONGTYPE') as unknown },
       hold: 'WRONGTYPE', // any value in the hold key is a hold
       holdPttlMs: -1,
+      holdExpireMs: -1,
       holdOwner: null,
       state: {},
       lotSize: {},
@@ -258,6 +262,7 @@ describe('batch scripts after SCRIPT FLUSH (private redis-server)', () => {
       ledger: { kind: 'hash', fields: {} },
       hold: null,
       holdPttlMs: -2,
+      holdExpireMs: -2,
       holdOwner: null,
       state,
       lotSize: {},

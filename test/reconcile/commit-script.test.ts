@@ -279,6 +279,7 @@ describe('after SCRIPT FLUSH (private redis-server, so other files are not distu
       ledger: { kind: 'hash', fields: hash },
       hold: null,
       holdPttlMs: -2,
+      holdExpireMs: -2,
       holdOwner: null,
       state: {},
       lotSize: {},

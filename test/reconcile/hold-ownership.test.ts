@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { plannedAction } from '../../src/reconcile/report.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { T0, ledgerFields, snapshotFields, writeSymbol } from './fixtures.js';
@@ -47,8 +48,14 @@ async function operatorSetexOnTop(
   await writeSymbol(redis, keys, SYM, { ledger: ledgerFields('0.05', T0 - 60_000) });
   await r.cycle('0.062'); // HOLD qty_mismatch_no_evidence: the engine's hold
   expect(await redis.get(keys.hold(SYM))).toBe('1');
+  const planned = async (): Promise<string> => {
+    const [outcome] = (await r.h.engine.runOnce({ dryRun: true })).outcomes;
+    return outcome ? plannedAction(outcome) : '';
+  };
   // The seed's documented operator command, on top of the engine's hold.
   await redis.setex(keys.hold(SYM), OPERATOR_TTL_MS / 1000, '1');
+  // `posguard reconcile --dry-run` tells the same story as the commit script.
+  expect(await planned()).toBe('share foreign hold');
   for (let i = 0; i < 30; i += 1) {
     await r.cycle('0.062');
     expect(await redis.pttl(keys.hold(SYM))).toBeGreaterThan(OPERATOR_TTL_MS - 60_000);

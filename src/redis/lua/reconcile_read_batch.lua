@@ -17,7 +17,7 @@ ARGV[1]  JSON object: the fields to read from each hash, by name lists
            { snapshot: [field, …], ledger: […], state: […], lot: […] }
 
 Reply: one JSON string, an array with one entry per symbol, in KEYS order:
-  [ snapshot, ledger, hold, hold_pttl_ms, owner, state, lot ]
+  [ snapshot, ledger, hold, hold_pttl_ms, owner, state, lot, hold_expire_at_ms ]
   snapshot, ledger,     the hash's values of its field list (HMGET order, false when the
   state, lot            field is absent); when NONE of the listed fields exists, the whole
                         hash instead, as { "full": flat HGETALL array } ({} when the key is
@@ -26,6 +26,9 @@ Reply: one JSON string, an array with one entry per symbol, in KEYS order:
                         The string "WRONGTYPE" when the key is not a hash.
   hold, owner           the value, "" when absent, "WRONGTYPE" when not a string
   hold_pttl_ms          PTTL of the hold (-2 absent, -1 no expiry)
+  hold_expire_at_ms     PEXPIRETIME of the hold (-2 absent, -1 no expiry, -3 unknown: Redis
+                        < 7.0 has no PEXPIRETIME) — the engine's hold is the one whose
+                        expiry its owner marker recorded (SPEC §7)
 A call with a KEYS count that is not a multiple of 6 is an error.
 ]]
 if #KEYS % 6 ~= 0 then return redis.error_reply('reconcile_read_batch: KEYS must come in sixes') end
@@ -59,11 +62,16 @@ local out = {}
 for i = 1, #KEYS, 6 do
   local pttl = redis.call('PTTL', KEYS[i + 2])
   -- Most symbols hold nothing: PTTL -2 already says the hold key is absent.
-  local hold = ''
-  if pttl ~= -2 then hold = str(KEYS[i + 2]) end
+  local hold, expire_at = '', -2
+  if pttl ~= -2 then
+    hold = str(KEYS[i + 2])
+    expire_at = redis.pcall('PEXPIRETIME', KEYS[i + 2])
+    if type(expire_at) ~= 'number' then expire_at = -3 end
+  end
   out[#out + 1] = {
     project(KEYS[i], lists.snapshot), project(KEYS[i + 1], lists.ledger), hold, pttl,
     str(KEYS[i + 3]), project(KEYS[i + 4], lists.state), project(KEYS[i + 5], lists.lot),
+    expire_at,
   }
 end
 return cjson.encode(out)
