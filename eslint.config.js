@@ -29,9 +29,10 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'module',
       globals: Object.fromEntries(
-        ['window', 'document', 'EventSource', 'fetch', 'setInterval', 'console', 'Node'].map(
-          (name) => [name, 'readonly'],
-        ),
+        ['window', 'document', 'EventSource', 'fetch', 'setInterval', 'performance'].map((name) => [
+          name,
+          'readonly',
+        ]),
       ),
     },
   },

@@ -38,6 +38,14 @@ export interface ModeParams {
     fillPairsPerSec: number;
   };
   fillRefresh: { symbols: number; settleSec: number; phaseSec: number };
+  web: {
+    symbols: number;
+    /** Page refresh cadences measured (the first is the default, and also gets the loads). */
+    refreshMs: number[];
+    holdSamples: number;
+    loads: number;
+    deskReads: number;
+  };
 }
 
 export const MODES: Record<Mode, ModeParams> = {
@@ -71,6 +79,7 @@ export const MODES: Record<Mode, ModeParams> = {
       fillPairsPerSec: 5,
     },
     fillRefresh: { symbols: 10_000, settleSec: 5, phaseSec: 30 },
+    web: { symbols: 550, refreshMs: [1000, 250], holdSamples: 20, loads: 5, deskReads: 50 },
   },
   quick: {
     floor: { pings: 500, notifications: 300 },
@@ -102,6 +111,7 @@ export const MODES: Record<Mode, ModeParams> = {
       fillPairsPerSec: 5,
     },
     fillRefresh: { symbols: 2000, settleSec: 1, phaseSec: 5 },
+    web: { symbols: 550, refreshMs: [1000, 250], holdSamples: 6, loads: 3, deskReads: 20 },
   },
   tiny: {
     floor: { pings: 50, notifications: 30 },
@@ -133,5 +143,6 @@ export const MODES: Record<Mode, ModeParams> = {
       fillPairsPerSec: 2,
     },
     fillRefresh: { symbols: 100, settleSec: 0.2, phaseSec: 1 },
+    web: { symbols: 50, refreshMs: [250], holdSamples: 1, loads: 1, deskReads: 3 },
   },
 };

@@ -18,6 +18,7 @@ export const SCENARIO_NAMES = [
   'ledger',
   'memory',
   'fill-refresh',
+  'web',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

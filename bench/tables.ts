@@ -11,6 +11,7 @@ import type { PlanPermitResult } from './scenarios/plan-permit.js';
 import type { ReconcileSizeResult } from './scenarios/reconcile-cycle.js';
 import type { SnapshotPollResult } from './scenarios/snapshot-poll.js';
 import type { Summary } from './stats.js';
+import { webTable } from './web-table.js';
 
 const ms = (v: number | null | undefined, digits = 2): string =>
   v === null || v === undefined ? '–' : v.toFixed(digits);
@@ -261,6 +262,7 @@ const RENDER: Record<ScenarioName, (result: never) => string> = {
   ledger,
   memory,
   'fill-refresh': fillRefresh,
+  web: webTable,
 };
 
 export function renderTables(results: BenchResults): string {

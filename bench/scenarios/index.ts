@@ -8,6 +8,7 @@ import { runMemory } from './memory.js';
 import { runPlanPermit } from './plan-permit.js';
 import { runReconcileCycles } from './reconcile-cycle.js';
 import { runSnapshotPoll } from './snapshot-poll.js';
+import { runWeb } from './web.js';
 
 export const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<unknown>> = {
   'plan-permit': runPlanPermit,
@@ -17,4 +18,5 @@ export const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<u
   ledger: runLedgerUpdates,
   memory: runMemory,
   'fill-refresh': runFillRefresh,
+  web: runWeb,
 };

@@ -16,7 +16,14 @@ import { addLiveEvents, onEventSymbol } from './events.js';
 import { age, clockTime, duration, syncClock } from './format.js';
 import { hideHistory, showHistory } from './history.js';
 
-const state = { redis: null, connected: false, readMs: null, heartbeats: null };
+const state = {
+  redis: null,
+  connected: false,
+  readMs: null,
+  heartbeats: null,
+  symbols: null,
+  rendered: false,
+};
 
 function banner() {
   const node = byId('banner');
@@ -128,7 +135,12 @@ function onDesk(message) {
   state.redis = message.redis;
   if (message.read_ms !== null) state.readMs = message.read_ms;
   if (message.heartbeats !== null) state.heartbeats = message.heartbeats;
-  updateRows(message.rows);
+  const shown = updateRows(message.rows);
+  if (!state.rendered && state.symbols !== null && shown === state.symbols) {
+    // User timing: when the whole table is first on screen (the benchmark reads it).
+    state.rendered = true;
+    performance.mark('posguard:desk-rendered');
+  }
   renderStatusCounts();
   renderHeartbeats();
   renderPermits(message.permits, message.permit_window);
@@ -153,6 +165,7 @@ function connect() {
   });
   source.addEventListener('hello', (e) => {
     const hello = JSON.parse(e.data);
+    state.symbols = hello.symbols;
     setText(
       byId('prefix'),
       `prefix ${hello.prefix} · ${hello.symbols} symbols · refresh ${hello.refresh_ms} ms`,
