@@ -83,6 +83,12 @@ describe('failing symbols in the heartbeat', () => {
     await h.engine.runOnce();
     expect(await heartbeat()).toMatchObject({ failing_symbols: ['BTCUSDT'] });
     expect(await metricValue(h.metrics, 'p34_commit_error_total', { symbol: 'BTCUSDT' })).toBe(1);
+    // The log names the refused key and its type (once per failing streak).
+    const failed = h.lines.filter((l) => l.msg.startsWith('reconcile commit failed'));
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0]?.problem)).toMatch(
+      new RegExp(`^${t.keys.reconcileState('BTCUSDT')} is a string`),
+    );
 
     startBrain();
     await addPlan(t.redis, t.keys, 'fs-btc-1', 'BTCUSDT');

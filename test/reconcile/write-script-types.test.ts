@@ -6,6 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { setManualHold } from '../../src/cli/manual/manual-hold.js';
+import { writeManualLedger } from '../../src/cli/manual/manual-ledger.js';
+import { Decimal } from '../../src/domain/amount.js';
+import { PosguardError } from '../../src/errors.js';
 import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
@@ -286,5 +290,34 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
             : ['missing_or_denied_p33_permit', 'wrong_type'],
       }),
     );
+  });
+
+  it('the CLI wrappers name the refused key — the events stream, not the ledger — and write nothing', async () => {
+    await t.redis.hset(t.keys.ledger(SYM), { ledger_amt: '0.05', version: '3' });
+    await t.redis.set(t.keys.reconcileEventsStream, 'not a stream');
+    const before = await image(t);
+    const ledgerError = await writeManualLedger(t.redis, t.keys, {
+      symbol: SYM,
+      reason: 'r',
+      operator: 'op',
+      clock: { nowMs: () => T0 },
+      ledgerTtlSec: 60,
+      target: () =>
+        Promise.resolve({ amount: new Decimal('0.062'), event: 'MANUAL_LEDGER_SET', details: {} }),
+    }).catch((e: unknown) => e);
+    expect(ledgerError).toBeInstanceOf(PosguardError);
+    expect((ledgerError as PosguardError).message).toMatch(
+      new RegExp(`^${t.keys.reconcileEventsStream} holds a string`),
+    );
+    const holdError = await setManualHold(
+      t.redis,
+      t.keys,
+      { symbol: SYM, nowMs: T0, reason: 'r', operator: 'op' },
+      60_000,
+    ).catch((e: unknown) => e);
+    expect((holdError as PosguardError).message).toMatch(
+      new RegExp(`^${t.keys.reconcileEventsStream} holds a string`),
+    );
+    expect(await image(t)).toEqual(before);
   });
 });
