@@ -14,7 +14,13 @@ export interface BrainMetrics {
   positionAmt: Gauge<'symbol'>;
   ledgerAmt: Gauge<'symbol'>;
   snapshotAgeSec: Gauge<'symbol'>;
+  /**
+   * Runs before `p33_ledger_amt` and `p33_snapshot_age_sec` are collected: the brain's
+   * StateGauges reads Redis there (state-gauges.ts). Never rejects; null = nothing to do.
+   */
+  beforeStateCollect: { hook: (() => Promise<void>) | null };
   evaluationDuration: Histogram;
+  planBatchDuration: Histogram;
   planLag: Histogram;
   badInputTotal: Counter<'stream'>;
   offStepQtyTotal: Counter<'symbol'>;
@@ -32,8 +38,12 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
   const registry = new Registry();
   if (options.defaultMetrics ?? false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const beforeStateCollect: BrainMetrics['beforeStateCollect'] = { hook: null };
+  // Both gauges ask; the hook shares one read between them (and between close scrapes).
+  const collect = (): Promise<void> | undefined => beforeStateCollect.hook?.();
   return {
     registry,
+    beforeStateCollect,
     snapshotTotal: new Counter({
       name: 'p33_snapshot_total',
       help: 'Exchange snapshot outcomes per symbol (ok, unknown_symbol, hedge_mode, invalid)',
@@ -72,19 +82,27 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
     }),
     ledgerAmt: new Gauge({
       name: 'p33_ledger_amt',
-      help: 'Ledger amount after the last applied fill (signed)',
+      help: 'Ledger amount in Redis, whoever wrote it (signed; read at each scrape; absent while there is no valid ledger)',
       labelNames: ['symbol'],
       registers,
+      collect,
     }),
     snapshotAgeSec: new Gauge({
       name: 'p33_snapshot_age_sec',
-      help: 'Age of the last snapshot written by this process (seconds)',
+      help: 'Age of the snapshot in Redis, whoever wrote it (seconds, at the scrape; +Inf while there is none usable)',
       labelNames: ['symbol'],
       registers,
+      collect,
     }),
     evaluationDuration: new Histogram({
       name: 'p33_evaluation_duration_seconds',
-      help: 'Time to evaluate one batch of plans (reads, rules, permit writes)',
+      help: 'Time to evaluate one plan: the six sanity checks and the safe close quantity, on state already read',
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1],
+      registers,
+    }),
+    planBatchDuration: new Histogram({
+      name: 'p33_plan_batch_duration_seconds',
+      help: 'Time to answer one batch of plans read together: the state read, every evaluation, the permit writes',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),

@@ -100,7 +100,7 @@ export class PlanEvaluator {
 
   /** Evaluates and answers one batch. Public for tests; the consumer loop calls it. */
   async handleBatch(entries: StreamEntry[]): Promise<void> {
-    const endTimer = this.options.metrics.evaluationDuration.startTimer();
+    const endTimer = this.options.metrics.planBatchDuration.startTimer();
     const { redis, keys } = this.options;
     if (!this.scriptLoaded) {
       await issuePermitScript.ensureLoaded(redis);
@@ -155,6 +155,8 @@ export class PlanEvaluator {
   private decide(plan: RuleInputs['plan'], state: BatchState, nowMs: number): PermitDecision {
     const evaluate = this.options.evaluate ?? evaluatePlan;
     const symbolState = state.symbols.get(plan.symbol);
+    // p33_evaluation_duration_seconds: one observation per plan, the rules alone.
+    const endTimer = this.options.metrics.evaluationDuration.startTimer();
     try {
       return evaluate({
         plan,
@@ -180,6 +182,8 @@ export class PlanEvaluator {
         'plan evaluation threw; denying with internal_error',
       );
       return internalErrorDecision(errorMessage(error));
+    } finally {
+      endTimer();
     }
   }
 

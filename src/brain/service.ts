@@ -7,7 +7,8 @@
  * - plan evaluator   (blocking reader + command connection)      → permits
  * - ledger updater   (blocking reader + command connection)      → ledger
  *
- * plus the heartbeat and the metrics/health endpoint.
+ * plus the heartbeat, the gauges read from Redis (ledger amounts, snapshot ages) and the
+ * metrics/health endpoint.
  */
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.js';
@@ -31,6 +32,7 @@ const REDIS_READY_WAIT_MS = 3000;
 import { type BrainMetrics, createBrainMetrics, exchangeObserver } from './metrics.js';
 import { PlanEvaluator } from './plan-evaluator.js';
 import { SnapshotPoller } from './snapshot-poller.js';
+import { StateGauges } from './state-gauges.js';
 import { TimeSync } from './time-sync.js';
 
 export interface BrainDeps {
@@ -90,6 +92,7 @@ interface Components {
   updater: LedgerUpdater;
   timeSync: TimeSync;
   heartbeat: Heartbeat;
+  gauges: StateGauges;
   userStream: UserStreamLink | null;
 }
 
@@ -214,6 +217,7 @@ async function stopComponents(c: Components, redis: Connections): Promise<void> 
     c.poller.stop(),
     c.lots.stop(),
     c.heartbeat.stop(),
+    c.gauges.stop(),
     c.timeSync.stop(),
     c.userStream?.stop(),
   ]);
@@ -232,13 +236,29 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     logger: w.logger,
     facts: () => ({ consumer: w.consumer, last_poll_ok_ms: poller.lastSuccessMs() }),
   });
-  const c: Components = { ...exchange, ...streamSide(w, poller), heartbeat };
+  const gauges = new StateGauges({
+    redis: w.redis.poller,
+    keys: w.keys,
+    allowlist: w.config.brain.allowlist,
+    clock: w.clock,
+    metrics: w.metrics,
+    logger: w.logger,
+  });
+  const c: Components = { ...exchange, ...streamSide(w, poller), heartbeat, gauges };
   // Give the connections a moment so start-up does not report a Redis "outage"; if Redis is
   // really down the components start anyway and their outage handling takes over.
   await Promise.all(
     Object.values(w.redis).map((r) => waitForReady(r, REDIS_READY_WAIT_MS).catch(() => undefined)),
   );
-  for (const component of [c.evaluator, c.updater, c.timeSync, c.lots, c.poller, c.heartbeat]) {
+  for (const component of [
+    c.evaluator,
+    c.updater,
+    c.timeSync,
+    c.lots,
+    c.poller,
+    c.heartbeat,
+    c.gauges,
+  ]) {
     component.start();
   }
   let http: HttpEndpoint;
