@@ -17,7 +17,7 @@
 #      run ops/p34_proof.sh and ops/p33_proof.sh (docs/operations.md, "Deploying").
 #
 # Build first: npm ci && npm run build. Needs bash, rsync, npm (to list production
-# dependencies), node ≥ 20 at --node (default /usr/bin/node), and root for a real install.
+# dependencies), Node 20 ≥ 20.19 at --node (default /usr/bin/node), and root for a real install.
 set -euo pipefail
 
 UNITS=(quantum-position-state-brain.service quantum-reconcile-engine.service)
@@ -89,11 +89,13 @@ preflight() {
   command -v rsync >/dev/null || die "rsync is required (apt-get install rsync)"
   command -v npm >/dev/null || die "npm is required to list the production dependencies"
   if real_system && [ "$(id -u)" != 0 ]; then die "a real install needs root (or use --root DIR / --dry-run)"; fi
-  local major=""
-  if [ -x "$NODE_BIN" ]; then major="$("$NODE_BIN" -p 'process.versions.node.split(".")[0]')"; fi
-  if [ -z "$major" ] || [ "$major" -lt 20 ]; then
-    if real_system; then die "$NODE_BIN is not node ≥ 20 (use --node PATH)"; fi
-    say "WARNING: $NODE_BIN is not node ≥ 20; the units will not start until it is (--node PATH)"
+  # package.json engines.node (^20.19.0): the Node line CI runs and the toolchain needs.
+  local version=""
+  if [ -x "$NODE_BIN" ]; then version="$("$NODE_BIN" -p 'process.versions.node' 2>/dev/null || true)"; fi
+  if ! [[ "$version" =~ ^20\.(19|[2-9][0-9])\. ]]; then
+    local what="$NODE_BIN is ${version:+node $version, }not Node 20 ≥ 20.19 (package.json engines ^20.19.0)"
+    if real_system; then die "$what: use --node PATH"; fi
+    say "WARNING: $what; the units need it (--node PATH)"
   fi
 }
 

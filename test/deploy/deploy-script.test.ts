@@ -191,6 +191,28 @@ describe.skipIf(!built)('ops/deploy.sh', () => {
     }
   });
 
+  it('wants the Node that package.json engines declares (20 ≥ 20.19): a warning under --dry-run', async () => {
+    const ok = await deploy([
+      '--dry-run',
+      '--root',
+      join(scratch, 'node-ok'),
+      '--node',
+      process.execPath,
+    ]);
+    expect(ok.stdout).not.toContain('WARNING');
+    const other = await deploy([
+      '--dry-run',
+      '--root',
+      join(scratch, 'node-bad'),
+      '--node',
+      '/bin/true',
+    ]);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).toContain(
+      'deploy: WARNING: /bin/true is not Node 20 ≥ 20.19 (package.json engines ^20.19.0)',
+    );
+  });
+
   it('rejects unknown options with exit 2', async () => {
     expect((await deploy(['--frobnicate'])).code).toBe(2);
   });

@@ -161,7 +161,7 @@ describe('the seeds env files, as systemd passes them', () => {
 
   it('the brain runs from the seed file the way systemd starts it (comments in the environment)', async () => {
     const port = await freePort();
-    const env = {
+    const env: Record<string, string> = {
       ...systemdEnvironment(text('position-state-brain.env')),
       ...site(),
       P33_METRICS_PORT: String(port),
