@@ -45,6 +45,8 @@ const resultsSchema = z.object({
     'snapshot-poll': scenario,
     ledger: scenario,
     memory: scenario,
+    'fill-refresh': scenario,
+    web: scenario,
   }),
 });
 
@@ -181,6 +183,20 @@ describe('benchmark harness (tiny mode)', () => {
 
   it('records every scenario the harness knows', () => {
     expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIO_NAMES].sort());
+  });
+
+  it('measures the web page in chromium, or says why it could not', () => {
+    const r = z
+      .object({
+        skipped: z.string().nullable(),
+        holdVisible: z.array(z.object({ latencyMs: summary.nullable() })),
+        pageLoadMs: summary.nullable(),
+      })
+      .parse(results.scenarios.web.result);
+    if (r.skipped !== null) return;
+    expect(r.holdVisible.length).toBeGreaterThan(0);
+    expect(r.holdVisible.every((h) => h.latencyMs !== null && h.latencyMs.min > 0)).toBe(true);
+    expect(r.pageLoadMs?.n).toBeGreaterThan(0);
   });
 
   it('samples the memory of both services', () => {

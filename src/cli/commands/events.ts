@@ -10,11 +10,11 @@ import { intArg, symbolArg } from '../arguments.js';
 import { painterFor } from '../output/colour.js';
 import { print, printJson, printJsonLine } from '../output/json.js';
 import { openRedis, closeRedis, keysFor } from '../redis-session.js';
-
-export interface EventRecord {
-  id: string;
-  fields: Record<string, string>;
-}
+import {
+  type EventRecord,
+  recentEvents,
+  toEventRecord as toRecord,
+} from '../../redis/event-stream.js';
 
 interface EventsOptions {
   envFile?: string;
@@ -24,44 +24,10 @@ interface EventsOptions {
   json?: boolean;
 }
 
-const PAGE = 500;
-/** With a symbol filter, how many entries to look through at most for `--count` matches. */
-const MAX_SCANNED = 20000;
 const FOLLOW_BLOCK_MS = 5000;
-
-function toRecord([id, flat]: [string, string[]]): EventRecord {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
-  return { id, fields };
-}
 
 function matches(record: EventRecord, symbol: string | undefined): boolean {
   return symbol === undefined || record.fields.symbol === symbol;
-}
-
-/** The newest `count` events (optionally of one symbol), oldest first. */
-export async function recentEvents(
-  redis: Redis,
-  stream: string,
-  count: number,
-  symbol?: string,
-  newest = '+',
-): Promise<EventRecord[]> {
-  const found: EventRecord[] = [];
-  let end = newest;
-  let scanned = 0;
-  while (found.length < count && scanned < MAX_SCANNED) {
-    const page = (await redis.xrevrange(stream, end, '-', 'COUNT', symbol ? PAGE : count)).map(
-      toRecord,
-    );
-    for (const record of page)
-      if (matches(record, symbol) && found.length < count) found.push(record);
-    scanned += page.length;
-    const last = page[page.length - 1];
-    if (!last || page.length < (symbol ? PAGE : count)) break;
-    end = `(${last.id}`;
-  }
-  return found.reverse();
 }
 
 const DETAIL_ORDER = ['reason', 'operator', 'old_ledger_amt', 'new_ledger_amt'];
