@@ -95,9 +95,25 @@ describe.skipIf(chromiumMissing !== null)('web page in chromium', () => {
     const symbols = SCREENSHOT_DESK.slice(0, 5);
     const desk = await startDesk(symbols.map((s) => s.symbol));
     await seedSymbols(admin, desk.keys, symbols);
+    // A presence record as SPEC §11 names it (the HA issue will write them): the section shows.
+    await admin.set(
+      `${desk.keys.prefix}:posguard:instance:reconcile:desk-1:4242`,
+      JSON.stringify({ role: 'leader', version: '0.1.0', epoch: 7 }),
+      'PX',
+      60_000,
+    );
+    await admin.set(`${desk.keys.prefix}:posguard:lease:reconcile`, 'desk-1:4242', 'PX', 60_000);
     const { page, errors } = await openPage(browser);
     await page.goto(desk.url);
     await poll(() => page.locator('#desk-rows tr').count()).toBe(5);
+    await poll(() => page.locator('#instance-rows tr').count()).toBe(1);
+    expect(await page.locator('#instance-rows td').allTextContents()).toEqual([
+      'reconcile',
+      'desk-1:4242',
+      'role=leader version=0.1.0 epoch=7',
+      expect.stringMatching(/^\d+(\.\d)?s$/) as unknown as string,
+    ]);
+    expect(await page.locator('#leaders').textContent()).toContain('reconcile leader: desk-1:4242');
     expect(await cell(page, 'SOLUSDT', 'exchange').textContent()).toBe('12');
     expect(await cell(page, 'SOLUSDT', 'ledger').textContent()).toBe('9');
     expect(await cell(page, 'SOLUSDT', 'diff').textContent()).toBe('3');
@@ -120,6 +136,7 @@ describe.skipIf(chromiumMissing !== null)('web page in chromium', () => {
     const { page } = await openPage(browser);
     await page.goto(desk.url);
     await poll(() => cell(page, 'ETHUSDT', 'status').textContent()).toBe('OK');
+    expect(await page.locator('#instances').isHidden()).toBe(true); // no instance records
     await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
     expect(await cell(page, 'ETHUSDT', 'hold').textContent()).toBe('');
     await admin.setex(desk.keys.hold('ETHUSDT'), 3600, '1');
