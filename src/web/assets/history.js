@@ -17,12 +17,10 @@ function decisionText(decision) {
 function permitText(plan) {
   if (plan.permit !== null) {
     const p = plan.permit;
-    return p.allow === 'true'
-      ? `safe_close_qty=${p.safe_close_qty ?? '?'}`
-      : `reason=${p.reason ?? '?'}`;
+    return p.allow === 'true' ? `safe_close_qty=${p.safe_close_qty ?? '?'}` : 'deny permit present';
   }
   if (plan.permit_raw !== null) return `unreadable permit: ${plan.permit_raw}`;
-  return 'gone (consumed or expired)';
+  return 'gone (used or expired)';
 }
 
 function permitRow(plan) {
