@@ -248,8 +248,15 @@ function fillRefresh(r: FillRefreshResult): string {
     `### Brain CPU under a steady stream of our own fills (${r.symbols} symbols, P33_POLL_SEC=${r.pollSec}, brain alone in its process)`,
     '',
     table(
-      ['phase', 'fills/s', 'seconds', 'brain CPU s/s', 'positionRisk requests/s'],
-      r.phases.map((p) => [p.name, p.fillsPerSec, p.seconds, p.cpuSecPerSec, p.positionRiskPerSec]),
+      ['phase', 'fills/s', 'seconds', 'brain CPU s/s', 'Redis CPU s/s', 'positionRisk requests/s'],
+      r.phases.map((p) => [
+        p.name,
+        p.fillsPerSec,
+        p.seconds,
+        p.cpuSecPerSec,
+        p.redisCpuSecPerSec,
+        p.positionRiskPerSec,
+      ]),
     ),
   ].join('\n');
 }

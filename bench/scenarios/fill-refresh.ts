@@ -9,13 +9,15 @@
  * - spread: one fill every 100 ms, each on the next symbol (2–3 symbols per 250 ms window).
  *
  * Reported per phase: the brain's CPU seconds per second (user + system, from the child's
- * `process.cpuUsage()`) and the positionRisk requests per second the venue received.
+ * `process.cpuUsage()`), the Redis server's (INFO cpu; the benchmark's Redis serves only
+ * this scenario while it runs) and the positionRisk requests per second the venue received.
  * The same scenario ran before and after the symbol-only refresh (docs/performance.md).
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { syntheticSymbols } from '../../src/sim/venue/venue.js';
 import { sleep, waitUntil } from '../environment.js';
+import { redisCpuSec } from '../machine.js';
 import { seedSymbols } from '../seed.js';
 import { round } from '../stats.js';
 import type { ScenarioContext } from './context.js';
@@ -28,6 +30,8 @@ export interface FillRefreshPhase {
   seconds: number;
   fillsSent: number;
   cpuSecPerSec: number;
+  /** The Redis server's CPU (INFO cpu) over the phase: the snapshot writes run there. */
+  redisCpuSecPerSec: number;
   positionRiskPerSec: number;
   positionRiskRequests: number;
 }
@@ -75,6 +79,7 @@ async function phase(
 ): Promise<FillRefreshPhase> {
   const requestsBefore = system.venue.control.requestCounts()[POSITION_RISK] ?? 0;
   const before = await brain.sample();
+  const redisBefore = await redisCpuSec(system.producer);
   const start = performance.now();
   let sent = 0;
   let next = start;
@@ -90,6 +95,7 @@ async function phase(
     await sleep(everyMs === null ? 100 : Math.max(1, Math.min(20, next - performance.now())));
   }
   const after = await brain.sample();
+  const redisAfter = await redisCpuSec(system.producer);
   const wall = (performance.now() - start) / 1000;
   const requests = (system.venue.control.requestCounts()[POSITION_RISK] ?? 0) - requestsBefore;
   return {
@@ -98,6 +104,7 @@ async function phase(
     seconds: round(wall, 1),
     fillsSent: sent,
     cpuSecPerSec: round((after.cpuSec - before.cpuSec) / wall, 3),
+    redisCpuSecPerSec: round((redisAfter - redisBefore) / wall, 3),
     positionRiskPerSec: round(requests / wall, 2),
     positionRiskRequests: requests,
   };
