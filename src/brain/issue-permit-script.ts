@@ -8,7 +8,14 @@ import { LuaScript, type LuaArg } from '../redis/lua-script.js';
 
 export const issuePermitScript = LuaScript.load('brain_issue_permit');
 
-export type IssueReply = 'issued' | 'duplicate';
+/** A key of the wrong type: nothing written, not even the ack (the caller acks and counts). */
+export interface IssueWrongType {
+  wrongType: string;
+  /** The type the key holds. */
+  found: string;
+}
+
+export type IssueReply = 'issued' | 'duplicate' | IssueWrongType;
 
 export interface IssueCall {
   planId: string;
@@ -43,7 +50,12 @@ export function issuePermitCall(
 }
 
 export function decodeIssueReply(reply: unknown): IssueReply | null {
-  return reply === 'issued' || reply === 'duplicate' ? reply : null;
+  if (reply === 'issued' || reply === 'duplicate') return reply;
+  if (Array.isArray(reply) && reply.length === 3 && reply[0] === 'wrong_type') {
+    const [, key, found] = reply as unknown[];
+    if (typeof key === 'string' && typeof found === 'string') return { wrongType: key, found };
+  }
+  return null;
 }
 
 export function queueIssuePermit(

@@ -25,6 +25,7 @@ import type { Keys } from '../redis/keys.js';
 import { isNoScript } from '../redis/lua-script.js';
 import {
   type IssueSettings,
+  type IssueWrongType,
   decodeIssueReply,
   issuePermitScript,
   queueIssuePermit,
@@ -137,7 +138,10 @@ export class PlanEvaluator {
       issued.push({ planId, symbol, entryId: entry.id, decision });
     }
     const results = (await pipeline.exec()) ?? [];
-    this.account(results, pending, issued);
+    const refused = this.account(results, pending, issued);
+    // A plan whose marker or permit key holds another type got nothing written: ack it here
+    // so it is not redelivered forever (and the plans behind it still get their permits).
+    if (refused.length > 0) await redis.xack(keys.applyPlanStream, PLAN_GROUP, ...refused);
     endTimer();
   }
 
@@ -197,12 +201,16 @@ export class PlanEvaluator {
     }
   }
 
-  /** Counts what was written; a failed reply makes the batch fail so it is retried from pending. */
+  /**
+   * Counts what was written; a failed reply makes the batch fail so it is retried from
+   * pending. Returns the entries refused for a key of the wrong type (to be acked).
+   */
   private account(
     results: [Error | null, unknown][],
     pending: Pending[],
     issued: { planId: string; symbol: string; entryId: string; decision: PermitDecision }[],
-  ): void {
+  ): string[] {
+    const refused: string[] = [];
     let failure: Error | null = null;
     let issuedIndex = 0;
     const nowMs = this.options.clock.nowMs();
@@ -215,7 +223,12 @@ export class PlanEvaluator {
       }
       if (parse.kind !== 'execute') return;
       const item = issued[issuedIndex++];
-      if (item !== undefined) this.record(item, decodeIssueReply(reply), nowMs);
+      if (item === undefined) return;
+      const decoded = decodeIssueReply(reply);
+      if (decoded !== null && typeof decoded === 'object') {
+        this.refuseWrongType(item, decoded);
+        refused.push(item.entryId);
+      } else this.record(item, decoded, nowMs);
     });
     if (failure !== null) {
       if (isNoScript(failure)) this.scriptLoaded = false;
@@ -225,6 +238,16 @@ export class PlanEvaluator {
         { cause: failure },
       );
     }
+    return refused;
+  }
+
+  /** A key of the wrong type: no permit could be written; counted and named, never silent. */
+  private refuseWrongType(item: { planId: string; entryId: string }, reply: IssueWrongType): void {
+    this.options.metrics.badInputTotal.inc({ stream: 'apply.plan' });
+    this.options.logger.error(
+      { plan_id: item.planId, entry_id: item.entryId, key: reply.wrongType, type: reply.found },
+      `${reply.wrongType} holds a ${reply.found}, not the type posguard writes there: no permit written for the plan (the gate refuses it), entry acknowledged; inspect the key with redis-cli TYPE and delete it if it is debris`,
+    );
   }
 
   private record(

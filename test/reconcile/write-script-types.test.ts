@@ -1,18 +1,15 @@
 /**
  * Every write script checks the type of every key it touches before its first write
  * (issue 10 item 7; LESSONS #18): a key of the wrong type at any KEYS position is refused
- * with a reply (or, for brain_issue_permit, an error) that names THAT key, and nothing is
- * written — every key's DUMP and expiry are the same before and after. Real Redis.
+ * with a reply that names THAT key (and the type it holds), and nothing is written — every
+ * key's DUMP and expiry are the same before and after. Real Redis.
  */
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setManualHold } from '../../src/cli/manual/manual-hold.js';
-import { writeManualLedger } from '../../src/cli/manual/manual-ledger.js';
-import { Decimal } from '../../src/domain/amount.js';
-import { PosguardError } from '../../src/errors.js';
 import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { clearKeys, keyImage } from './key-image.js';
 import { T0, ledgerFields } from './fixtures.js';
 
 const SYM = 'BTCUSDT';
@@ -30,24 +27,6 @@ async function spoil(redis: Redis, key: string, want: Kind): Promise<string> {
   return 'string';
 }
 
-/** Deletes this test's keys (the run's Redis is shared by parallel files: never FLUSHDB). */
-async function clear(t: TestRedis): Promise<void> {
-  const keys = await t.redis.keys(`${t.prefix}:*`);
-  if (keys.length > 0) await t.redis.del(...keys);
-}
-
-/** DUMP and PEXPIRETIME of every key under the prefix: what "nothing written" compares. */
-async function image(t: TestRedis): Promise<Record<string, string>> {
-  const keys = await t.redis.keys(`${t.prefix}:*`);
-  const out: Record<string, string> = {};
-  for (const key of keys.sort()) {
-    const dump = await t.redis.dumpBuffer(key);
-    const at = await t.redis.call('PEXPIRETIME', key);
-    out[key] = `${dump?.toString('hex') ?? 'nil'} @${String(at)}`;
-  }
-  return out;
-}
-
 /** For each position: spoil it, run, expect the refusal to name it, expect no change. */
 async function eachPosition(
   t: TestRedis,
@@ -57,16 +36,16 @@ async function eachPosition(
   refusal: (key: string, found: string) => unknown,
 ): Promise<void> {
   for (const [key, want] of positions) {
-    await clear(t);
+    await clearKeys(t);
     await seed();
     const found = await spoil(t.redis, key, want);
-    const before = await image(t);
+    const before = await keyImage(t);
     const outcome = await run().then(
       (reply) => ({ reply }),
       (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
     );
     expect(outcome, `KEYS position ${key}`).toEqual(refusal(key, found));
-    expect(await image(t), `nothing written when ${key} is a ${found}`).toEqual(before);
+    expect(await keyImage(t), `nothing written when ${key} is a ${found}`).toEqual(before);
   }
 }
 
@@ -174,7 +153,7 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       JSON.stringify({ fields: ['detail'], rows: [['a'], ['b']] }),
     ];
     for (const [index, key] of [a, b].entries()) {
-      await clear(t);
+      await clearKeys(t);
       await t.redis.hset(a, { status: 'OK' });
       await t.redis.hset(b, { status: 'OK' });
       await spoil(t.redis, key, 'hash');
@@ -258,9 +237,7 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       ],
       seed,
       () => script.run(t.redis, Object.values(k), ['g', entryId, '{}', 60_000, 3_600_000, 'x']),
-      (key, found) => ({
-        error: `WRONGTYPE ${key} is a ${found}, expected a ${key === k.stream ? 'stream' : 'string'}; nothing written`,
-      }),
+      (key, found) => ({ reply: ['wrong_type', key, found] }),
     );
   });
 
@@ -290,34 +267,5 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
             : ['missing_or_denied_p33_permit', 'wrong_type'],
       }),
     );
-  });
-
-  it('the CLI wrappers name the refused key — the events stream, not the ledger — and write nothing', async () => {
-    await t.redis.hset(t.keys.ledger(SYM), { ledger_amt: '0.05', version: '3' });
-    await t.redis.set(t.keys.reconcileEventsStream, 'not a stream');
-    const before = await image(t);
-    const ledgerError = await writeManualLedger(t.redis, t.keys, {
-      symbol: SYM,
-      reason: 'r',
-      operator: 'op',
-      clock: { nowMs: () => T0 },
-      ledgerTtlSec: 60,
-      target: () =>
-        Promise.resolve({ amount: new Decimal('0.062'), event: 'MANUAL_LEDGER_SET', details: {} }),
-    }).catch((e: unknown) => e);
-    expect(ledgerError).toBeInstanceOf(PosguardError);
-    expect((ledgerError as PosguardError).message).toMatch(
-      new RegExp(`^${t.keys.reconcileEventsStream} holds a string`),
-    );
-    const holdError = await setManualHold(
-      t.redis,
-      t.keys,
-      { symbol: SYM, nowMs: T0, reason: 'r', operator: 'op' },
-      60_000,
-    ).catch((e: unknown) => e);
-    expect((holdError as PosguardError).message).toMatch(
-      new RegExp(`^${t.keys.reconcileEventsStream} holds a string`),
-    );
-    expect(await image(t)).toEqual(before);
   });
 });

@@ -360,9 +360,11 @@ describe('keys of the wrong type (LESSONS #18)', () => {
       expect(await reasonOf('wt-A')).toBe('ledger_invalid');
       expect(await reasonOf('wt-B')).toBe('reconcile_hold_active');
       expect(await reasonOf('wt-C')).toBe('no_exchange_snapshot');
-      // The hash squatting on the permit key was replaced by the one real permit (a deny:
-      // the lot size is unreadable), never read as an allow.
-      expect(await reasonOf('wt-D')).toBe('unknown_lot_size');
+      // The hash squatting on the permit key is refused before anything is written (issue 10
+      // item 7): no permit, never read as an allow; the plan is acked (drained above) and
+      // counted as bad input, and the gate refuses it (wrong_type).
+      expect(await redis.type(keys.permitP33('wt-D'))).toBe('hash');
+      expect(await redis.exists(keys.planSeen('wt-D'))).toBe(0);
       expect(await redis.get(keys.ledger('AAAUSDT'))).toBe('1.0');
       const bySymbol = new Map(report.outcomes.map((o) => [o.decision.symbol, o.decision]));
       expect(bySymbol.get('AAAUSDT')?.status).toBe('MANUAL_REQUIRED');
@@ -375,7 +377,7 @@ describe('keys of the wrong type (LESSONS #18)', () => {
         test: 'test/reliability/stream-fuzz.test.ts › keys of the wrong type…',
         iterations: 4,
         observed:
-          'permits deny ledger_invalid / reconcile_hold_active / no_exchange_snapshot / unknown_lot_size; engine holds; fill on a string ledger acked unapplied; no crash',
+          'permits deny ledger_invalid / reconcile_hold_active / no_exchange_snapshot; a squatted permit key is refused (nothing written, plan acked, counted); engine holds; fill on a string ledger acked unapplied; no crash',
         lost: 0,
       });
     } finally {

@@ -16,17 +16,19 @@ ARGV[4]  permit TTL, ms (> 0)
 ARGV[5]  plan-seen marker TTL, ms (> 0)
 ARGV[6]  marker value (what was decided, for operators)
 
-Replies (status strings):
+Replies (status strings, or the refusal table):
   "issued"     marker set, permit written with its TTL, entry acked
   "duplicate"  the plan id was already answered: nothing written, entry acked
-Error reply "WRONGTYPE <key> is a <type>, expected a <type>; nothing written" when KEYS[1]
-or KEYS[2] is not a string or KEYS[3] not a stream: checked before any write, so neither
-marker nor permit nor ack is written and the entry stays pending (LESSONS #18).
+  {"wrong_type", key, type}  KEYS[1] or KEYS[2] is not a string, or KEYS[3] not a stream:
+               checked before any write, so nothing is written — no marker, no permit, no
+               ack. The caller acks the entry itself, counts it and names the key: the plan
+               gets no permit (the gate refuses it), and one squatted key never blocks the
+               plans behind it (LESSONS #18).
 ]]
 for i, want in ipairs({ 'string', 'string', 'stream' }) do
   local found = redis.call('TYPE', KEYS[i]).ok
   if found ~= 'none' and found ~= want then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. found .. ', expected a ' .. want .. '; nothing written')
+    return { 'wrong_type', KEYS[i], found }
   end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
