@@ -3,6 +3,7 @@
  */
 import { formatAmount } from '../domain/amount.js';
 import { decideHoldOwner } from '../domain/hold-owner.js';
+import { commitFailure } from './commit-writer.js';
 import type { CycleReport, SymbolOutcome } from './engine.js';
 
 export interface DecisionRow {
@@ -42,7 +43,8 @@ export function plannedAction(outcome: SymbolOutcome): string {
 function resultSuffix(outcome: SymbolOutcome): string {
   const commit = outcome.commit;
   if (commit === null || commit.code === 'ok') return '';
-  return commit.code === 'error' ? ` [error: ${commit.problem}]` : ` [refused: ${commit.code}]`;
+  const failure = commitFailure(commit);
+  return failure !== null ? ` [error: ${failure}]` : ` [refused: ${commit.code}]`;
 }
 
 export function outcomeRow(outcome: SymbolOutcome): DecisionRow {

@@ -229,6 +229,21 @@ describe('posguard reconcile (command)', () => {
     expect(await t.redis.exists(t.keys.reconcileHeartbeat)).toBe(1);
   });
 
+  it('--once exits 1 and names the key when a symbol is refused for a key of the wrong type', async () => {
+    await seedExamples();
+    await t.redis.rpush(t.keys.holdOwner('SOLUSDT'), 'not a marker'); // a bypass script
+    const out = sink();
+    expect(await runReconcileCommand({ once: true }, io(out.stream, sink().stream))).toBe(1);
+    expect(out.text()).toMatch(
+      new RegExp(`^SOLUSDT\\s.*\\[error: ${t.keys.holdOwner('SOLUSDT')} is a list`, 'm'),
+    );
+    expect(await t.redis.exists(t.keys.hold('SOLUSDT'))).toBe(0); // nothing written for it
+    const beat = JSON.parse((await t.redis.get(t.keys.reconcileHeartbeat)) ?? '{}') as {
+      failing_symbols?: string[];
+    };
+    expect(beat.failing_symbols).toEqual(['SOLUSDT']);
+  });
+
   it('--once exits 1 with a clear message when Redis is unreachable', async () => {
     const err = sink();
     const code = await runReconcileCommand(

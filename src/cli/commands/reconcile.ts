@@ -12,6 +12,7 @@ import type { Clock } from '../../domain/time.js';
 import { type Logger, createLogger, redactUrl } from '../../observability/logger.js';
 import { createRedis, waitForReady } from '../../redis/connection.js';
 import { buildKeys } from '../../redis/keys.js';
+import { commitFailure } from '../../reconcile/commit-writer.js';
 import { ReconcileEngine } from '../../reconcile/engine.js';
 import { createReconcileMetrics } from '../../reconcile/metrics.js';
 import { formatDecisionTable, reportToJson } from '../../reconcile/report.js';
@@ -81,7 +82,8 @@ async function runSingleCycle(
     });
     const report = await engine.runOnce({ dryRun: options.dryRun === true });
     io.stdout.write(options.json === true ? reportToJson(report) : formatDecisionTable(report));
-    const failed = report.outcomes.some((o) => o.commit !== null && o.commit.code === 'error');
+    // A commit error or a key-type refusal: nothing was written for that symbol.
+    const failed = report.outcomes.some((o) => commitFailure(o.commit) !== null);
     return failed ? 1 : 0;
   } finally {
     await redis.quit().catch(() => redis.disconnect());
