@@ -65,6 +65,9 @@ export class EventTail {
           this.remember(backlog);
           // An empty stream: everything added from now on has an id above 0-0.
           this.lastId = backlog[backlog.length - 1]?.id ?? '0-0';
+          // Pages opened while the stream was unreadable have not seen these (pages skip
+          // the ids they already show).
+          if (backlog.length > 0) this.options.onEvents(backlog);
         }
         const reply = await redis.xread(
           'COUNT',

@@ -121,7 +121,9 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   server.keepAliveTimeout = 5000;
   // A page opened right after start should not flash "Redis down" while the connection is
   // made; a Redis that is really down is reported by the page and retried.
-  await waitForReady(reader, READY_WAIT_MS).catch(() => undefined);
+  await Promise.all(
+    [reader, tailConnection].map((c) => waitForReady(c, READY_WAIT_MS).catch(() => undefined)),
+  );
   try {
     await listenWithFallback(server, options);
   } catch (error) {
