@@ -74,7 +74,7 @@ async function web(options: WebOptions): Promise<void> {
       ? 'no token (loopback only)'
       : 'token required: open the URL with ?token=… once, or send Authorization: Bearer …';
   process.stdout.write(
-    `posguard web: ${server.url} — read-only, ${symbols.length} symbols, ${access}; Ctrl-C to stop\n`,
+    `posguard web: ${server.url} — read-only, ${symbols.length} symbol${symbols.length === 1 ? '' : 's'}, ${access}; Ctrl-C to stop\n`,
   );
   await untilSignal();
   await server.close();
