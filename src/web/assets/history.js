@@ -17,7 +17,7 @@ function decisionText(decision) {
 function permitText(plan) {
   if (plan.permit !== null) {
     const p = plan.permit;
-    return p.allow === 'true' ? `safe_close_qty=${p.safe_close_qty ?? '?'}` : 'deny permit present';
+    return p.allow === 'true' ? `safe_close_qty=${p.safe_close_qty ?? '?'}` : 'present';
   }
   if (plan.permit_raw !== null) return `unreadable permit: ${plan.permit_raw}`;
   return 'gone (used or expired)';
