@@ -6,7 +6,8 @@
  * per plan with a fixed permit body. No parsing, no rules, no decimals, no metrics, no logs.
  */
 import type { Redis } from 'ioredis';
-import { issuePermitCall, issuePermitScript } from '../src/brain/issue-permit-script.js';
+import { brainIssuePermit } from '../src/redis/scripts/brain-issue-permit.js';
+import { queueScript, scriptPipeline } from '../src/redis/scripts/script.js';
 import type { Keys } from '../src/redis/keys.js';
 
 const GROUP = 'bench-bare';
@@ -27,7 +28,6 @@ export class BareBrain {
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
     }
-    await issuePermitScript.ensureLoaded(this.redis);
     this.running = true;
     this.loop = this.run();
   }
@@ -67,15 +67,20 @@ export class BareBrain {
       reads.hgetall(this.keys.symbolLotSize(symbol));
     }
     await reads.exec();
-    const writes = this.redis.pipeline();
+    const writes = scriptPipeline(this.redis, [brainIssuePermit]);
     for (const plan of plans) {
       const permitJson = `{"plan_id":"${plan.planId}","symbol":"${plan.symbol}","allow":true,"safe_close_qty":0.001,"ts_epoch":${Math.floor(Date.now() / 1000)}}`;
-      const call = issuePermitCall(
-        this.keys,
-        { planId: plan.planId, entryId: plan.id, permitJson, outcome: 'allow' },
-        { group: GROUP, permitTtlMs: 60_000, planSeenTtlMs: 600_000 },
-      );
-      issuePermitScript.queue(writes, call.keys, call.args);
+      const args = {
+        keys: this.keys,
+        planId: plan.planId,
+        entryId: plan.id,
+        permitJson,
+        outcome: 'allow',
+        group: GROUP,
+        permitTtlMs: 60_000,
+        planSeenTtlMs: 600_000,
+      };
+      queueScript(writes, brainIssuePermit, args, () => undefined);
     }
     await writes.exec();
   }

@@ -22,14 +22,8 @@ import type { Clock } from '../domain/time.js';
 import { PosguardError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
-import { isNoScript } from '../redis/lua-script.js';
-import {
-  type IssueSettings,
-  type IssueWrongType,
-  decodeIssueReply,
-  issuePermitScript,
-  queueIssuePermit,
-} from './issue-permit-script.js';
+import { brainIssuePermit, type IssuePermitResult } from '../redis/scripts/brain-issue-permit.js';
+import { queueScript, scriptPipeline } from '../redis/scripts/script.js';
 import type { BrainMetrics } from './metrics.js';
 import { type BatchState, readBatchState } from './rule-inputs.js';
 import type { StreamEntry } from './stream-group.js';
@@ -61,11 +55,26 @@ interface Pending {
   parse: PlanParse;
 }
 
+/** One EXECUTE plan of a batch, paired with the reply of its own permit write. */
+interface Answer {
+  planId: string;
+  symbol: string;
+  entryId: string;
+  decision: PermitDecision;
+  reply?: IssuePermitResult;
+  error?: Error;
+}
+
+interface IssueSettings {
+  group: string;
+  permitTtlMs: number;
+  planSeenTtlMs: number;
+}
+
 export class PlanEvaluator {
   private readonly consumer: GroupConsumer;
   private readonly allowlist: ReadonlySet<string>;
   private readonly settings: IssueSettings;
-  private scriptLoaded = false;
 
   constructor(private readonly options: PlanEvaluatorOptions) {
     this.allowlist = new Set(options.allowlist);
@@ -102,47 +111,65 @@ export class PlanEvaluator {
   /** Evaluates and answers one batch. Public for tests; the consumer loop calls it. */
   async handleBatch(entries: StreamEntry[]): Promise<void> {
     const endTimer = this.options.metrics.planBatchDuration.startTimer();
-    const { redis, keys } = this.options;
-    if (!this.scriptLoaded) {
-      await issuePermitScript.ensureLoaded(redis);
-      this.scriptLoaded = true;
+    try {
+      const pending = entries.map((entry) => ({
+        entry,
+        parse:
+          entry.fields === null
+            ? ({ kind: 'bad', problem: 'entry deleted while pending' } as const)
+            : parsePlan(entry.id, entry.fields),
+      }));
+      const state = await readBatchState(
+        this.options.redis,
+        this.options.keys,
+        this.symbolsToRead(pending),
+      );
+      const answers = await this.answer(pending, state, this.options.clock.nowMs());
+      await this.account(answers);
+    } finally {
+      endTimer();
     }
-    const pending: Pending[] = entries.map((entry) => ({
-      entry,
-      parse:
-        entry.fields === null
-          ? { kind: 'bad', problem: 'entry deleted while pending' }
-          : parsePlan(entry.id, entry.fields),
-    }));
-    const state = await readBatchState(redis, keys, this.symbolsToRead(pending));
-    const nowMs = this.options.clock.nowMs();
-    const pipeline = redis.pipeline();
-    const issued: { planId: string; symbol: string; entryId: string; decision: PermitDecision }[] =
-      [];
+  }
+
+  /** Decides every plan and writes all permits (and acks) in one pipeline. */
+  private async answer(pending: Pending[], state: BatchState, nowMs: number): Promise<Answer[]> {
+    const { redis, keys } = this.options;
+    const pipeline = scriptPipeline(redis, [brainIssuePermit]);
+    const answers: Answer[] = [];
+    let failure: Error | null = null;
     for (const { entry, parse } of pending) {
       if (parse.kind !== 'execute') {
         this.skip(entry, parse);
-        pipeline.xack(keys.applyPlanStream, PLAN_GROUP, entry.id);
+        pipeline.xack(keys.applyPlanStream, PLAN_GROUP, entry.id, (error) => {
+          if (error) failure ??= error;
+        });
         continue;
       }
       const decision = this.decide(parse.plan, state, nowMs);
       const { planId, symbol } = parse.plan;
+      const answer: Answer = { planId, symbol, entryId: entry.id, decision };
+      answers.push(answer);
       const permitJson = encodePermit(decision, { planId, symbol, nowMs });
       const outcome = decision.allow ? 'allow' : `deny:${decision.reason}`;
-      queueIssuePermit(
-        pipeline,
-        keys,
-        { planId, entryId: entry.id, permitJson, outcome },
-        this.settings,
-      );
-      issued.push({ planId, symbol, entryId: entry.id, decision });
+      const args = { keys, planId, entryId: entry.id, permitJson, outcome, ...this.settings };
+      queueScript(pipeline, brainIssuePermit, args, (error, reply) => {
+        if (error) answer.error = error;
+        else answer.reply = reply;
+      });
     }
-    const results = (await pipeline.exec()) ?? [];
-    const refused = this.account(results, pending, issued);
-    // A plan whose marker or permit key holds another type got nothing written: ack it here
-    // so it is not redelivered forever (and the plans behind it still get their permits).
-    if (refused.length > 0) await redis.xack(keys.applyPlanStream, PLAN_GROUP, ...refused);
-    endTimer();
+    await pipeline.exec();
+    failure ??= answers.find((a) => a.error !== undefined)?.error ?? null;
+    if (failure !== null) {
+      // The batch stays pending and is evaluated again from fresh reads.
+      throw new PosguardError(
+        'REDIS_UNAVAILABLE',
+        `permit write failed: ${errorMessage(failure)}`,
+        {
+          cause: failure,
+        },
+      );
+    }
+    return answers;
   }
 
   private symbolsToRead(pending: Pending[]): string[] {
@@ -201,58 +228,40 @@ export class PlanEvaluator {
     }
   }
 
-  /**
-   * Counts what was written; a failed reply makes the batch fail so it is retried from
-   * pending. Returns the entries refused for a key of the wrong type (to be acked).
-   */
-  private account(
-    results: [Error | null, unknown][],
-    pending: Pending[],
-    issued: { planId: string; symbol: string; entryId: string; decision: PermitDecision }[],
-  ): string[] {
-    const refused: string[] = [];
-    let failure: Error | null = null;
-    let issuedIndex = 0;
+  /** Counts and logs each answer; acks the plans refused for a key of the wrong type. */
+  private async account(answers: Answer[]): Promise<void> {
     const nowMs = this.options.clock.nowMs();
-    pending.forEach(({ parse }, i) => {
-      const [error, reply] = results[i] ?? [new Error('missing pipeline reply'), null];
-      if (error) {
-        failure ??= error;
-        if (parse.kind === 'execute') issuedIndex += 1;
-        return;
-      }
-      if (parse.kind !== 'execute') return;
-      const item = issued[issuedIndex++];
-      if (item === undefined) return;
-      const decoded = decodeIssueReply(reply);
-      if (decoded !== null && typeof decoded === 'object') {
-        this.refuseWrongType(item, decoded);
-        refused.push(item.entryId);
-      } else this.record(item, decoded, nowMs);
-    });
-    if (failure !== null) {
-      if (isNoScript(failure)) this.scriptLoaded = false;
-      throw new PosguardError(
-        'REDIS_UNAVAILABLE',
-        `permit write failed: ${errorMessage(failure)}`,
-        { cause: failure },
-      );
+    const refused: string[] = [];
+    for (const answer of answers) {
+      const reply = answer.reply;
+      if (reply === undefined) continue;
+      if (reply.status === 'wrong_type') {
+        this.refuseWrongType(answer, reply);
+        refused.push(answer.entryId);
+      } else this.record(answer, reply.status, nowMs);
     }
-    return refused;
+    // A plan whose marker or permit key holds another type got nothing written: ack it here
+    // so it is not redelivered forever (and the plans behind it still get their permits).
+    if (refused.length > 0) {
+      await this.options.redis.xack(this.options.keys.applyPlanStream, PLAN_GROUP, ...refused);
+    }
   }
 
   /** A key of the wrong type: no permit could be written; counted and named, never silent. */
-  private refuseWrongType(item: { planId: string; entryId: string }, reply: IssueWrongType): void {
+  private refuseWrongType(
+    item: { planId: string; entryId: string },
+    reply: { key: string; found: string },
+  ): void {
     this.options.metrics.badInputTotal.inc({ stream: 'apply.plan' });
     this.options.logger.error(
-      { plan_id: item.planId, entry_id: item.entryId, key: reply.wrongType, type: reply.found },
-      `${reply.wrongType} holds a ${reply.found}, not the type posguard writes there: no permit written for the plan (the gate refuses it), entry acknowledged; inspect the key with redis-cli TYPE and delete it if it is debris`,
+      { plan_id: item.planId, entry_id: item.entryId, key: reply.key, type: reply.found },
+      `${reply.key} holds a ${reply.found}, not the type posguard writes there: no permit written for the plan (the gate refuses it), entry acknowledged; inspect the key with redis-cli TYPE and delete it if it is debris`,
     );
   }
 
   private record(
     item: { planId: string; symbol: string; entryId: string; decision: PermitDecision },
-    reply: 'issued' | 'duplicate' | null,
+    reply: 'issued' | 'duplicate',
     nowMs: number,
   ): void {
     const { metrics, logger } = this.options;

@@ -6,37 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import {
-  decodeIssueReply,
-  issuePermitCall,
-  issuePermitScript,
-} from '../../src/brain/issue-permit-script.js';
-import {
   applyFillArgs,
   decodeApplyFillReply,
   runApplyFill,
 } from '../../src/brain/apply-fill-script.js';
 import { ensureGroup, readGroup } from '../../src/brain/stream-group.js';
 
-const SETTINGS = { group: 'g', permitTtlMs: 60_000, planSeenTtlMs: 3_600_000 };
 const FILL_SETTINGS = { group: 'g', ledgerTtlMs: 86_400_000, markerTtlMs: 3_600_000 };
 
 describe('script arguments and replies (no Redis)', () => {
   const keys = buildKeys('q');
-  it('issue: every key in KEYS, TTLs as integer ms', () => {
-    const call = issuePermitCall(
-      keys,
-      { planId: 'p1', entryId: '1-0', permitJson: '{}', outcome: 'allow' },
-      { ...SETTINGS, permitTtlMs: 1500.4 },
-    );
-    expect(call.keys).toEqual([
-      'q:posguard:plan:seen:p1',
-      'q:permit:p33:p1',
-      'q:stream:apply.plan',
-    ]);
-    expect(call.args).toEqual(['g', '1-0', '{}', 1500, 3_600_000, 'allow 1-0']);
-    expect(decodeIssueReply('issued')).toBe('issued');
-    expect(decodeIssueReply('OK')).toBeNull();
-  });
   it('fill: last_result_id is never passed as a field (the script owns it)', () => {
     const call = applyFillArgs(
       keys,
@@ -82,28 +61,6 @@ describe('script status codes (real Redis)', () => {
   async function pending(stream: string): Promise<number> {
     return Number(((await t.redis.xpending(stream, 'g')) as [number])[0]);
   }
-
-  it('issue: issued, then duplicate (no second permit), both acked; also after SCRIPT FLUSH', async () => {
-    const stream = t.keys.applyPlanStream;
-    const id = await deliver(stream, ['plan_id', 'p1']);
-    const run = (json: string) => {
-      const call = issuePermitCall(
-        t.keys,
-        { planId: 'p1', entryId: id, permitJson: json, outcome: 'allow' },
-        SETTINGS,
-      );
-      return issuePermitScript.run(t.redis, call.keys, call.args);
-    };
-    expect(await run('{"first":1}')).toBe('issued');
-    expect(await pending(stream)).toBe(0);
-    expect(await t.redis.get(t.keys.permitP33('p1'))).toBe('{"first":1}');
-    expect(await t.redis.get(t.keys.planSeen('p1'))).toBe(`allow ${id}`);
-    expect(await t.redis.pttl(t.keys.permitP33('p1'))).toBeGreaterThan(55_000);
-    await t.redis.del(t.keys.permitP33('p1'));
-    await t.redis.script('FLUSH');
-    expect(await run('{"second":1}')).toBe('duplicate');
-    expect(await t.redis.get(t.keys.permitP33('p1'))).toBeNull();
-  });
 
   it('fill: applied, duplicate, conflict (nothing written, not acked); last_result_id only moves forward', async () => {
     const stream = t.keys.applyResultStream;

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
+import { brainIssuePermit } from '../../src/redis/scripts/brain-issue-permit.js';
+import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { clearKeys, keyImage } from './key-image.js';
 import { T0, ledgerFields } from './fixtures.js';
@@ -216,7 +218,6 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
   });
 
   it('brain_issue_permit (plan-seen marker, permit, ack)', async () => {
-    const script = LuaScript.load('brain_issue_permit');
     const k = {
       seen: t.keys.planSeen('plan-1'),
       permit: t.keys.permitP33('plan-1'),
@@ -236,8 +237,18 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
         [k.stream, 'stream'],
       ],
       seed,
-      () => script.run(t.redis, Object.values(k), ['g', entryId, '{}', 60_000, 3_600_000, 'x']),
-      (key, found) => ({ reply: ['wrong_type', key, found] }),
+      () =>
+        runScript(t.redis, brainIssuePermit, {
+          keys: t.keys,
+          planId: 'plan-1',
+          entryId,
+          permitJson: '{}',
+          outcome: 'x',
+          group: 'g',
+          permitTtlMs: 60_000,
+          planSeenTtlMs: 3_600_000,
+        }),
+      (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
     );
   });
 

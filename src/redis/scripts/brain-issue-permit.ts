@@ -1,0 +1,51 @@
+/**
+ * `brain_issue_permit.lua`: the one permit a plan id ever gets, its plan-seen marker and
+ * the ack of its entry, in one step (SPEC §5).
+ */
+import type { Keys } from '../keys.js';
+import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+
+export interface IssuePermitArgs {
+  keys: Keys;
+  planId: string;
+  entryId: string;
+  permitJson: string;
+  /** What the marker records, e.g. `allow` or `deny:stale_exchange_state`. */
+  outcome: string;
+  group: string;
+  permitTtlMs: number;
+  planSeenTtlMs: number;
+}
+
+export type IssuePermitResult =
+  | { status: 'issued' }
+  | { status: 'duplicate' }
+  /** A key of the wrong type: nothing written, not even the ack (the caller acks and counts). */
+  | { status: 'wrong_type'; key: string; found: string };
+
+export const brainIssuePermit: ScriptSpec<IssuePermitArgs, IssuePermitResult> = {
+  name: 'brain_issue_permit',
+  version: 2,
+  keyCount: 3,
+  encode: (a) => ({
+    keys: [a.keys.planSeen(a.planId), a.keys.permitP33(a.planId), a.keys.applyPlanStream],
+    argv: {
+      group: a.group,
+      entry_id: a.entryId,
+      permit: a.permitJson,
+      permit_ttl_ms: Math.max(1, Math.round(a.permitTtlMs)),
+      seen_ttl_ms: Math.max(1, Math.round(a.planSeenTtlMs)),
+      outcome: `${a.outcome} ${a.entryId}`,
+    },
+  }),
+  decode: (reply: ScriptReply) => {
+    if (reply.status === 'issued' || reply.status === 'duplicate') return { status: reply.status };
+    if (
+      reply.status === 'wrong_type' &&
+      typeof reply.key === 'string' &&
+      typeof reply.found === 'string'
+    )
+      return { status: 'wrong_type', key: reply.key, found: reply.found };
+    return unknownStatus(brainIssuePermit, reply);
+  },
+};
