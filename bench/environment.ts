@@ -5,8 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../src/config/config.js';
-import { type Venue, startVenue } from '../src/sim/venue/venue.js';
-import type { VenueSymbolSpec } from '../src/sim/venue/venue.js';
+import { type Venue, startVenue } from '../src/dev/venue/venue.js';
+import type { VenueSymbolSpec } from '../src/dev/venue/venue.js';
 
 export const BENCH_API_KEY = 'bench-key';
 export const BENCH_API_SECRET = 'bench-secret';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
+import { startEmbeddedRedis } from '../src/dev/redis-server.js';
 import { errorMessage } from '../src/errors.js';
 import { harnessClient } from './environment.js';
 import { notificationFloor, pingRtt } from './floors.js';

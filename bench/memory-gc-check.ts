@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import { startBrain } from '../src/brain/service.js';
 import { loadConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/observability/logger.js';
-import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
-import { startVenue, syntheticSymbols } from '../src/sim/venue/venue.js';
+import { startEmbeddedRedis } from '../src/dev/redis-server.js';
+import { startVenue, syntheticSymbols } from '../src/dev/venue/venue.js';
 
 const SYMBOLS = 10_000;
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -5,7 +5,7 @@
  * sample uses a fresh symbol and starts at a random phase of the poll/cycle schedule.
  */
 import { performance } from 'node:perf_hooks';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { sleep } from '../environment.js';
 import { type Summary, ratio, roundSummary, summarize } from '../stats.js';
 import type { ScenarioContext } from './context.js';

@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { sleep, waitUntil } from '../environment.js';
 import { redisCpuSec } from '../machine.js';
 import { seedSymbols } from '../seed.js';

@@ -16,7 +16,7 @@ import { Decimal, type Amount, DEFAULT_EPSILON } from '../../src/domain/amount.j
 import { decodeLedger } from '../../src/domain/ledger.js';
 import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { type Keys, buildKeys } from '../../src/redis/keys.js';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { benchLogger } from '../bench-logger.js';
 import { benchConfig, waitUntil } from '../environment.js';
 import { dropPrefix, seedSymbols } from '../seed.js';

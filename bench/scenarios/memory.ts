@@ -6,7 +6,7 @@
  * sampled over the run; the trend is the least-squares slope over its second half.
  */
 import { performance } from 'node:perf_hooks';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { sleep } from '../environment.js';
 import type { MemorySample } from '../service-protocol.js';
 import type { ServiceProcess } from '../service-process.js';

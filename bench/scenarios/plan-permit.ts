@@ -6,7 +6,7 @@
  * same rates, in the same kind of process.
  */
 import { buildKeys } from '../../src/redis/keys.js';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { benchEnv, harnessClient, sleep } from '../environment.js';
 import { openKeyspaceProbe } from '../keyspace-probe.js';
 import { seedSymbols } from '../seed.js';

@@ -17,7 +17,7 @@ import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { ReconcileEngine, type CycleReport } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { benchLogger } from '../bench-logger.js';
 import { replayBatches, tapClient } from '../client-tap.js';
 import { benchConfig } from '../environment.js';

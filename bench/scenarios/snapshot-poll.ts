@@ -12,7 +12,7 @@ import { BinanceClient } from '../../src/exchange/binance-client.js';
 import { encodeQuery, signQuery } from '../../src/exchange/signing.js';
 import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { buildKeys } from '../../src/redis/keys.js';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { benchLogger } from '../bench-logger.js';
 import { BENCH_API_KEY, BENCH_API_SECRET, benchConfig, benchVenue } from '../environment.js';
 import { dropPrefix, positionFor } from '../seed.js';

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { decodeLedger } from '../../src/domain/ledger.js';
 import { DEFAULT_EPSILON } from '../../src/domain/amount.js';
 import { type Keys, buildKeys } from '../../src/redis/keys.js';
-import type { Venue } from '../../src/sim/venue/venue.js';
+import type { Venue } from '../../src/dev/venue/venue.js';
 import { benchEnv, benchVenue, harnessClient, waitUntil } from '../environment.js';
 import { type KeyspaceProbe, openKeyspaceProbe } from '../keyspace-probe.js';
 import { positionFor } from '../seed.js';

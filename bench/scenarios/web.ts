@@ -12,7 +12,7 @@ import { type Browser, type Page, chromium } from 'playwright-core';
 import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { buildKeys, type Keys } from '../../src/redis/keys.js';
-import { syntheticSymbols } from '../../src/sim/venue/symbols.js';
+import { syntheticSymbols } from '../../src/dev/venue/symbols.js';
 import { readDesk } from '../../src/web/desk-reader.js';
 import { startWebServer } from '../../src/web/server.js';
 import { webSettings } from '../../src/web/settings.js';

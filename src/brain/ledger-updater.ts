@@ -29,7 +29,7 @@ import type { Keys } from '../redis/keys.js';
 import { type ApplyFillSettings, runApplyFill } from './apply-fill-script.js';
 import { type ConsumerTuning, GroupConsumer } from './group-consumer.js';
 import { symbolLabel } from './labels.js';
-import { type FillWrite, fillWrite, orderWrite } from './ledger-fill.js';
+import { type FillWrite, fillWrite, orderWrite } from '../domain/ledger-fill.js';
 import type { BrainMetrics } from './metrics.js';
 import type { StreamEntry } from './stream-group.js';
 

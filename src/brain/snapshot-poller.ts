@@ -28,7 +28,7 @@ import type { Keys } from '../redis/keys.js';
 import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 import { SnapshotFlags } from './snapshot-flags.js';
-import { type SnapshotSource, planSnapshots, snapshotFromRow } from './snapshot-rows.js';
+import { type SnapshotSource, planSnapshots, snapshotFromRow } from '../domain/snapshot-rows.js';
 import { type SnapshotWrite, writeSnapshots } from './snapshot-write-script.js';
 
 export type PollOutcome = 'ok' | 'failed' | 'skipped_rate_limited';

@@ -7,20 +7,8 @@ import type { Amount } from '../domain/amount.js';
 import type { LotSize } from '../domain/lot-size.js';
 import { PosguardError, type ErrorCode } from '../errors.js';
 
-export type PositionSideMode = 'BOTH' | 'LONG' | 'SHORT';
-
-/** One row of /fapi/v2/positionRisk (or v3), amounts kept as decimals. */
-export interface PositionRow {
-  symbol: string;
-  positionAmt: Amount;
-  positionSide: PositionSideMode;
-  entryPrice: Amount | null;
-  markPrice: Amount | null;
-  leverage: string | null;
-  unrealizedProfit: Amount | null;
-  /** The exchange's update time for this position (ms), 0/absent → null. */
-  updateTimeMs: number | null;
-}
+import type { PositionRow } from '../domain/position-row.js';
+export type { PositionRow, PositionSideMode } from '../domain/position-row.js';
 
 export interface OrderRequest {
   symbol: string;

@@ -14,13 +14,13 @@ import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { API_KEY, API_SECRET, startRig } from '../exchange/helpers.js';
-import { syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startBrain } from '../../src/brain/service.js';
 import { SnapshotPoller } from '../../src/brain/snapshot-poller.js';
 import { createBrainMetrics } from '../../src/brain/metrics.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { SYSTEM_CLOCK, planFields, seedHealthy, sleep, waitFor } from './helpers.js';
 

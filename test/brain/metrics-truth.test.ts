@@ -15,7 +15,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { startBrain, type BrainService } from '../../src/brain/service.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { assertBuilt, runCli } from '../cli/run-cli.js';
 import { API_KEY, API_SECRET, type Rig, startRig } from '../exchange/helpers.js';

@@ -9,7 +9,7 @@ import { API_KEY, API_SECRET, type Rig, startRig } from '../exchange/helpers.js'
 import { loadConfig } from '../../src/config/config.js';
 import { startBrain, type BrainService } from '../../src/brain/service.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { Redis } from 'ioredis';
 import { addPlan, waitFor, waitForPermit, writeLedger, sleep } from './helpers.js';

@@ -1,10 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVenue, type Venue } from '../../src/sim/venue/venue.js';
-import {
-  freePort,
-  startEmbeddedRedis,
-  type EmbeddedRedis,
-} from '../../src/redis/embedded-server.js';
+import { startVenue, type Venue } from '../../src/dev/venue/venue.js';
+import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { assertBuilt, runCli } from './run-cli.js';
 

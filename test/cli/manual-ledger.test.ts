@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAmount } from '../../src/domain/amount.js';
 import { PosguardError } from '../../src/errors.js';
-import { writeManualLedger, type LedgerTarget } from '../../src/cli/manual/manual-ledger.js';
-import { clearManualHold, setManualHold } from '../../src/cli/manual/manual-hold.js';
+import { writeManualLedger, type LedgerTarget } from '../../src/operator/manual-ledger.js';
+import { clearManualHold, setManualHold } from '../../src/operator/manual-hold.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let t: TestRedis;

@@ -18,7 +18,7 @@ const SOURCES_UNDER_TEST = [
     (c) => `src/cli/commands/${c}.ts`,
   ),
   'src/cli/output',
-  'src/cli/manual',
+  'src/operator',
   'src/cli/doctor',
   'src/gate',
 ];

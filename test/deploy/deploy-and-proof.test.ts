@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { startStack, type Stack } from './stack.js';
 import { hasTool, repoPath, run, skipNotice, type RunResult } from './tools.js';

@@ -13,8 +13,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/redis/embedded-server.js';
-import { startVenue, type Venue } from '../../src/sim/venue/venue.js';
+import { freePort } from '../../src/dev/redis-server.js';
+import { startVenue, type Venue } from '../../src/dev/venue/venue.js';
 import { assertBuilt, runCli } from '../cli/run-cli.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { repoPath } from './tools.js';

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CONFIG_VARIABLES } from '../../src/config/config.js';
-import { freePort } from '../../src/redis/embedded-server.js';
+import { freePort } from '../../src/dev/redis-server.js';
 import { REPO, repoPath } from './tools.js';
 
 export const VENUE_KEY = 'posguard-test-key';

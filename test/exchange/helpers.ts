@@ -7,7 +7,7 @@ import {
   type ExchangeRequestEvent,
 } from '../../src/exchange/binance-client.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { type Venue, type VenueOptions, startVenue } from '../../src/sim/venue/venue.js';
+import { type Venue, type VenueOptions, startVenue } from '../../src/dev/venue/venue.js';
 
 export const API_KEY = 'test-api-key-0123456789abcdef';
 export const API_SECRET = 'test-api-secret-fedcba9876543210-do-not-leak';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Decimal, formatAmount } from '../../src/domain/amount.js';
 import { hmacSha256Hex } from '../../src/exchange/signing.js';
-import { type Venue, startVenue, syntheticSymbols } from '../../src/sim/venue/venue.js';
+import { type Venue, startVenue, syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { API_KEY, API_SECRET, type Rig, rejectionOf, sleep, startRig } from './helpers.js';
 
 let venue: Venue | null = null;

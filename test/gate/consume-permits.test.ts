@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumePermits, gateConsumeScript } from '../../src/gate/consume-permits.js';
 import { decodePermit } from '../../src/domain/permit.js';
 import { p33PermitPasses } from '../../src/gate/permit-codec.js';
-import { freePort } from '../../src/redis/embedded-server.js';
+import { freePort } from '../../src/dev/redis-server.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 

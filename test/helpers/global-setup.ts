@@ -3,7 +3,7 @@
  * kill Redis start their own with `startEmbeddedRedis()`.
  */
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 
 let server: EmbeddedRedis | undefined;
 

@@ -24,7 +24,7 @@ import {
   encodeSteadyBatch,
   reconcileSteadyScript,
 } from '../../src/reconcile/steady.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { DRIFT_CONFIG, T0, ledgerFields, snapshotFields, writeSymbol } from './fixtures.js';

@@ -14,7 +14,7 @@ import {
   reconcileCommitScript,
 } from '../../src/reconcile/commit.js';
 import { CommitWriter } from '../../src/reconcile/commit-writer.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import {

@@ -21,7 +21,7 @@ import { encodeLotSize } from '../../src/domain/lot-size.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
-import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { BTC_LOT, T0, ledgerFields, snapshotFields } from './fixtures.js';
 import { ManualClock } from './harness.js';

@@ -8,8 +8,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
-import { plannedAction } from '../../src/reconcile/report.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
+import { plannedAction } from '../../src/cli/output/reconcile-report.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { T0, ledgerFields, snapshotFields, writeSymbol } from './fixtures.js';

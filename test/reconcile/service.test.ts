@@ -3,7 +3,7 @@
  * is killed and restarted mid-run (logged once per outage, counted, resumed).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { type ReconcileService, startReconcileService } from '../../src/reconcile/service.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { Redis } from 'ioredis';

@@ -17,7 +17,7 @@ import { encodeLotSize } from '../../src/domain/lot-size.js';
 import { encodeSnapshot } from '../../src/domain/snapshot.js';
 import type { Clock } from '../../src/domain/time.js';
 import { loadConfig } from '../../src/config/config.js';
-import { writeManualLedger } from '../../src/cli/manual/manual-ledger.js';
+import { writeManualLedger } from '../../src/operator/manual-ledger.js';
 import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
 import type { Keys } from '../../src/redis/keys.js';

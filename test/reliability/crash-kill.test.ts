@@ -19,9 +19,9 @@ import { RESULT_GROUP } from '../../src/brain/ledger-updater.js';
 import { Decimal } from '../../src/domain/amount.js';
 import { fieldsToRecord } from '../../src/domain/apply-result.js';
 import { encodeLedger } from '../../src/domain/ledger.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
-import { type Venue, startVenue } from '../../src/sim/venue/venue.js';
+import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { drained, until } from '../helpers/reliability-brain.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import {

@@ -14,8 +14,8 @@ import { SnapshotPoller } from '../../src/brain/snapshot-poller.js';
 import { BinanceClient } from '../../src/exchange/binance-client.js';
 import { UserDataStream } from '../../src/exchange/user-data-stream.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { type Venue, startVenue } from '../../src/sim/venue/venue.js';
-import type { FaultSpec } from '../../src/sim/venue/faults.js';
+import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
+import type { FaultSpec } from '../../src/dev/venue/faults.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 

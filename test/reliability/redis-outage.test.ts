@@ -12,9 +12,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { decodePermit } from '../../src/domain/permit.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
-import { type Venue, startVenue } from '../../src/sim/venue/venue.js';
+import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import {
   type ServiceProcess,

@@ -15,7 +15,7 @@ import { encodeSnapshot } from '../../src/domain/snapshot.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import {
   captureLogs,

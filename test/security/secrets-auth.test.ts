@@ -17,12 +17,8 @@ import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import {
-  type EmbeddedRedis,
-  freePort,
-  startEmbeddedRedis,
-} from '../../src/redis/embedded-server.js';
-import { type Venue, startVenue } from '../../src/sim/venue/venue.js';
+import { type EmbeddedRedis, freePort, startEmbeddedRedis } from '../../src/dev/redis-server.js';
+import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { CLI, assertCliBuilt, httpGet, spawnService } from '../helpers/reliability-process.js';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Decimal, ZERO, epsilonFor, formatAmount } from '../../src/domain/amount.js';
 import { parseApplyResult, snapToLotStep } from '../../src/domain/apply-result.js';
 import { decodeLedger, encodeLedger } from '../../src/domain/ledger.js';
-import { fillWrite } from '../../src/brain/ledger-fill.js';
+import { fillWrite } from '../../src/domain/ledger-fill.js';
 import { expectationOf, loadPeerShapes } from '../helpers/peer-shapes.js';
 
 function fill(fields: Record<string, string>, id = '1735680000000-0') {

@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { type Keys, buildKeys } from '../../src/redis/keys.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { webSettings } from '../../src/web/settings.js';

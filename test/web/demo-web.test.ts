@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SYMBOLS } from '../../src/sim/demo/scenario.js';
+import { DEMO_SYMBOLS } from '../../src/dev/demo/scenario.js';
 import { assertBuilt, runCli } from '../cli/run-cli.js';
 
 const ARGS = ['demo', '--duration', '5', '--headless', '--scenario', 'unknown-action'];

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../../observability/logger.js';
-import { runDemo } from '../../sim/demo/run-demo.js';
-import { renderSummary } from '../../sim/demo/report.js';
-import { SCENARIO_NAMES } from '../../sim/demo/scenario.js';
+import { runDemo } from '../../dev/demo/run-demo.js';
+import { renderSummary } from '../../dev/demo/report.js';
+import { SCENARIO_NAMES } from '../../dev/demo/scenario.js';
 import { DEFAULT_WEB_PORT } from '../../web/settings.js';
 
 interface DemoCliOptions {

@@ -14,7 +14,7 @@ import {
 } from '../output/confirm.js';
 import { print, printJson } from '../output/json.js';
 import { withSession } from '../redis-session.js';
-import { clearManualHold, setManualHold } from '../manual/manual-hold.js';
+import { clearManualHold, setManualHold } from '../../operator/manual-hold.js';
 import { redactUrl } from '../../observability/logger.js';
 
 interface HoldOptions extends MutationOptions {

@@ -20,7 +20,7 @@ import {
 } from '../output/confirm.js';
 import { print, printJson } from '../output/json.js';
 import { withSession } from '../redis-session.js';
-import { adoptTarget } from '../manual/adopt-target.js';
+import { adoptTarget } from '../../operator/adopt-target.js';
 import {
   type LedgerState,
   type LedgerTarget,
@@ -28,7 +28,7 @@ import {
   ledgerAmountText,
   readLedgerState,
   writeManualLedger,
-} from '../manual/manual-ledger.js';
+} from '../../operator/manual-ledger.js';
 import { describeLedger, ledgerJson } from '../output/ledger-view.js';
 
 interface LedgerOptions extends MutationOptions {

@@ -15,7 +15,7 @@ import { buildKeys } from '../../redis/keys.js';
 import { commitFailure } from '../../reconcile/commit-writer.js';
 import { ReconcileEngine } from '../../reconcile/engine.js';
 import { createReconcileMetrics } from '../../reconcile/metrics.js';
-import { formatDecisionTable, reportToJson } from '../../reconcile/report.js';
+import { formatDecisionTable, reportToJson } from '../output/reconcile-report.js';
 import { startReconcileService } from '../../reconcile/service.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 

@@ -10,9 +10,9 @@ import { type Amount, parseAmount } from '../../domain/amount.js';
 import { isSymbol } from '../../domain/identifiers.js';
 import { PosguardError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
-import { auditOrders, toAudited } from '../../sim/pipeline/order-audit.js';
-import { startPipeline } from '../../sim/pipeline/pipeline.js';
-import { HttpVenuePort } from '../../sim/pipeline/venue-port.js';
+import { auditOrders, toAudited } from '../../dev/pipeline/order-audit.js';
+import { startPipeline } from '../../dev/pipeline/pipeline.js';
+import { HttpVenuePort } from '../../dev/pipeline/venue-port.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 
 interface SimOptions {

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { PosguardError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
-import { startVenue, syntheticSymbols } from '../../sim/venue/venue.js';
+import { startVenue, syntheticSymbols } from '../../dev/venue/venue.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 
 interface VenueCliOptions {

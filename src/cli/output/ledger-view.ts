@@ -2,7 +2,7 @@
  * How `ledger show` presents a ledger: decoded fields first, then the raw hash.
  */
 import { formatAmount } from '../../domain/amount.js';
-import type { LedgerState } from '../manual/manual-ledger.js';
+import type { LedgerState } from '../../operator/manual-ledger.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

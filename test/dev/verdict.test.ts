@@ -7,17 +7,17 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Decimal } from '../../src/domain/amount.js';
-import { type AuditedOrder, auditOrders, toAudited } from '../../src/sim/pipeline/order-audit.js';
+import { type AuditedOrder, auditOrders, toAudited } from '../../src/dev/pipeline/order-audit.js';
 import {
   type ObservedEvent,
   type ObservedPermit,
   firstSighting,
-} from '../../src/sim/demo/signals.js';
+} from '../../src/dev/demo/signals.js';
 import {
   type FaultReport,
   type SummaryInput,
   evaluateSummary,
-} from '../../src/sim/demo/summary.js';
+} from '../../src/dev/demo/summary.js';
 
 const d = (v: string): InstanceType<typeof Decimal> => new Decimal(v);
 

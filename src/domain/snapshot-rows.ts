@@ -8,9 +8,9 @@
  * - Hedge mode (rows with positionSide LONG/SHORT) is not supported: not written.
  * - Two one-way rows for one symbol are ambiguous: not written.
  */
-import { ZERO, sideOf } from '../domain/amount.js';
-import type { Snapshot } from '../domain/snapshot.js';
-import type { PositionRow } from '../exchange/types.js';
+import { ZERO, sideOf } from './amount.js';
+import type { Snapshot } from './snapshot.js';
+import type { PositionRow } from './position-row.js';
 
 export type SnapshotSource = 'rest' | 'ws';
 

@@ -13,7 +13,7 @@ import type { Clock } from '../../domain/time.js';
 import { errorMessage } from '../../errors.js';
 import { type Logger, redactUrl } from '../../observability/logger.js';
 import { createRedis, waitForReady } from '../../redis/connection.js';
-import { type EmbeddedRedis, freePort, startEmbeddedRedis } from '../../redis/embedded-server.js';
+import { type EmbeddedRedis, freePort, startEmbeddedRedis } from '../redis-server.js';
 import { type ReconcileService, startReconcileService } from '../../reconcile/service.js';
 import { type Venue, startVenue } from '../venue/venue.js';
 import { DEMO_API_KEY, DEMO_API_SECRET, DEMO_TARGETS, demoEnv } from './settings.js';

@@ -1,10 +1,10 @@
 /**
  * Human and JSON views of a cycle's decisions, for `posguard reconcile --once/--dry-run`.
  */
-import { formatAmount } from '../domain/amount.js';
-import { decideHoldOwner } from '../domain/hold-owner.js';
-import { commitFailure } from './commit-writer.js';
-import type { CycleReport, SymbolOutcome } from './engine.js';
+import { formatAmount } from '../../domain/amount.js';
+import { decideHoldOwner } from '../../domain/hold-owner.js';
+import { commitFailure } from '../../reconcile/commit-writer.js';
+import type { CycleReport, SymbolOutcome } from '../../reconcile/engine.js';
 
 export interface DecisionRow {
   symbol: string;

@@ -5,13 +5,13 @@
  * retried once, then refused — an operator never overwrites a write they did not see.
  */
 import type { Redis } from 'ioredis';
-import { type Amount, epsilonFor, formatAmount } from '../../domain/amount.js';
-import { type LedgerRead, decodeLedger, encodeLedger } from '../../domain/ledger.js';
-import { decodeLotSize } from '../../domain/lot-size.js';
-import type { Clock } from '../../domain/time.js';
-import { PosguardError } from '../../errors.js';
-import type { Keys } from '../../redis/keys.js';
-import { LuaScript } from '../../redis/lua-script.js';
+import { type Amount, epsilonFor, formatAmount } from '../domain/amount.js';
+import { type LedgerRead, decodeLedger, encodeLedger } from '../domain/ledger.js';
+import { decodeLotSize } from '../domain/lot-size.js';
+import type { Clock } from '../domain/time.js';
+import { PosguardError } from '../errors.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/lua-script.js';
 import { EVENTS_MAXLEN, type ManualEventName, manualEventFields } from './manual-event.js';
 
 const script = LuaScript.load('manual_ledger');

@@ -4,9 +4,9 @@
  * wrong type is refused by the script before it writes anything; the error names the key.
  */
 import type { Redis } from 'ioredis';
-import { PosguardError } from '../../errors.js';
-import type { Keys } from '../../redis/keys.js';
-import { LuaScript } from '../../redis/lua-script.js';
+import { PosguardError } from '../errors.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/lua-script.js';
 import { EVENTS_MAXLEN, manualEventFields } from './manual-event.js';
 
 const script = LuaScript.load('manual_hold');

@@ -4,10 +4,10 @@
  * so both take exactly the same way out of a hold (LESSONS #17).
  */
 import type { Redis } from 'ioredis';
-import { formatAmount } from '../../domain/amount.js';
-import { decodeSnapshot } from '../../domain/snapshot.js';
-import { PosguardError } from '../../errors.js';
-import type { Keys } from '../../redis/keys.js';
+import { formatAmount } from '../domain/amount.js';
+import { decodeSnapshot } from '../domain/snapshot.js';
+import { PosguardError } from '../errors.js';
+import type { Keys } from '../redis/keys.js';
 import type { LedgerTarget } from './manual-ledger.js';
 
 /** Reads the snapshot and refuses a missing, invalid or (without --allow-stale) stale one. */

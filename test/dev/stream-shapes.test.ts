@@ -8,19 +8,19 @@ import { describe, expect, it } from 'vitest';
 import { Decimal, formatAmount } from '../../src/domain/amount.js';
 import { parseApplyResult } from '../../src/domain/apply-result.js';
 import { parsePlan } from '../../src/domain/plan.js';
-import { refillOrder } from '../../src/sim/pipeline/position-keeper.js';
+import { refillOrder } from '../../src/dev/pipeline/position-keeper.js';
 import {
   type ResultShape,
   encodeExecutedResult,
   encodeNotExecutedResult,
   shapeForSequence,
-} from '../../src/sim/pipeline/result-shapes.js';
+} from '../../src/dev/pipeline/result-shapes.js';
 import {
   UNKNOWN_ACTION,
   encodePlan,
   malformedPlanEntries,
   malformedResultEntries,
-} from '../../src/sim/pipeline/plan-fields.js';
+} from '../../src/dev/pipeline/plan-fields.js';
 
 const SHAPES: ResultShape[] = ['steps', 'flat', 'flat_1', 'steps_yes', 'details', 'close_handler'];
 

@@ -8,8 +8,8 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../domain/time.js';
 import type { Keys } from '../../redis/keys.js';
-import { adoptTarget } from '../../cli/manual/adopt-target.js';
-import { type ManualLedgerResult, writeManualLedger } from '../../cli/manual/manual-ledger.js';
+import { adoptTarget } from '../../operator/adopt-target.js';
+import { type ManualLedgerResult, writeManualLedger } from '../../operator/manual-ledger.js';
 
 export interface OperatorOptions {
   redis: Redis;

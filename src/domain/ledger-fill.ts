@@ -17,16 +17,16 @@
  * Order fields never move backwards: the last order time is the later of the stored and
  * the fill's, and id fields are replaced only by a newer entry than the stored one.
  */
-import type { Amount } from '../domain/amount.js';
-import type { Fill, UnconfirmedOrder } from '../domain/apply-result.js';
-import { compareStreamIds } from '../domain/identifiers.js';
+import type { Amount } from './amount.js';
+import type { Fill, UnconfirmedOrder } from './apply-result.js';
+import { compareStreamIds } from './identifiers.js';
 import {
   type LedgerOrderFields,
   type LedgerRead,
   applyFill,
   encodeLedger,
   encodeOrderFields,
-} from '../domain/ledger.js';
+} from './ledger.js';
 
 export interface FillWrite {
   fields: Record<string, string>;

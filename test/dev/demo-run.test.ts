@@ -7,9 +7,9 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
-import { runDemo } from '../../src/sim/demo/run-demo.js';
-import { renderSummary } from '../../src/sim/demo/report.js';
-import type { DemoTiming } from '../../src/sim/demo/step-context.js';
+import { runDemo } from '../../src/dev/demo/run-demo.js';
+import { renderSummary } from '../../src/dev/demo/report.js';
+import type { DemoTiming } from '../../src/dev/demo/step-context.js';
 
 const FAST: DemoTiming = {
   warmupMs: 3000,
