@@ -151,6 +151,23 @@ describe('posguard doctor', () => {
     });
   });
 
+  it('the user-data stream base: the private base passes; a retired one WARNs when the stream is on', async () => {
+    const env = { REDIS_URL: t.url, KEY_PREFIX: t.prefix, BINANCE_BASE_URL: venue.baseUrl };
+    const good = await doctor({ ...env, BINANCE_ENV: 'production', P33_USER_STREAM: 'true' });
+    expect(good.checks.find((c) => c.name === 'user-data stream')).toMatchObject({
+      level: 'PASS',
+      message: expect.stringContaining('wss://fstream.binance.com/private') as unknown,
+    });
+    const retired = await doctor({
+      ...env,
+      BINANCE_WS_URL: 'wss://fstream.binance.com/ws',
+      P33_USER_STREAM: 'true',
+    });
+    expect(level(retired.checks, 'user-data stream')).toBe('WARN');
+    const off = await doctor({ ...env, BINANCE_WS_URL: 'wss://fstream.binance.com/ws' });
+    expect(level(off.checks, 'user-data stream')).toBe('PASS');
+  });
+
   it('reports every configuration problem at once and exits 1', async () => {
     const run = await runCli(['doctor', '--json'], {
       env: {

@@ -14,7 +14,11 @@ import { configFrom, withEnvFile } from '../config-option.js';
 import { systemClock } from '../arguments.js';
 import { type CheckResult, check } from '../doctor/check.js';
 import { type ConfigView, configView } from '../doctor/config-view.js';
-import { credentialChecks, exchangeChecks } from '../doctor/exchange-checks.js';
+import {
+  credentialChecks,
+  exchangeChecks,
+  userStreamBaseCheck,
+} from '../doctor/exchange-checks.js';
 import { redisChecks } from '../doctor/redis-checks.js';
 import { type Colour, painterFor } from '../output/colour.js';
 import { print, printJson } from '../output/json.js';
@@ -80,6 +84,7 @@ export async function runDoctor(options: { envFile?: string }): Promise<DoctorRe
       ...redis,
       ...exchange,
       ...credentialChecks(config),
+      userStreamBaseCheck(config),
     ],
     config: configView(config),
   };

@@ -42,3 +42,25 @@ export function credentialChecks(config: Readonly<Config>): CheckResult[] {
     line('api secret', 'BINANCE_API_SECRET', config.binance.apiSecret),
   ];
 }
+
+/**
+ * The user-data stream's base (SPEC §3, LESSONS #22): since 2026-04-23 Binance serves USD-M
+ * user data under the private base only; the retired `/ws` path connects and then stays
+ * silent. A base whose path does not end in `/private` is almost certainly a pre-2026 value.
+ */
+export function userStreamBaseCheck(config: Readonly<Config>): CheckResult {
+  const { wsUrl } = config.binance;
+  let path = '';
+  try {
+    path = new URL(wsUrl).pathname.replace(/\/+$/, '');
+  } catch {
+    return check('user-data stream', 'FAIL', `BINANCE_WS_URL ${wsUrl} is not a URL`);
+  }
+  const enabled = config.brain.userStream ? 'P33_USER_STREAM=true' : 'P33_USER_STREAM=false';
+  if (path.endsWith('/private')) return check('user-data stream', 'PASS', `${wsUrl} (${enabled})`);
+  return check(
+    'user-data stream',
+    config.brain.userStream ? 'WARN' : 'PASS',
+    `${wsUrl} is not a private base (…/private): Binance retired user data on the old paths on 2026-04-23 (they connect, then send nothing); unset BINANCE_WS_URL or set the private base (${enabled})`,
+  );
+}
