@@ -29,7 +29,7 @@ import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 import { SnapshotFlags } from './snapshot-flags.js';
 import { type SnapshotSource, planSnapshots, snapshotFromRow } from '../domain/snapshot-rows.js';
-import { type SnapshotWrite, writeSnapshots } from './snapshot-write-script.js';
+import { type SnapshotWrite, writeSnapshots } from '../redis/scripts/brain-write-snapshots.js';
 
 export type PollOutcome = 'ok' | 'failed' | 'skipped_rate_limited';
 
@@ -252,12 +252,12 @@ export class SnapshotPoller {
       // A ws row carries no mark price or leverage: keep the last REST values.
       if (source === 'ws')
         for (const f of ['mark_price', 'leverage'] as const) if (fields[f] === '') delete fields[f];
-      return { symbol, key: keys.snapshot(symbol), fields };
+      return { symbol, fields };
     });
-    const outcomes = await writeSnapshots(redis, encoded, {
+    const outcomes = await writeSnapshots(redis, keys, encoded, {
       ttlMs: this.options.snapshotTtlSec * 1000,
       // Wakes the reconcile engine at once for a position that moved.
-      channel: keys.snapshotChangedChannel,
+      publishChanged: true,
     });
     const changes: RestChange[] = [];
     const wrongType: string[] = [];

@@ -16,6 +16,8 @@ All checks (type and age) run for every key before the first write. A key holdin
 type is refused and left alone; every symbol is its own unit, one bad key never stops the
 batch.
 
+Spec (encode/decode, the batched call): src/redis/scripts/brain-write-snapshots.ts
+
 KEYS[i]  snapshot hash of symbol i   P:position:snapshot:SYM
 
 ARGV[1]  JSON object:
@@ -29,15 +31,18 @@ ARGV[1]  JSON object:
                                      no mark price or leverage)
   symbols  [SYM, …]                  one per key (the published names)
 
-Reply: { written, i1, outcome1, i2, outcome2, … }
-  written   number of snapshots written
-  i         the 1-based KEYS index of a symbol whose outcome is not a plain write:
-            "changed"                 written, and position_amt differs from the stored one
-                                      (or nothing was stored)
-            "stale"                   not written: older than the stored snapshot
-            "wrong_type <key> <type>" not written: the key holds another type
-A rows or symbols count that differs from the KEYS count, or fields without the three
-compared ones, is an error (nothing is written).
+Reply: JSON object (every symbol is its own unit, so the batch always answers "ok")
+  {status="ok", keys, written, changed?, stale?, wrong_type?}
+    keys        #KEYS
+    written     number of snapshots written
+    changed     [i, …]  written, and position_amt differs from the stored one (or nothing
+                        was stored); a key written and not listed here kept its amount
+    stale       [i, …]  not written: older than the stored snapshot
+    wrong_type  [{i, key, found}, …]  not written: the key holds another type (`found`)
+    i is the 1-based KEYS index. A list is left out when empty (cjson would encode an
+    empty table as {}).
+Error reply (a caller bug, not a refusal; nothing written): a rows or symbols count that
+differs from the KEYS count, or fields without the three compared ones.
 ]]
 local p = cjson.decode(ARGV[1])
 local fields, rows, symbols = p.fields, p.rows, p.symbols
@@ -66,11 +71,11 @@ local function older(new_eu, new_ts, old_eu, old_ts)
 end
 
 -- Pass 1: decide every key before writing any.
-local outcome = {}
+local outcome, found_type = {}, {}
 for i = 1, #KEYS do
   local found = redis.call('TYPE', KEYS[i]).ok
   if found ~= 'hash' and found ~= 'none' then
-    outcome[i] = 'wrong_type ' .. KEYS[i] .. ' ' .. found
+    outcome[i], found_type[i] = 'wrong_type', found
   else
     local row = rows[i]
     local stored = redis.call('HMGET', KEYS[i], 'exchange_update_ms', 'ts_ms', 'ts_epoch', 'position_amt')
@@ -87,7 +92,8 @@ for i = 1, #KEYS do
 end
 
 -- Pass 2: write.
-local reply = { 0 }
+local written = 0
+local changed_at, stale_at, wrong_type = {}, {}, {}
 local changed = {}
 for i = 1, #KEYS do
   local o = outcome[i]
@@ -102,15 +108,22 @@ for i = 1, #KEYS do
     end
     redis.call('HSET', KEYS[i], unpack(args))
     redis.call('PEXPIRE', KEYS[i], p.ttl_ms)
-    reply[1] = reply[1] + 1
-    if o == 'changed' then changed[#changed + 1] = symbols[i] end
-  end
-  if o ~= 'written' then
-    reply[#reply + 1] = i
-    reply[#reply + 1] = o
+    written = written + 1
+    if o == 'changed' then
+      changed_at[#changed_at + 1] = i
+      changed[#changed + 1] = symbols[i]
+    end
+  elseif o == 'stale' then
+    stale_at[#stale_at + 1] = i
+  else
+    wrong_type[#wrong_type + 1] = { i = i, key = KEYS[i], found = found_type[i] }
   end
 end
 if #changed > 0 and p.channel ~= '' then
   redis.call('PUBLISH', p.channel, table.concat(changed, ','))
 end
-return reply
+local reply = { status = 'ok', keys = #KEYS, written = written }
+if #changed_at > 0 then reply.changed = changed_at end
+if #stale_at > 0 then reply.stale = stale_at end
+if #wrong_type > 0 then reply.wrong_type = wrong_type end
+return cjson.encode(reply)

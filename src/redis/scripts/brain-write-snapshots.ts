@@ -1,0 +1,154 @@
+/**
+ * `brain_write_snapshots.lua` (SPEC §3: a snapshot never goes back in time): the spec, and
+ * the batched call — every write in one pipeline of calls of at most SNAPSHOT_WRITE_BATCH
+ * keys each.
+ */
+import type { Redis } from 'ioredis';
+import { PosguardError } from '../../errors.js';
+import type { Keys } from '../keys.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  queueScript,
+  scriptPipeline,
+  unknownStatus,
+} from './script.js';
+
+/** Keys per script call: one call at this size blocks Redis for about a millisecond. */
+export const SNAPSHOT_WRITE_BATCH = 500;
+
+/** The hash fields, in the order the rows carry them. */
+export const SNAPSHOT_WRITE_FIELDS = [
+  'position_amt',
+  'side',
+  'entry_price',
+  'mark_price',
+  'leverage',
+  'unrealized_pnl',
+  'ts_epoch',
+  'ts_ms',
+  'ts_iso',
+  'exchange_update_ms',
+  'source',
+] as const;
+
+export interface SnapshotWrite {
+  symbol: string;
+  /** Encoded snapshot fields; a field absent here is left as stored. */
+  fields: Record<string, string>;
+}
+
+export interface SnapshotWriteSettings {
+  ttlMs: number;
+  /** Publish the symbols whose amount changed on `keys.snapshotChangedChannel`. */
+  publishChanged: boolean;
+}
+
+export interface SnapshotWriteArgs extends SnapshotWriteSettings {
+  keys: Keys;
+  writes: readonly SnapshotWrite[];
+}
+
+export type SnapshotWriteOutcome =
+  | { kind: 'written'; changed: boolean }
+  | { kind: 'stale' }
+  | { kind: 'wrong_type'; key: string; found: string };
+
+/** One outcome per key, in KEYS order. */
+export const brainWriteSnapshots: ScriptSpec<SnapshotWriteArgs, SnapshotWriteOutcome[]> = {
+  name: 'brain_write_snapshots',
+  version: 2,
+  keyCount: 'variable',
+  encode: (a) => ({
+    keys: a.writes.map((w) => a.keys.snapshot(w.symbol)),
+    argv: {
+      ttl_ms: Math.max(1, Math.round(a.ttlMs)),
+      channel: a.publishChanged ? a.keys.snapshotChangedChannel : '',
+      fields: SNAPSHOT_WRITE_FIELDS,
+      rows: a.writes.map((w) => SNAPSHOT_WRITE_FIELDS.map((f) => w.fields[f] ?? false)),
+      symbols: a.writes.map((w) => w.symbol),
+    },
+  }),
+  decode: (reply) => {
+    if (reply.status !== 'ok') return unknownStatus(brainWriteSnapshots, reply);
+    const outcomes = decodeOutcomes(reply);
+    if (outcomes === null) {
+      throw new PosguardError(
+        'SCRIPT_REPLY_INVALID',
+        `brain_write_snapshots: the outcomes do not add up in ${JSON.stringify(reply).slice(0, 200)}`,
+      );
+    }
+    return outcomes;
+  },
+};
+
+/** The outcomes of an `ok` reply, or null when they do not add up. */
+function decodeOutcomes(reply: ScriptReply): SnapshotWriteOutcome[] | null {
+  const { keys: count, written } = reply;
+  if (!isCount(count) || !isCount(written)) return null;
+  const outcomes: (SnapshotWriteOutcome | undefined)[] = Array.from({ length: count });
+  const place = (i: unknown, outcome: SnapshotWriteOutcome): boolean => {
+    if (!Number.isInteger(i) || (i as number) < 1 || (i as number) > count) return false;
+    if (outcomes[(i as number) - 1] !== undefined) return false;
+    outcomes[(i as number) - 1] = outcome;
+    return true;
+  };
+  const changed = listOf(reply.changed);
+  const stale = listOf(reply.stale);
+  const wrongType = listOf(reply.wrong_type);
+  if (changed === null || stale === null || wrongType === null) return null;
+  for (const i of changed) if (!place(i, { kind: 'written', changed: true })) return null;
+  for (const i of stale) if (!place(i, { kind: 'stale' })) return null;
+  for (const entry of wrongType) {
+    if (typeof entry !== 'object' || entry === null) return null;
+    const { i, key, found } = entry as Record<string, unknown>;
+    if (typeof key !== 'string' || typeof found !== 'string') return null;
+    if (!place(i, { kind: 'wrong_type', key, found })) return null;
+  }
+  if (written !== count - stale.length - wrongType.length) return null;
+  return outcomes.map((o) => o ?? { kind: 'written', changed: false });
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0;
+}
+
+/** A list the script left out when empty. */
+function listOf(value: unknown): unknown[] | null {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : null;
+}
+
+/** Writes every snapshot (batched, one pipeline); one outcome per write, in order. */
+export async function writeSnapshots(
+  redis: Redis,
+  keys: Keys,
+  writes: readonly SnapshotWrite[],
+  settings: SnapshotWriteSettings,
+): Promise<SnapshotWriteOutcome[]> {
+  const pipeline = scriptPipeline(redis, [brainWriteSnapshots]);
+  const batches: { outcomes?: SnapshotWriteOutcome[]; error?: Error; size: number }[] = [];
+  for (let at = 0; at < writes.length; at += SNAPSHOT_WRITE_BATCH) {
+    const slice = writes.slice(at, at + SNAPSHOT_WRITE_BATCH);
+    const batch: (typeof batches)[number] = { size: slice.length };
+    batches.push(batch);
+    queueScript(pipeline, brainWriteSnapshots, { keys, writes: slice, ...settings }, (e, r) => {
+      if (e) batch.error = e;
+      else batch.outcomes = r;
+    });
+  }
+  if (batches.length === 0) return [];
+  await pipeline.exec();
+  const outcomes: SnapshotWriteOutcome[] = [];
+  for (const batch of batches) {
+    if (batch.error !== undefined) throw batch.error;
+    if (batch.outcomes?.length !== batch.size) {
+      throw new PosguardError(
+        'SCRIPT_REPLY_INVALID',
+        `brain_write_snapshots answered ${batch.outcomes?.length ?? 'no'} outcomes for ${batch.size} keys`,
+      );
+    }
+    outcomes.push(...batch.outcomes);
+  }
+  return outcomes;
+}
