@@ -7,8 +7,16 @@ import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { buildKeys, type Keys } from '../../src/redis/keys.js';
 
+/** The run's redis-server (started by global-setup.ts for the integration and deploy projects). */
 export function testRedisUrl(): string {
-  return inject('redisUrl');
+  const url = inject('redisUrl') as string | undefined;
+  if (url === undefined) {
+    throw new Error(
+      'this test needs Redis, but its project starts none: it belongs to the integration project, ' +
+        'not to the unit list in vitest.config.ts',
+    );
+  }
+  return url;
 }
 
 export function uniquePrefix(label = 't'): string {

@@ -1,0 +1,37 @@
+/**
+ * The services' own logger (createLogger: JSON, secrets redacted) writing into memory, so a
+ * test can read the lines back, parsed.
+ */
+import { Writable } from 'node:stream';
+import type { Level } from 'pino';
+import { type Logger, createLogger } from '../../src/observability/logger.js';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface CapturedLogs {
+  logger: Logger;
+  /** Every line written so far, parsed. */
+  lines: LogLine[];
+  /** Lines whose message or fields contain `text`. */
+  matching(text: string): LogLine[];
+}
+
+export function captureLogs(level: Level = 'debug', name = 'test'): CapturedLogs {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString('utf8').split('\n'))
+        if (text.trim() !== '') lines.push(JSON.parse(text) as LogLine);
+      callback();
+    },
+  });
+  return {
+    logger: createLogger({ name, level, destination: sink }),
+    lines,
+    matching: (text) => lines.filter((line) => JSON.stringify(line).includes(text)),
+  };
+}
