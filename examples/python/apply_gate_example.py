@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """posguard permit gate, from a Python Apply Layer.
 
-Runs src/redis/lua/gate_consume.lua as is: it consumes the P3.2 Governor permit and the
-P3.3 permit of one plan -- both or neither -- and returns the P3.3 permit JSON. While the
+Runs src/redis/lua/gate_consume.lua as is (2 keys, ARGV[1] = "{}", a JSON reply with a
+`status`): it consumes the P3.2 Governor permit and the P3.3 permit of one plan -- both or
+neither -- and returns the P3.3 permit JSON. While the
 P3.3 permit is missing (the brain has not answered the plan yet) it retries with a
 gentle backoff for up to --wait-ms. Any Redis error is a refusal: never execute then.
 
@@ -24,6 +25,7 @@ import redis
 SCRIPT_PATH = pathlib.Path(__file__).resolve().parents[2] / "src" / "redis" / "lua" / "gate_consume.lua"
 FIRST_BACKOFF_S = 0.002
 MAX_BACKOFF_S = 0.050
+ARGV = ["{}"]  # one JSON object, no fields yet
 
 
 def permit_keys(prefix, plan_id):
@@ -38,17 +40,21 @@ def consume_permits(client, script, prefix, plan_id, wait_ms=1200):
     keys = permit_keys(prefix, plan_id)
     while True:
         try:
-            status, detail = script(keys=keys, args=[])  # EVALSHA, EVAL on NOSCRIPT
-        except redis.RedisError as error:
+            raw = script(keys=keys, args=ARGV)  # EVALSHA, EVAL on NOSCRIPT
+            reply = json.loads(raw)
+            status = reply["status"]
+        except (redis.RedisError, ValueError, TypeError, KeyError) as error:
+            # An error or a reply we cannot read is a refusal: never execute then.
             return {"ok": False, "code": "missing_permit_or_redis", "detail": f"redis: {error}"}
-        status = status.decode() if isinstance(status, bytes) else status
-        detail = detail.decode() if isinstance(detail, bytes) else detail
-        if status == "OK":
+        if status == "consumed":
             # Decimals, never binary floats: safe_close_qty comes out exactly as written.
-            permit = json.loads(detail, parse_float=decimal.Decimal, parse_int=decimal.Decimal)
+            permit = json.loads(
+                reply["permit"], parse_float=decimal.Decimal, parse_int=decimal.Decimal
+            )
             qty = decimal.Decimal(str(permit["safe_close_qty"]))
             return {"ok": True, "safe_close_qty": qty, "permit": permit}
-        if status == "missing_or_denied_p33_permit" and detail == "missing":
+        reason = reply.get("reason", "")
+        if status == "missing_or_denied_p33_permit" and reason == "missing":
             remaining = deadline - time.monotonic()
             if remaining > 0:
                 time.sleep(min(backoff, remaining))
@@ -56,9 +62,9 @@ def consume_permits(client, script, prefix, plan_id, wait_ms=1200):
                 continue
         result = {"ok": False, "code": status}
         if status == "missing_or_denied_p33_permit":
-            result["p33_reason"] = detail
+            result["p33_reason"] = reason
         elif status == "governor_denied":
-            result["governor_reason"] = detail
+            result["governor_reason"] = reason
         return result
 
 

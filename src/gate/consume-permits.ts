@@ -10,9 +10,14 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../domain/time.js';
 import { isPlanId } from '../domain/identifiers.js';
-import { PosguardError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
+import {
+  type GateRefusalCode,
+  type GateReply,
+  gateConsume,
+} from '../redis/scripts/gate-consume.js';
+import { runScript } from '../redis/scripts/script.js';
 import { type AllowPermit, decodePermit } from '../domain/permit.js';
 import { p33PermitPasses } from './permit-codec.js';
 import { formatAmount } from '../domain/amount.js';
@@ -24,8 +29,7 @@ export const DEFAULT_CALL_TIMEOUT_MS = 2000;
 const FIRST_BACKOFF_MS = 2;
 const MAX_BACKOFF_MS = 50;
 
-export type GateRefusalCode =
-  'missing_permit_or_redis' | 'governor_denied' | 'missing_or_denied_p33_permit';
+export type { GateRefusalCode } from '../redis/scripts/gate-consume.js';
 
 export type GateResult =
   | { ok: true; safeCloseQty: string; permit: AllowPermit }
@@ -40,36 +44,9 @@ export type GateResult =
       detail?: string;
     };
 
-export type GateReply =
-  { status: 'OK'; permitJson: string } | { status: GateRefusalCode; why: string };
-
-const REFUSALS: ReadonlySet<string> = new Set<GateRefusalCode>([
-  'missing_permit_or_redis',
-  'governor_denied',
-  'missing_or_denied_p33_permit',
-]);
-
-/** Decodes the script's `{status, detail}` reply; anything else is SCRIPT_REPLY_INVALID. */
-export function decodeGateReply(reply: unknown): GateReply {
-  if (Array.isArray(reply) && reply.length === 2) {
-    const [status, detail] = reply as unknown[];
-    const text = Buffer.isBuffer(detail) ? detail.toString('utf8') : detail;
-    if (typeof text === 'string') {
-      if (status === 'OK') return { status, permitJson: text };
-      if (typeof status === 'string' && REFUSALS.has(status)) {
-        return { status: status as GateRefusalCode, why: text };
-      }
-    }
-  }
-  throw new PosguardError(
-    'SCRIPT_REPLY_INVALID',
-    `gate_consume.lua replied ${JSON.stringify(reply)}`,
-  );
-}
-
 /** The result for one script reply (no waiting). */
 export function gateResultOf(reply: GateReply): GateResult {
-  if (reply.status === 'OK') {
+  if (reply.status === 'consumed') {
     const read = decodePermit(reply.permitJson);
     // Whatever the script consumes, the brain's codec reads as an allow (a property test
     // holds them to it); this branch is the fail-closed backstop.
@@ -84,10 +61,10 @@ export function gateResultOf(reply: GateReply): GateResult {
     return { ok: true, safeCloseQty: formatAmount(read.permit.safeCloseQty), permit: read.permit };
   }
   if (reply.status === 'governor_denied') {
-    return { ok: false, code: reply.status, governorReason: reply.why };
+    return { ok: false, code: reply.status, governorReason: reply.reason };
   }
   if (reply.status === 'missing_or_denied_p33_permit') {
-    return { ok: false, code: reply.status, p33Reason: reply.why };
+    return { ok: false, code: reply.status, p33Reason: reply.reason };
   }
   return { ok: false, code: reply.status };
 }
@@ -100,10 +77,6 @@ export interface ConsumeOptions {
 }
 
 const systemClock: Clock = { nowMs: () => Date.now() };
-const script = LuaScript.load('gate_consume');
-
-/** The script itself, for callers that want its source or sha (docs, other languages). */
-export const gateConsumeScript: LuaScript = script;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,12 +92,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 async function attempt(
   redis: Redis,
-  keyList: readonly string[],
+  keys: Keys,
+  planId: string,
   timeoutMs: number,
 ): Promise<GateResult> {
   try {
-    const reply = await withTimeout(script.run(redis, keyList, []), timeoutMs);
-    return gateResultOf(decodeGateReply(reply));
+    const reply = await withTimeout(runScript(redis, gateConsume, { keys, planId }), timeoutMs);
+    return gateResultOf(reply);
   } catch (error) {
     return { ok: false, code: 'missing_permit_or_redis', detail: `redis: ${errorMessage(error)}` };
   }
@@ -155,11 +129,10 @@ export async function consumePermits(
   const clock = options.clock ?? systemClock;
   const waitMs = Math.max(0, options.waitMs ?? DEFAULT_GATE_WAIT_MS);
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const keyList = [keys.permitGovernor(planId), keys.permitP33(planId)];
   const deadline = clock.nowMs() + waitMs;
   let backoff = FIRST_BACKOFF_MS;
   for (;;) {
-    const result = await attempt(redis, keyList, timeoutMs);
+    const result = await attempt(redis, keys, planId, timeoutMs);
     if (!isMissingP33(result)) return result;
     const remaining = deadline - clock.nowMs();
     if (remaining <= 0) return result;

@@ -2,7 +2,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { consumePermits, gateConsumeScript } from '../../src/gate/consume-permits.js';
+import { createHash } from 'node:crypto';
+import { consumePermits } from '../../src/gate/consume-permits.js';
+import { luaSource } from '../../src/redis/scripts/script.js';
 import { decodePermit } from '../../src/domain/permit.js';
 import { p33PermitPasses } from '../../src/gate/permit-codec.js';
 import { freePort } from '../../src/dev/redis-server.js';
@@ -103,8 +105,11 @@ describe('consumePermits — both permits pass', () => {
   it('still works after SCRIPT FLUSH (NOSCRIPT path)', async () => {
     const id = nextPlan();
     await put(id, GRANTED, allow(1));
+    // A first call loads the script on this connection, so the next one sends EVALSHA.
+    await consumePermits(t.redis, t.keys, nextPlan(), { waitMs: 0 });
     await t.redis.script('FLUSH');
-    expect(await t.redis.script('EXISTS', gateConsumeScript.sha)).toEqual([0]);
+    const sha = createHash('sha1').update(luaSource('gate_consume')).digest('hex');
+    expect(await t.redis.script('EXISTS', sha)).toEqual([0]);
     expect(await consumePermits(t.redis, t.keys, id, { waitMs: 0 })).toMatchObject({
       ok: true,
       safeCloseQty: '1',

@@ -7,8 +7,7 @@ import {
   isPermitTrue,
   p33PermitPasses,
 } from '../../src/gate/permit-codec.js';
-import { decodeGateReply, gateResultOf } from '../../src/gate/consume-permits.js';
-import { PosguardError } from '../../src/errors.js';
+import { gateResultOf } from '../../src/gate/consume-permits.js';
 
 const ALLOW = (qty: string): string =>
   `{"plan_id":"p1","symbol":"BTCUSDT","allow":true,"safe_close_qty":${qty}}`;
@@ -83,23 +82,27 @@ describe('the Governor permit', () => {
   });
 });
 
-describe('gate reply decoding', () => {
+// The script's reply itself (JSON, every status, unknown ones) is decoded by the spec:
+// test/unit/scripts/gate-consume.test.ts.
+describe('the gate result of each gate_consume.lua reply', () => {
   it('maps every status of gate_consume.lua', () => {
-    expect(gateResultOf(decodeGateReply(['missing_permit_or_redis', '']))).toEqual({
+    expect(gateResultOf({ status: 'missing_permit_or_redis' })).toEqual({
       ok: false,
       code: 'missing_permit_or_redis',
     });
-    expect(gateResultOf(decodeGateReply(['governor_denied', 'not_granted']))).toEqual({
+    expect(gateResultOf({ status: 'governor_denied', reason: 'not_granted' })).toEqual({
       ok: false,
       code: 'governor_denied',
       governorReason: 'not_granted',
     });
-    expect(gateResultOf(decodeGateReply(['missing_or_denied_p33_permit', 'no_position']))).toEqual({
-      ok: false,
-      code: 'missing_or_denied_p33_permit',
-      p33Reason: 'no_position',
-    });
-    expect(gateResultOf(decodeGateReply(['OK', ALLOW('0.028')]))).toMatchObject({
+    expect(gateResultOf({ status: 'missing_or_denied_p33_permit', reason: 'no_position' })).toEqual(
+      {
+        ok: false,
+        code: 'missing_or_denied_p33_permit',
+        p33Reason: 'no_position',
+      },
+    );
+    expect(gateResultOf({ status: 'consumed', permitJson: ALLOW('0.028') })).toMatchObject({
       ok: true,
       safeCloseQty: '0.028',
     });
@@ -111,17 +114,11 @@ describe('gate reply decoding', () => {
       ALLOW('" 1"'),
       '{"plan_id":"p","symbol":"S1","allow":false}',
     ]) {
-      expect(gateResultOf({ status: 'OK', permitJson: json })).toMatchObject({
+      expect(gateResultOf({ status: 'consumed', permitJson: json })).toMatchObject({
         ok: false,
         code: 'missing_or_denied_p33_permit',
         p33Reason: 'invalid',
       });
-    }
-  });
-
-  it('rejects unknown replies with SCRIPT_REPLY_INVALID', () => {
-    for (const reply of [null, 'OK', ['NOPE', 'x'], ['OK'], ['OK', 5]]) {
-      expect(() => decodeGateReply(reply)).toThrow(PosguardError);
     }
   });
 });

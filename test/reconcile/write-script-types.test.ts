@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { brainIssuePermit } from '../../src/redis/scripts/brain-issue-permit.js';
+import { gateConsume } from '../../src/redis/scripts/gate-consume.js';
 import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { clearKeys, keyImage } from './key-image.js';
@@ -253,7 +254,6 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
   });
 
   it('gate_consume (governor permit, P3.3 permit): the refusal says which permit, nothing is consumed', async () => {
-    const script = LuaScript.load('gate_consume');
     const k = { governor: t.keys.permitGovernor('plan-1'), p33: t.keys.permitP33('plan-1') };
     await eachPosition(
       t,
@@ -270,12 +270,12 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
           60_000,
         );
       },
-      () => script.run(t.redis, [k.governor, k.p33], []),
+      () => runScript(t.redis, gateConsume, { keys: t.keys, planId: 'plan-1' }),
       (key) => ({
         reply:
           key === k.governor
-            ? ['governor_denied', 'wrong_type']
-            : ['missing_or_denied_p33_permit', 'wrong_type'],
+            ? { status: 'governor_denied', reason: 'wrong_type' }
+            : { status: 'missing_or_denied_p33_permit', reason: 'wrong_type' },
       }),
     );
   });

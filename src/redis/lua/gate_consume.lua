@@ -1,24 +1,26 @@
 --[[
 gate_consume.lua — the Apply Layer's permit gate (posguard SPEC §6).
+Spec (encode/decode): src/redis/scripts/gate-consume.ts
 
 Checks the P3.2 Governor permit and the P3.3 position permit of one plan and consumes
 BOTH atomically, or NEITHER. An Apply Layer in any language can run this file as is
-(EVAL / EVALSHA with 2 keys and no arguments).
+(EVAL / EVALSHA with 2 keys and the one argument {}), see docs/apply-layer-integration.md.
 
 KEYS[1]  governor permit   e.g. quantum:permit:governor:<plan_id>
 KEYS[2]  P3.3 permit       e.g. quantum:permit:p33:<plan_id>
-ARGV     none
+ARGV[1]  JSON object: no fields yet, pass {}. Anything that is not a JSON object is an
+         error reply (nothing deleted).
 
-Reply: an array of two bulk strings {status, detail}.
-  {'OK', <P3.3 permit JSON exactly as stored>}
+Reply: JSON object
+  {status="consumed", permit=<P3.3 permit JSON exactly as stored, a string>}
       Both permits passed and both keys were deleted. Read safe_close_qty from the
-      returned JSON (decode it as a decimal, not a binary float).
-  {'missing_permit_or_redis', ''}
+      permit JSON (decode it as a decimal, not a binary float).
+  {status="missing_permit_or_redis"}
       No governor permit. Nothing deleted.
-  {'governor_denied', why}
-      why = not_granted | wrong_type | invalid. Nothing deleted.
-  {'missing_or_denied_p33_permit', why}
-      why = missing | wrong_type | invalid | <the permit's deny reason> | denied.
+  {status="governor_denied", reason}
+      reason = not_granted | wrong_type | invalid. Nothing deleted.
+  {status="missing_or_denied_p33_permit", reason}
+      reason = missing | wrong_type | invalid | <the permit's deny reason> | denied.
       Nothing deleted. Only `missing` is worth waiting for (the brain may not have
       answered the plan yet); every other refusal is final.
 
@@ -131,38 +133,48 @@ local function deny_reason(permit)
   return 'denied'
 end
 
+local function reply(status, fields)
+  fields = fields or {}
+  fields.status = status
+  return cjson.encode(fields)
+end
+
+if not decode_object(ARGV[1] or '') then
+  return redis.error_reply('gate_consume: ARGV[1] must be a JSON object ({}); see docs/apply-layer-integration.md')
+end
+
 local gov_raw, gov_problem = read_string(KEYS[1])
 if gov_problem == 'missing' then
-  return { 'missing_permit_or_redis', '' }
+  return reply('missing_permit_or_redis')
 end
 if gov_problem then
-  return { 'governor_denied', gov_problem }
+  return reply('governor_denied', { reason = gov_problem })
 end
 local governor = decode_object(gov_raw)
 if not governor then
-  return { 'governor_denied', 'invalid' }
+  return reply('governor_denied', { reason = 'invalid' })
 end
 if not is_true(governor['granted']) then
-  return { 'governor_denied', 'not_granted' }
+  return reply('governor_denied', { reason = 'not_granted' })
 end
 
 local p33_raw, p33_problem = read_string(KEYS[2])
 if p33_problem then
-  return { 'missing_or_denied_p33_permit', p33_problem }
+  return reply('missing_or_denied_p33_permit', { reason = p33_problem })
 end
 local permit = decode_object(p33_raw)
 if not permit or type(permit['plan_id']) ~= 'string' or type(permit['symbol']) ~= 'string' then
-  return { 'missing_or_denied_p33_permit', 'invalid' }
+  return reply('missing_or_denied_p33_permit', { reason = 'invalid' })
 end
 if permit['allow'] == false then
-  return { 'missing_or_denied_p33_permit', deny_reason(permit) }
+  return reply('missing_or_denied_p33_permit', { reason = deny_reason(permit) })
 end
 if permit['allow'] ~= true then
-  return { 'missing_or_denied_p33_permit', 'invalid' }
+  return reply('missing_or_denied_p33_permit', { reason = 'invalid' })
 end
 if not positive_qty(permit['safe_close_qty'], p33_raw) then
-  return { 'missing_or_denied_p33_permit', 'invalid' }
+  return reply('missing_or_denied_p33_permit', { reason = 'invalid' })
 end
 
 redis.call('DEL', KEYS[1], KEYS[2])
-return { 'OK', p33_raw }
+return reply('consumed', { permit = p33_raw })
