@@ -16,7 +16,7 @@ import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import { reconcileCommitScript } from './commit.js';
-import { type CommitResult, CommitWriter, type WritePlan } from './commit-writer.js';
+import { CommitWriter, type WritePlan } from './commit-writer.js';
 import { DecodeMemo } from './decode-memo.js';
 import { EvidenceFeed } from './evidence-feed.js';
 import type { ReconcileMetrics } from './metrics.js';
@@ -24,22 +24,10 @@ import { type SymbolGauges, observeOutcomes } from './observe.js';
 import { CycleReader } from './cycle-reader.js';
 import { type SymbolReads, planReadBatches, reconcileReadScript } from './read.js';
 import { reconcileSteadyScript } from './steady.js';
+import type { CycleReport } from './outcome.js';
 
 export type { CommitResult } from './commit-writer.js';
-
-export interface SymbolOutcome {
-  decision: Decision;
-  reads: SymbolReads;
-  /** null in a dry run. */
-  commit: CommitResult | null;
-}
-
-export interface CycleReport {
-  cycle: number;
-  nowMs: number;
-  dryRun: boolean;
-  outcomes: SymbolOutcome[];
-}
+export type { CycleReport, SymbolOutcome } from './outcome.js';
 
 export interface EngineOptions {
   redis: Redis;

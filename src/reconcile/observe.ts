@@ -6,8 +6,8 @@ import type { Decision } from '../domain/drift.js';
 import { formatAmount } from '../domain/amount.js';
 import type { Logger } from '../observability/logger.js';
 import { commitFailure } from './commit-writer.js';
-import type { SymbolOutcome } from './engine.js';
 import { type ReconcileMetrics, STATUSES } from './metrics.js';
+import type { SymbolOutcome } from './outcome.js';
 
 export interface ObserveContext {
   nowMs: number;

@@ -50,7 +50,7 @@ export function credentialChecks(config: Readonly<Config>): CheckResult[] {
  */
 export function userStreamBaseCheck(config: Readonly<Config>): CheckResult {
   const { wsUrl } = config.binance;
-  let path = '';
+  let path: string;
   try {
     path = new URL(wsUrl).pathname.replace(/\/+$/, '');
   } catch {
