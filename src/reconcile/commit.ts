@@ -6,7 +6,7 @@
 import type { ChainableCommander } from 'ioredis';
 import { type Amount, formatAmount, sideOf } from '../domain/amount.js';
 import type { Decision } from '../domain/drift.js';
-import { encodeLedger } from '../domain/ledger.js';
+import { LEDGER_AMOUNT_FIELDS, encodeLedger } from '../domain/ledger.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/lua-script.js';
 
@@ -44,14 +44,13 @@ export interface CommitSettings {
   evidenceTtlMs: number;
 }
 
-/** Ledger fields compared before an init or repair: any writer's change is a conflict. */
-export const CAS_FIELDS = [
-  'version',
-  'ledger_amt',
-  'ledger_side',
-  'last_known_amt',
-  'last_known_side',
-] as const;
+/**
+ * Ledger fields compared before an init or repair: the version and every field an amount or
+ * its direction is read from (any shape: `LEDGER_AMOUNT_FIELDS`), so any writer's change —
+ * an operator's `HSET ledger_amt` without a version bump, a peer's `last_known_amt` with
+ * `last_side` — is a conflict.
+ */
+export const CAS_FIELDS: readonly string[] = ['version', ...LEDGER_AMOUNT_FIELDS];
 
 function text(amount: Amount | null): string {
   return amount === null ? '' : formatAmount(amount);

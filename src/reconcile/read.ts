@@ -8,6 +8,7 @@
  * failed batch makes its symbols unreadable, and unreadable symbols hold (fail closed).
  */
 import type { ChainableCommander } from 'ioredis';
+import { LEDGER_FIELDS } from '../domain/ledger.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/lua-script.js';
 
@@ -39,22 +40,12 @@ export const SNAPSHOT_READ_FIELDS = [
   'source',
 ] as const;
 
-export const LEDGER_READ_FIELDS = [
-  'version',
-  'ledger_amt',
-  'ledger_side',
-  'last_known_amt',
-  'last_known_side',
-  'ts_ms',
-  'ts_epoch',
-  'last_update_ts',
-  'source',
-  'last_order_id',
-  'last_order_time_ms',
-  'last_order_time_epoch',
-  'last_plan_id',
-  'last_result_id',
-] as const;
+/**
+ * The ledger codec's own list (`LEDGER_FIELDS`): every shape's amount and side fields —
+ * `ledger_amt`/`ledger_side`, `last_known_amt` with `last_side`/`last_known_side`,
+ * `position_amt`/`side` — the version, times and order fields.
+ */
+export const LEDGER_READ_FIELDS = LEDGER_FIELDS;
 
 export const LOT_READ_FIELDS = ['step_size', 'min_qty', 'max_qty'] as const;
 

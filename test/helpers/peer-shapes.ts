@@ -30,6 +30,11 @@ export interface KeyRecord {
   meaning: string;
 }
 
+export interface KeyRecordWithCompanions extends KeyRecord {
+  /** Other keys the writer set beside the record (key → value), with the record's TTL. */
+  companions?: Record<string, string>;
+}
+
 export interface PeerShapes {
   apply_result: StreamRecord[];
   apply_plan: StreamRecord[];
@@ -37,6 +42,7 @@ export interface PeerShapes {
   p33_permit: KeyRecord[];
   ledger: KeyRecord[];
   snapshot: KeyRecord[];
+  reconcile_hold: KeyRecordWithCompanions[];
 }
 
 export function loadPeerShapes(): PeerShapes {
@@ -132,3 +138,50 @@ export const PLAN_PERMITS: Readonly<Record<string, string | null>> = {
   dag5_lockdown_halt: null, // symbol ALL, decision HALT: a halt signal, never a permit
   exit_proof_filled_eth_001: '0.01', // operator proof, qty "0.0100"
 };
+
+/**
+ * What each fixture ledger hash (`SHAPES.ledger[i]`) describes, from its `meaning`:
+ * - `position`: a ledger of that signed amount (step 0.001: compare within ε);
+ * - `no_amount`: order metadata only — the engine initialises the amount from the exchange;
+ * - `ambiguous`: the direction cannot be known (an absolute amount beside an ORDER side):
+ *   an invalid ledger, never a guess.
+ */
+export type LedgerMeaning =
+  { kind: 'position'; amount: string } | { kind: 'no_amount' } | { kind: 'ambiguous' };
+
+export const LEDGER_MEANINGS: readonly LedgerMeaning[] = [
+  { kind: 'ambiguous' }, // 0 P3.3 v1: |amount| 0.002 beside the order side SELL
+  { kind: 'no_amount' }, // 1 P3.3 v2: metadata only (last_side UNKNOWN)
+  { kind: 'position', amount: '-0.2' }, // 2 reconcile LEDGER_INIT v1, signed
+  { kind: 'position', amount: '0.002' }, // 3 reconcile AUTO_REPAIR v1
+  { kind: 'position', amount: '-0.2' }, // 4 reconcile v2, signed everywhere
+  { kind: 'position', amount: '-0.2' }, // 5 intent_executor v1: ABS 0.2, last_side SHORT
+  { kind: 'position', amount: '-0.2' }, // 6 intent_executor v2, signed
+  { kind: 'position', amount: '-0.15' }, // 7 exactly-once v1: position_amt ABS 0.15, side SHORT
+  { kind: 'position', amount: '0.01' }, // 8 exactly-once v3: 0.009999999999999998 (float noise)
+  { kind: 'position', amount: '-0.25' }, // 9 exactly-once v4, signed
+  { kind: 'position', amount: '0' }, // 10 exactly-once, went FLAT
+  { kind: 'position', amount: '-0.2' }, // 11 sync_ledger timer: ABS 0.2, last_side SHORT
+  { kind: 'position', amount: '-0.2' }, // 12 one-off sync, signed
+  { kind: 'position', amount: '-0.2' }, // 13 merged: signed ledger_amt beside ABS last_known_amt
+];
+
+/**
+ * What each fixture snapshot (`SHAPES.snapshot[i]`) tells a reader of
+ * `P:position:snapshot:SYM`: the signed exchange amount, or `null` when the record is written
+ * under another key (nothing to read there: missing).
+ */
+export const SNAPSHOT_MEANINGS: readonly (string | null)[] = [
+  '0.002', // 0 open LONG
+  '-0.2', // 1 SHORT, signed
+  '0', // 2 flat, side NONE
+  '0', // 3 flat, side FLAT
+  '-0.25', // 4 reconcile bootstrap: no TTL, never refreshed (ages)
+  null, // 5 quantum:state:positions — a different key
+];
+
+/** The record's key under `prefix` instead of the earlier system's `quantum`. */
+export function keyUnder(prefix: string, key: string): string {
+  if (!key.startsWith('quantum:')) throw new Error(`fixture key outside quantum: ${key}`);
+  return `${prefix}${key.slice('quantum'.length)}`;
+}

@@ -17,7 +17,10 @@ import {
   LOT_READ_FIELDS,
   SNAPSHOT_READ_FIELDS,
 } from '../../src/reconcile/read.js';
+import { loadPeerShapes } from '../helpers/peer-shapes.js';
 import { T0, ledgerFields, snapshotFields } from './fixtures.js';
+
+const SHAPES = loadPeerShapes();
 
 /** What the read script hands the engine: the listed fields, or the whole hash if none exists. */
 function projection(
@@ -51,12 +54,14 @@ function fieldsRead(
 
 const value = fc.oneof(
   fc.constantFrom('', '0', '0.062', '-0.5', '1e-05', 'abc', 'LONG', 'SHORT', 'FLAT', 'none', ' 7 '),
+  fc.constantFrom('NONE', 'SELL', 'BUY', 'UNKNOWN', '0.0', '0.2', '0.009999999999999998'),
   fc.constantFrom(String(T0), String(T0 / 1000), '1767225600', '-1', '1-0', `${T0}-3`),
   fc.string({ maxLength: 8 }),
 );
 
 function hashes(names: readonly string[]): fc.Arbitrary<Record<string, string>> {
-  const extra = ['side', 'ts_iso', 'foo', 'updated_at', 'status'];
+  // Fields real writers put in these hashes that no codec reads (peer_shapes.json).
+  const extra = ['ts_iso', 'foo', 'updated_at', 'status', 'qty', 'last_executed_qty', 'synced_at'];
   return fc.dictionary(fc.constantFrom(...names, ...extra), value, { maxKeys: 12 });
 }
 
@@ -76,6 +81,9 @@ const CASES = [
       { last_known_amt: '5', last_known_side: 'SHORT', last_update_ts: '1767225600' },
       { last_order_time_epoch: '1767225600', last_plan_id: 'p' },
       {},
+      // Every hash the earlier system's writers left (absolute amounts with last_side, a
+      // snapshot copy in position_amt/side, order sides, merged shapes).
+      ...SHAPES.ledger.map((r) => r.fields ?? {}),
     ],
   },
   {
@@ -113,5 +121,42 @@ describe('read projection ≡ whole hash', () => {
   it('the ledger projection keeps every field the commit compares (compare-and-set)', () => {
     for (const f of CAS_FIELDS) expect(LEDGER_READ_FIELDS).toContain(f);
     expect(decodeLedger({}, DEFAULT_EPSILON).kind).toBe('missing');
+  });
+
+  it('the compare-and-set covers every field an amount or its direction is read from', () => {
+    // Changing any such field alone changes what the ledger reads as; a repair or init
+    // decided on the old value must then be refused.
+    const base: Record<string, string> = {
+      version: '3',
+      last_known_amt: '0.2',
+      last_side: 'SHORT',
+      last_known_side: 'SHORT',
+      position_amt: '0.2',
+      side: 'SHORT',
+    };
+    const edits: Record<string, string>[] = [
+      { ledger_amt: '0.1' },
+      { ledger_amt: '-0.2', ledger_side: 'LONG' },
+      { last_known_amt: '0.3' },
+      { last_side: 'LONG' },
+      { last_side: '', last_known_side: 'LONG' },
+      { last_known_amt: undefined as unknown as string, position_amt: '0.1' },
+      { last_known_amt: undefined as unknown as string, side: 'LONG' },
+    ];
+    for (const edit of edits) {
+      const edited: Record<string, string> = { ...base };
+      for (const [k, v] of Object.entries(edit)) {
+        if (v === undefined) delete edited[k];
+        else edited[k] = v;
+      }
+      expect(decodeLedger(edited, DEFAULT_EPSILON), JSON.stringify(edit)).not.toEqual(
+        decodeLedger(base, DEFAULT_EPSILON),
+      );
+      const changed = Object.keys(edit);
+      expect(
+        changed.some((f) => CAS_FIELDS.includes(f)),
+        `${changed.join(',')} not compared`,
+      ).toBe(true);
+    }
   });
 });

@@ -82,6 +82,9 @@ const LEDGER_FIELDS = [
   'ledger_side',
   'last_known_amt',
   'last_known_side',
+  'last_side',
+  'position_amt',
+  'side',
   'version',
   'source',
   'ts_epoch',
@@ -131,7 +134,7 @@ const PLAN_FIELDS = [
   'timestamp',
   'ts',
 ];
-const SIDES = ['LONG', 'SHORT', 'FLAT', 'NONE', '', 'long', 'BUY', 'SELL', 'BOTH'];
+const SIDES = ['LONG', 'SHORT', 'FLAT', 'NONE', '', 'long', 'BUY', 'SELL', 'BOTH', 'UNKNOWN'];
 
 /** A hash whose fields are drawn from the real names (and junk), values from the nasty pool. */
 function hashOf(names: readonly string[]): fc.Arbitrary<Record<string, string>> {
@@ -225,25 +228,38 @@ describe('hostile input: amounts', () => {
 
 describe('hostile input: ledger, snapshot, lot size hashes', () => {
   it('decodeLedger never throws and never reads garbage as a usable amount', () => {
+    // The shapes in reading order, each amount with the side fields written with it.
+    const shapes = [
+      { amount: 'ledger_amt', sides: ['ledger_side'], legacy: false },
+      { amount: 'last_known_amt', sides: ['last_side', 'last_known_side'], legacy: true },
+      { amount: 'position_amt', sides: ['side'], legacy: true },
+    ];
     run(fc.tuple(hashOf(LEDGER_FIELDS), fc.constantFrom('0.001', '1', null)), ([hash, step]) => {
       const eps = epsilonFor(step === null ? null : new Decimal(step));
       const read = decodeLedger(hash, eps);
       if (read.kind !== 'ok') return;
-      const raw = hash.ledger_amt !== undefined ? hash.ledger_amt : hash.last_known_amt;
-      // An ok ledger always came from a parseable amount of the same shape…
-      const parsed = parseAmount(raw);
+      const shape = shapes.find((s) => hash[s.amount] !== undefined);
+      // An ok ledger always came from a parseable amount of the first shape present…
+      expect(shape).toBeDefined();
+      const parsed = parseAmount(hash[shape?.amount ?? '']);
       expect(parsed).not.toBeNull();
       expect(Number.isSafeInteger(read.ledger.version)).toBe(true);
-      const declared = (hash.ledger_amt !== undefined ? hash.ledger_side : hash.last_known_side)
-        ?.trim()
-        .toUpperCase();
+      const declared = (shape?.sides ?? [])
+        .map((f) => hash[f]?.trim().toUpperCase())
+        .find((v) => v !== undefined && v !== '' && v !== 'NONE');
+      const size = (parsed as Amount).abs();
       if (declared === 'FLAT') {
         // …FLAT only with a size within ε (anything larger is invalid, never zero)…
-        expect((parsed as Amount).abs().lte(eps)).toBe(true);
+        expect(size.lte(eps)).toBe(true);
         expect(read.ledger.amount.isZero()).toBe(true);
       } else {
-        // …otherwise its size is kept exactly; the side may only choose the sign.
-        expect(read.ledger.amount.abs().eq((parsed as Amount).abs())).toBe(true);
+        // …otherwise its size is kept exactly; the side may only choose the sign…
+        expect(read.ledger.amount.abs().eq(size)).toBe(true);
+        // …and a legacy amount beside a side that is no position side (BUY, SELL, UNKNOWN)
+        // is never read LONG: it may be an absolute short.
+        const positionSide = declared === 'LONG' || declared === 'SHORT';
+        if (shape?.legacy === true && declared !== undefined && !positionSide)
+          expect(read.ledger.side).not.toBe('LONG');
       }
     });
   });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Decimal, epsilonFor, formatAmount } from '../../src/domain/amount.js';
+import {
+  Decimal,
+  amountsEqual,
+  epsilonFor,
+  formatAmount,
+  sideOf,
+} from '../../src/domain/amount.js';
 import { applyFill, decodeLedger, encodeLedger } from '../../src/domain/ledger.js';
+import { LEDGER_MEANINGS, loadPeerShapes } from '../helpers/peer-shapes.js';
 
 const eps = epsilonFor(new Decimal('0.001'));
 
@@ -156,5 +163,120 @@ describe('ledger codec (LESSONS #1, #10)', () => {
     expect(formatAmount(applyFill(new Decimal('0.05'), new Decimal('-0.08'), true))).toBe('0');
     expect(formatAmount(applyFill(new Decimal('-0.05'), new Decimal('0.02'), true))).toBe('-0.03');
     expect(formatAmount(applyFill(new Decimal('0.05'), new Decimal('-0.08'), false))).toBe('-0.03');
+  });
+});
+
+const SHAPES = loadPeerShapes();
+
+describe('ledger hashes the earlier system wrote (peer_shapes.json), each read as its meaning says', () => {
+  it('has a meaning for every fixture ledger', () => {
+    expect(LEDGER_MEANINGS).toHaveLength(SHAPES.ledger.length);
+  });
+
+  it.each(SHAPES.ledger.map((r, i) => [i, r.shape, r.fields ?? {}, LEDGER_MEANINGS[i]] as const))(
+    'ledger %i (%s)',
+    (_i, _shape, fields, meaning) => {
+      const read = decodeLedger(fields, eps);
+      if (meaning?.kind === 'no_amount') expect(read.kind).toBe('missing');
+      else if (meaning?.kind === 'ambiguous') expect(read.kind).toBe('invalid');
+      else {
+        if (read.kind !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(read)}`);
+        const want = new Decimal(meaning?.amount ?? 'NaN');
+        expect(amountsEqual(read.ledger.amount, want, eps), formatAmount(read.ledger.amount)).toBe(
+          true,
+        );
+        expect(read.ledger.side).toBe(sideOf(want, eps));
+      }
+    },
+  );
+});
+
+describe('legacy amounts and the side written with them', () => {
+  it('last_known_amt takes its direction from last_side (absolute writers), before last_known_side', () => {
+    expect(formatAmount(ok({ last_known_amt: '0.2', last_side: 'SHORT' }).amount)).toBe('-0.2');
+    expect(formatAmount(ok({ last_known_amt: '-0.2', last_side: 'SHORT' }).amount)).toBe('-0.2');
+    expect(formatAmount(ok({ last_known_amt: '-0.2', last_side: 'LONG' }).amount)).toBe('0.2');
+    const both = { last_known_amt: '0.2', last_side: 'SHORT', last_known_side: 'LONG' };
+    expect(formatAmount(ok(both).amount)).toBe('-0.2');
+    const blank = { last_known_amt: '0.2', last_side: '', last_known_side: 'SHORT' };
+    expect(formatAmount(ok(blank).amount)).toBe('-0.2');
+    expect(formatAmount(ok({ last_known_amt: '0.2' }).amount)).toBe('0.2');
+    expect(decodeLedger({ last_known_amt: '0.2', last_side: 'FLAT' }, eps).kind).toBe('invalid');
+  });
+
+  it('an order side or UNKNOWN beside a positive legacy amount is invalid (it may be absolute); a negative one is signed', () => {
+    for (const side of ['SELL', 'BUY', 'UNKNOWN', 'BOTH']) {
+      const read = decodeLedger({ last_known_amt: '0.002', last_side: side }, eps);
+      expect(read.kind, side).toBe('invalid');
+      if (read.kind === 'invalid') expect(read.problem).toContain('last_side');
+      expect(formatAmount(ok({ last_known_amt: '-0.002', last_side: side }).amount)).toBe('-0.002');
+      expect(ok({ last_known_amt: '0.0', last_side: side }).amount.isZero()).toBe(true);
+    }
+    const withMirror = { last_known_amt: '0.002', last_side: 'SELL', last_known_side: 'LONG' };
+    expect(decodeLedger(withMirror, eps).kind).toBe('invalid');
+  });
+
+  it('position_amt (a snapshot copy) is read last, with its `side`', () => {
+    expect(formatAmount(ok({ position_amt: '0.15', side: 'SHORT' }).amount)).toBe('-0.15');
+    expect(formatAmount(ok({ position_amt: '-0.25' }).amount)).toBe('-0.25');
+    expect(ok({ position_amt: '0.0', side: 'NONE' }).side).toBe('FLAT');
+    expect(decodeLedger({ position_amt: '0.15', side: 'SELL' }, eps).kind).toBe('invalid');
+    const lastKnownFirst = { last_known_amt: '0.1', last_side: 'LONG', position_amt: '0.15' };
+    expect(formatAmount(ok({ ...lastKnownFirst, side: 'SHORT' }).amount)).toBe('0.1');
+  });
+
+  it('ledger_amt is read with ledger_side only: legacy sides never flip a canonical amount', () => {
+    const merged = { ledger_amt: '0.2', last_known_amt: '0.3', last_side: 'SHORT', side: 'SHORT' };
+    expect(formatAmount(ok(merged).amount)).toBe('0.2');
+    expect(formatAmount(ok({ ledger_amt: '0.2', last_side: 'SELL' }).amount)).toBe('0.2');
+  });
+});
+
+describe('after a posguard write, no stale legacy field contradicts the new amount', () => {
+  it('every fixture hash overwritten by encodeLedger reads the written amount, through any field shape', () => {
+    const stale = SHAPES.ledger.map((r) => r.fields ?? {});
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...stale),
+        fc.integer({ min: -1e6, max: 1e6 }),
+        fc.nat({ max: 100 }),
+        (before, units, version) => {
+          const amount = new Decimal(units).div(1000);
+          const after = {
+            ...before,
+            ...encodeLedger({
+              amount,
+              source: 'apply',
+              nowMs: 1_700_000_000_000,
+              previousVersion: version,
+            }),
+          };
+          expect(ok(after).amount.eq(amount)).toBe(true);
+          // A peer that reads only the legacy pair (or a hash whose canonical fields were
+          // removed by hand) reads the same amount: last_side was written with last_known_amt.
+          const legacyOnly: Record<string, string> = { ...after };
+          delete legacyOnly.ledger_amt;
+          delete legacyOnly.ledger_side;
+          expect(ok(legacyOnly).amount.eq(amount)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('writes last_side with the position side (never an order side)', () => {
+    const short = encodeLedger({
+      amount: new Decimal('-0.2'),
+      source: 'p34_init',
+      nowMs: 1,
+      previousVersion: 0,
+    });
+    expect(short).toMatchObject({ last_known_amt: '-0.2', last_side: 'SHORT' });
+    const flat = encodeLedger({
+      amount: new Decimal(0),
+      source: 'apply',
+      nowMs: 1,
+      previousVersion: 0,
+    });
+    expect(flat).toMatchObject({ last_known_amt: '0', last_side: 'FLAT' });
   });
 });
