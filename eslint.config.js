@@ -22,7 +22,8 @@ const LAYERS = {
   exchange: ['domain', 'config', 'observability', 'runtime'],
   // Services compose adapters; they never import each other, operator/, web/, cli/ or dev/.
   brain: ['domain', ...ADAPTERS],
-  reconcile: ['domain', ...ADAPTERS],
+  // P3.4 never places orders: no exchange client in reconcile/ (SPEC §7).
+  reconcile: ['domain', ...ADAPTERS.filter((a) => a !== 'exchange')],
   gate: ['domain', ...ADAPTERS],
   operator: ['domain', ...ADAPTERS, ...SERVICES],
   web: ['domain', ...ADAPTERS, ...SERVICES, 'operator'],

@@ -86,8 +86,9 @@ describe('import boundaries (eslint.config.js)', () => {
     ]);
   });
 
-  it('adapters, operator/, web/ and dev/ import nothing above them', async () => {
+  it('adapters, operator/, web/ and dev/ import nothing above them; reconcile/ no exchange client', async () => {
     const cases: [string, string][] = [
+      ['src/reconcile/lint-fixture.ts', "export * from '../exchange/binance-client.js';"],
       ['src/redis/lint-fixture.ts', "export * from '../brain/service.js';"],
       ['src/exchange/lint-fixture.ts', "export * from '../redis/keys.js';"],
       ['src/operator/lint-fixture.ts', "export * from '../web/server.js';"],
