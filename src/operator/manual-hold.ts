@@ -1,15 +1,20 @@
 /**
- * Typed wrapper of `manual_hold.lua`: an operator sets or clears a hold. A hold set here
- * carries no engine-owner marker, so the reconcile engine never deletes it. A key of the
- * wrong type is refused by the script before it writes anything; the error names the key.
+ * An operator sets or clears a hold, through `manual_hold.lua` (spec:
+ * src/redis/scripts/manual-hold.ts). A hold set here carries no engine-owner marker, so the
+ * reconcile engine never deletes it. A key of the wrong type is refused by the script before
+ * it writes anything; the error names the key.
  */
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
+import {
+  type HoldChangeMode,
+  type ManualHoldReply,
+  type PreviousHoldOwner,
+  manualHold,
+} from '../redis/scripts/manual-hold.js';
+import { runScript } from '../redis/scripts/script.js';
 import { EVENTS_MAXLEN, manualEventFields } from './manual-event.js';
-
-const script = LuaScript.load('manual_hold');
 
 export interface HoldChange {
   symbol: string;
@@ -19,29 +24,34 @@ export interface HoldChange {
 }
 
 /** none | operator | p34 | shared — who held the symbol before the change. */
-export type HoldReply = { status: 'OK'; previousOwner: string } | { status: 'NO_HOLD' };
+export type HoldReply = { status: 'OK'; previousOwner: PreviousHoldOwner } | { status: 'NO_HOLD' };
 
-export function decodeHoldReply(reply: unknown): HoldReply {
-  if (Array.isArray(reply) && reply.length === 2 && typeof reply[1] === 'string') {
-    if (reply[0] === 'OK') return { status: 'OK', previousOwner: reply[1] };
-    if (reply[0] === 'NO_HOLD') return { status: 'NO_HOLD' };
-  }
-  if (Array.isArray(reply) && reply.length === 3 && reply[0] === 'WRONG_TYPE') {
-    const [, key, found] = reply as unknown[];
-    throw new PosguardError(
-      'CONFLICT',
-      `${String(key)} holds a ${String(found)}, not the type posguard writes there; nothing written. ` +
-        `Inspect it (redis-cli TYPE ${String(key)}) and delete it if it is debris, then retry`,
-    );
-  }
+/** The operator's result of a script reply; a wrong-typed key is a CONFLICT naming it. */
+function holdReply(reply: ManualHoldReply): HoldReply {
+  if (reply.status === 'ok') return { status: 'OK', previousOwner: reply.previousOwner };
+  if (reply.status === 'no_hold') return { status: 'NO_HOLD' };
   throw new PosguardError(
-    'SCRIPT_REPLY_INVALID',
-    `manual_hold.lua replied ${JSON.stringify(reply)}`,
+    'CONFLICT',
+    `${reply.key} holds a ${reply.found}, not the type posguard writes there; nothing written. ` +
+      `Inspect it (redis-cli TYPE ${reply.key}) and delete it if it is debris, then retry`,
   );
 }
 
-function keyList(keys: Keys, symbol: string): string[] {
-  return [keys.hold(symbol), keys.holdOwner(symbol), keys.reconcileEventsStream];
+async function changeHold(
+  redis: Redis,
+  keys: Keys,
+  symbol: string,
+  change: HoldChangeMode,
+  event: string[],
+): Promise<HoldReply> {
+  const reply = await runScript(redis, manualHold, {
+    keys,
+    symbol,
+    change,
+    eventsMaxlen: EVENTS_MAXLEN,
+    event,
+  });
+  return holdReply(reply);
 }
 
 export async function setManualHold(
@@ -55,13 +65,7 @@ export async function setManualHold(
     ...change,
     details: { ttl_sec: String(ttlMs / 1000) },
   });
-  const reply = await script.run(redis, keyList(keys, change.symbol), [
-    'set',
-    Math.round(ttlMs),
-    EVENTS_MAXLEN,
-    ...event,
-  ]);
-  return decodeHoldReply(reply);
+  return changeHold(redis, keys, change.symbol, { mode: 'set', ttlMs }, event);
 }
 
 export async function clearManualHold(
@@ -70,11 +74,5 @@ export async function clearManualHold(
   change: HoldChange,
 ): Promise<HoldReply> {
   const event = manualEventFields({ event: 'MANUAL_HOLD_CLEARED', ...change, details: {} });
-  const reply = await script.run(redis, keyList(keys, change.symbol), [
-    'clear',
-    0,
-    EVENTS_MAXLEN,
-    ...event,
-  ]);
-  return decodeHoldReply(reply);
+  return changeHold(redis, keys, change.symbol, { mode: 'clear' }, event);
 }

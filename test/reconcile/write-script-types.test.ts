@@ -10,6 +10,7 @@ import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { brainIssuePermit } from '../../src/redis/scripts/brain-issue-permit.js';
 import { gateConsume } from '../../src/redis/scripts/gate-consume.js';
+import { manualHold } from '../../src/redis/scripts/manual-hold.js';
 import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { clearKeys, keyImage } from './key-image.js';
@@ -191,7 +192,6 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
   });
 
   it('manual_hold (hold set and hold clear)', async () => {
-    const script = LuaScript.load('manual_hold');
     const k = {
       hold: t.keys.hold(SYM),
       owner: t.keys.holdOwner(SYM),
@@ -207,13 +207,20 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       await t.redis.set(k.owner, 'x', 'PX', 300_000);
       await t.redis.xadd(k.events, '*', 'event', 'HOLD_SET');
     };
-    for (const mode of ['set', 'clear']) {
+    for (const change of [{ mode: 'set', ttlMs: 240_000 }, { mode: 'clear' }] as const) {
       await eachPosition(
         t,
         positions,
         seed,
-        () => script.run(t.redis, Object.values(k), [mode, 240_000, 10_000, 'event', 'X']),
-        (key, found) => ({ reply: ['WRONG_TYPE', key, found] }),
+        () =>
+          runScript(t.redis, manualHold, {
+            keys: t.keys,
+            symbol: SYM,
+            change,
+            eventsMaxlen: 10_000,
+            event: ['event', 'X'],
+          }),
+        (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
       );
     }
   });

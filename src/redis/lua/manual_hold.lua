@@ -1,37 +1,43 @@
 --[[
 manual_hold.lua — an operator sets or clears a symbol's hold (posguard SPEC §10).
+Spec (encode/decode): src/redis/scripts/manual-hold.ts
 
 KEYS[1]  hold key           P:reconcile:hold:SYM
 KEYS[2]  hold owner marker  P:posguard:hold:owner:SYM ("p34:<expiry ms>" = the engine's hold
                             while the hold's PEXPIRETIME still equals it; "shared")
 KEYS[3]  events stream      P:stream:reconcile.events
-ARGV[1]  mode: "set" | "clear"
-ARGV[2]  hold TTL in ms (set; ignored for clear)
-ARGV[3]  events stream MAXLEN (approximate trim)
-ARGV[4…] the event's field/value pairs (event, symbol, ts, ts_ms, reason, operator, …)
+
+ARGV[1]  JSON object:
+  mode           "set" | "clear"
+  ttl_ms         hold TTL in ms (>= 1; set only)
+  events_maxlen  events stream MAXLEN (approximate trim)
+  event          [field, value, …]  the event's fields in order (event, symbol, ts, ts_ms,
+                                    reason, operator, …); previous_owner is appended
 
 set:   SET hold "1" PX ttl, DEL the owner marker (the hold is now the operator's, so the
-       engine will never delete it), XADD the event with previous_owner appended.
-       Reply {'OK', previous_owner}
-clear: DEL hold and marker, XADD the event with previous_owner appended.
-       Reply {'OK', previous_owner}, or {'NO_HOLD', ''} when there was no hold (nothing
-       written, no event).
-       {'WRONG_TYPE', key, type} when KEYS[1] or KEYS[2] is not a string or KEYS[3] not a
-       stream: checked before any write, so nothing is written (either mode).
+       engine will never delete it), XADD the event.
+clear: DEL hold and marker, XADD the event.
+
+Reply: JSON object
+  {status="ok", previous_owner}  written as above
+  {status="no_hold"}             clear, and there was no hold: nothing written, no event
+  {status="wrong_type", key, found}  KEYS[1] or KEYS[2] is not a string or KEYS[3] not a
+                 stream: checked before any write, so nothing is written (either mode)
 previous_owner = none | p34 (the engine's: its marker's expiry is the hold's PEXPIRETIME)
                | shared | operator (anything else: no marker, or one that does not match —
                the same rule as reconcile_commit.lua and src/domain/hold-owner.ts).
+Error reply (a caller bug; nothing written): an unknown mode, or set without ttl_ms >= 1.
 Time comes in the event fields; the script reads no clock.
 ]]
+local a = cjson.decode(ARGV[1])
 
 for i, want in ipairs({ 'string', 'string', 'stream' }) do
   local found = redis.call('TYPE', KEYS[i]).ok
   if found ~= 'none' and found ~= want then
-    return { 'WRONG_TYPE', KEYS[i], found }
+    return cjson.encode({ status = 'wrong_type', key = KEYS[i], found = found })
   end
 end
 
-local mode = ARGV[1]
 local had_hold = redis.call('EXISTS', KEYS[1]) == 1
 
 local previous = 'none'
@@ -49,28 +55,28 @@ if had_hold then
   end
 end
 
-if mode == 'clear' and not had_hold then
-  return { 'NO_HOLD', '' }
+if a.mode == 'clear' and not had_hold then
+  return cjson.encode({ status = 'no_hold' })
 end
 
-if mode == 'set' then
-  local ttl = tonumber(ARGV[2])
+if a.mode == 'set' then
+  local ttl = tonumber(a.ttl_ms)
   if not ttl or ttl < 1 then
-    return redis.error_reply('manual_hold.lua: ARGV[2] must be a TTL in ms >= 1')
+    return redis.error_reply('manual_hold.lua: ttl_ms must be a TTL in ms >= 1')
   end
   redis.call('SET', KEYS[1], '1', 'PX', math.floor(ttl))
   redis.call('DEL', KEYS[2])
-elseif mode == 'clear' then
+elseif a.mode == 'clear' then
   redis.call('DEL', KEYS[1], KEYS[2])
 else
-  return redis.error_reply('manual_hold.lua: ARGV[1] must be set or clear')
+  return redis.error_reply('manual_hold.lua: mode must be set or clear')
 end
 
-local event = { 'XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*' }
-for i = 4, #ARGV do
-  event[#event + 1] = ARGV[i]
+local event = { 'XADD', KEYS[3], 'MAXLEN', '~', a.events_maxlen, '*' }
+for _, v in ipairs(a.event) do
+  event[#event + 1] = v
 end
 event[#event + 1] = 'previous_owner'
 event[#event + 1] = previous
 redis.call(unpack(event))
-return { 'OK', previous }
+return cjson.encode({ status = 'ok', previous_owner = previous })
