@@ -9,7 +9,9 @@
  * and the loop goes on; entries stay pending and are handled again after recovery.
  */
 import type { Redis } from 'ioredis';
+import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
+import { type Scheduler, systemScheduler } from '../runtime/clock.js';
 import { OutageLog } from './outage-log.js';
 import { type StreamEntry, autoClaim, ensureGroup, isNoGroup, readGroup } from './stream-group.js';
 
@@ -45,14 +47,18 @@ export interface GroupConsumerOptions extends ConsumerTuning {
   handle(entries: StreamEntry[]): Promise<void>;
   onError(component: string): void;
   logger: Logger;
-  /** Wall time for claim scheduling (not for any decision). */
-  now?: () => number;
+  /** Time for claim scheduling and the outage log (not for any decision). */
+  clock: Clock;
+  /** Waits between a failed iteration and the next (default: the system's timers). */
+  scheduler?: Scheduler;
 }
 
 const RETRY_MS = 150;
 
 export class GroupConsumer {
   private stopping = false;
+  /** Ends the retry wait at once when stop() is called. */
+  private stopSignal = new AbortController();
   private loop: Promise<void> | null = null;
   private groupReady = false;
   private sweepPending = true;
@@ -60,6 +66,7 @@ export class GroupConsumer {
   private readonly outage: OutageLog;
 
   private readonly tuning: Required<ConsumerTuning>;
+  private readonly scheduler: Scheduler;
 
   constructor(private readonly options: GroupConsumerOptions) {
     this.tuning = {
@@ -71,23 +78,26 @@ export class GroupConsumer {
     this.outage = new OutageLog(options.logger, `${options.name} stream consumer`, () =>
       this.now(),
     );
+    this.scheduler = options.scheduler ?? systemScheduler;
   }
 
   start(): void {
     if (this.loop) return;
     this.stopping = false;
+    this.stopSignal = new AbortController();
     this.loop = this.run();
   }
 
   /** Stops reading; the batch in hand is finished first. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     await this.loop;
     this.loop = null;
   }
 
   private now(): number {
-    return (this.options.now ?? Date.now)();
+    return this.options.clock.nowMs();
   }
 
   private async run(): Promise<void> {
@@ -97,7 +107,7 @@ export class GroupConsumer {
         this.recovered();
       } catch (error) {
         this.failed(error);
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        await this.scheduler.sleep(RETRY_MS, this.stopSignal.signal);
       }
     }
   }

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import { type Scheduler, type Timer, systemScheduler } from '../runtime/clock.js';
 import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 
@@ -16,6 +17,8 @@ export interface HeartbeatOptions {
   redis: Redis;
   keys: Keys;
   clock: Clock;
+  /** Timer of the beat (default: the system's). */
+  scheduler?: Scheduler;
   metrics: BrainMetrics;
   logger: Logger;
   /** Extra facts to publish (consumer name, last poll…), read at each beat. */
@@ -23,7 +26,7 @@ export interface HeartbeatOptions {
 }
 
 export class Heartbeat {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private beating: Promise<void> | null = null;
   private readonly outage: OutageLog;
 
@@ -35,13 +38,14 @@ export class Heartbeat {
 
   start(): void {
     this.beating = this.beat();
-    this.timer = setInterval(() => {
+    const scheduler = this.options.scheduler ?? systemScheduler;
+    this.timer = scheduler.every(HEARTBEAT_EVERY_MS, () => {
       this.beating = this.beat();
-    }, HEARTBEAT_EVERY_MS);
+    });
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     await this.beating;
   }

@@ -24,6 +24,7 @@ import {
 import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
 import { type LotSize, decodeLotSize } from '../domain/lot-size.js';
 import type { Clock } from '../domain/time.js';
+import type { Scheduler } from '../runtime/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import { type ApplyFillSettings, runApplyFill } from './apply-fill-script.js';
@@ -45,6 +46,8 @@ export interface LedgerUpdaterOptions extends ConsumerTuning {
   ledgerTtlSec: number;
   markerTtlSec: number;
   clock: Clock;
+  /** Timers of the read loop (default: the system's). */
+  scheduler?: Scheduler;
   metrics: BrainMetrics;
   logger: Logger;
   /** Called after each applied fill or recorded order (the poller refreshes that snapshot soon). */
@@ -79,6 +82,8 @@ export class LedgerUpdater {
       handle: (entries) => this.handleBatch(entries),
       onError: (component) => options.metrics.loopErrorsTotal.inc({ component }),
       logger: options.logger,
+      clock: options.clock,
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     });
   }
 

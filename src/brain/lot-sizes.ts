@@ -14,6 +14,7 @@ import type { Clock } from '../domain/time.js';
 import type { FuturesRestClient } from '../exchange/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import { type Scheduler, type Timer, systemScheduler } from '../runtime/clock.js';
 import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 
@@ -27,6 +28,8 @@ export interface LotSizeRefresherOptions {
   allowlist: readonly string[];
   refreshSec: number;
   clock: Clock;
+  /** Timers of the refresh and the re-write (default: the system's). */
+  scheduler?: Scheduler;
   metrics: BrainMetrics;
   logger: Logger;
   /** How often the last good lot sizes are re-written from memory. */
@@ -39,8 +42,9 @@ interface KnownLot {
 }
 
 export class LotSizeRefresher {
-  private timer: NodeJS.Timeout | null = null;
-  private rewriteTimer: NodeJS.Timeout | null = null;
+  private readonly scheduler: Scheduler;
+  private timer: Timer | null = null;
+  private rewriteTimer: Timer | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
   private known = new Map<string, KnownLot>();
   private stopped = false;
@@ -50,6 +54,7 @@ export class LotSizeRefresher {
   private readonly rewriteOutage: OutageLog;
 
   constructor(private readonly options: LotSizeRefresherOptions) {
+    this.scheduler = options.scheduler ?? systemScheduler;
     this.outage = new OutageLog(options.logger, 'lot size refresh (exchangeInfo)', () =>
       options.clock.nowMs(),
     );
@@ -66,16 +71,16 @@ export class LotSizeRefresher {
   start(): void {
     this.stopped = false;
     this.schedule(0);
-    this.rewriteTimer = setInterval(
-      () => void this.track(this.rewrite()),
+    this.rewriteTimer = this.scheduler.every(
       this.options.rewriteMs ?? REWRITE_MS,
+      () => void this.track(this.rewrite()),
     );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.rewriteTimer) clearInterval(this.rewriteTimer);
+    this.timer?.cancel();
+    this.rewriteTimer?.cancel();
     this.timer = null;
     this.rewriteTimer = null;
     await Promise.all([...this.inFlight]);
@@ -89,11 +94,11 @@ export class LotSizeRefresher {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.scheduler.after(delayMs, () => {
       void this.track(this.refresh()).then((ok) =>
         this.schedule(ok ? this.options.refreshSec * 1000 : RETRY_MS),
       );
-    }, delayMs);
+    });
   }
 
   /** One refresh; true when lot sizes were written. Never throws. */

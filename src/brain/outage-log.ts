@@ -13,7 +13,7 @@ export class OutageLog {
   constructor(
     private readonly logger: Logger,
     private readonly what: string,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {}
 
   get failing(): boolean {

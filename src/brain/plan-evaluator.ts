@@ -19,6 +19,7 @@ import {
 import { encodePermit, internalErrorDecision } from '../domain/permit.js';
 import { streamIdMs } from '../domain/identifiers.js';
 import type { Clock } from '../domain/time.js';
+import type { Scheduler } from '../runtime/clock.js';
 import { PosguardError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
@@ -44,6 +45,8 @@ export interface PlanEvaluatorOptions extends ConsumerTuning {
   permitTtlSec: number;
   planSeenTtlSec: number;
   clock: Clock;
+  /** Timers of the read loop (default: the system's). */
+  scheduler?: Scheduler;
   metrics: BrainMetrics;
   logger: Logger;
   /** The rules; injectable so a test can prove a throwing evaluation still yields a permit. */
@@ -97,6 +100,8 @@ export class PlanEvaluator {
       handle: (entries) => this.handleBatch(entries),
       onError: (component) => options.metrics.loopErrorsTotal.inc({ component }),
       logger: options.logger,
+      clock: options.clock,
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     });
   }
 

@@ -21,6 +21,7 @@ import { UserStreamLink } from './user-stream-link.js';
 import { startHttpEndpoint, type HttpEndpoint } from '../observability/http-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { type Keys, buildKeys } from '../redis/keys.js';
+import { type Scheduler, systemClock, systemScheduler } from '../runtime/clock.js';
 import { Heartbeat } from './heartbeat.js';
 import { LedgerUpdater } from './ledger-updater.js';
 import { LotSizeRefresher } from './lot-sizes.js';
@@ -40,6 +41,8 @@ export interface BrainDeps {
   /** The exchange; defaults to the Binance client built from config.binance. */
   client?: FuturesRestClient & ListenKeyApi;
   clock?: Clock;
+  /** Timers of every loop (default: the system's); tests pass a manual one with the clock. */
+  scheduler?: Scheduler;
   logger?: Logger;
   /** Consumer name in both groups; stable across restarts so own pending entries are re-read. */
   consumer?: string;
@@ -65,8 +68,6 @@ export interface BrainService {
   stop(): Promise<void>;
 }
 
-const SYSTEM_CLOCK: Clock = { nowMs: () => Date.now() };
-
 function defaultConsumer(): string {
   return `brain-${hostname()
     .replace(/[^A-Za-z0-9_.-]/g, '_')
@@ -77,6 +78,7 @@ interface Wiring {
   config: Readonly<Config>;
   deps: BrainDeps;
   clock: Clock;
+  scheduler: Scheduler;
   logger: Logger;
   metrics: BrainMetrics;
   keys: Keys;
@@ -98,7 +100,7 @@ interface Components {
 
 function wire(deps: BrainDeps): Wiring {
   const { config } = deps;
-  const clock = deps.clock ?? SYSTEM_CLOCK;
+  const clock = deps.clock ?? systemClock;
   const logger =
     deps.logger ?? createLogger({ name: 'posguard-brain', level: config.brain.logLevel });
   const metrics = createBrainMetrics({ defaultMetrics: true });
@@ -111,6 +113,7 @@ function wire(deps: BrainDeps): Wiring {
     config,
     deps,
     clock,
+    scheduler: deps.scheduler ?? systemScheduler,
     logger,
     metrics,
     keys: buildKeys(config.keys.prefix, config.keys.governorPermitTemplate),
@@ -129,7 +132,13 @@ function wire(deps: BrainDeps): Wiring {
 /** Exchange side: lot sizes, snapshot poller, time sync, optional user-data stream. */
 function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync' | 'userStream'> {
   const brain = w.config.brain;
-  const common = { keys: w.keys, clock: w.clock, metrics: w.metrics, logger: w.logger };
+  const common = {
+    keys: w.keys,
+    clock: w.clock,
+    scheduler: w.scheduler,
+    metrics: w.metrics,
+    logger: w.logger,
+  };
   const lots = new LotSizeRefresher({
     ...common,
     client: w.client,
@@ -149,7 +158,12 @@ function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync
     listedSymbols: () => lots.listedSymbols(),
     onRestChanges: (changes) => userStream?.restChanges(changes),
   });
-  const timeSync = new TimeSync({ client: w.client, logger: w.logger, clock: w.clock });
+  const timeSync = new TimeSync({
+    client: w.client,
+    logger: w.logger,
+    clock: w.clock,
+    scheduler: w.scheduler,
+  });
   userStream = brain.userStream ? userDataStream(w, poller) : null;
   return { lots, poller, timeSync, userStream };
 }
@@ -160,6 +174,7 @@ function streamSide(w: Wiring, poller: SnapshotPoller): Pick<Components, 'evalua
   const common = {
     keys: w.keys,
     clock: w.clock,
+    scheduler: w.scheduler,
     metrics: w.metrics,
     logger: w.logger,
     allowlist: brain.allowlist,
@@ -232,6 +247,7 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     redis: w.redis.poller,
     keys: w.keys,
     clock: w.clock,
+    scheduler: w.scheduler,
     metrics: w.metrics,
     logger: w.logger,
     facts: () => ({ consumer: w.consumer, last_poll_ok_ms: poller.lastSuccessMs() }),
@@ -305,6 +321,7 @@ function userDataStream(w: Wiring, poller: SnapshotPoller): UserStreamLink {
     metrics: w.metrics,
     logger: w.logger,
     clock: w.clock,
+    scheduler: w.scheduler,
     wsUrl,
   });
   link.start();

@@ -25,6 +25,7 @@ import type { AccountUpdate } from '../exchange/user-data-stream.js';
 import type { FuturesRestClient } from '../exchange/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import { type Scheduler, type Timer, systemScheduler } from '../runtime/clock.js';
 import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 import { SnapshotFlags } from './snapshot-flags.js';
@@ -50,6 +51,8 @@ export interface SnapshotPollerOptions {
   pollSec: number;
   snapshotTtlSec: number;
   clock: Clock;
+  /** Timers of the poll schedule and of fill-triggered refreshes (default: the system's). */
+  scheduler?: Scheduler;
   metrics: BrainMetrics;
   logger: Logger;
   /** positionRisk v3 omits flat symbols: the symbols the exchange lists, to read them as flat. */
@@ -77,10 +80,8 @@ export class SnapshotPoller {
   private readonly allowlist: ReadonlySet<string>;
   private readonly outage: OutageLog;
   private readonly flags: SnapshotFlags;
-  private timers: {
-    poll: NodeJS.Timeout | null;
-    refresh: NodeJS.Timeout | null;
-  } = { poll: null, refresh: null };
+  private readonly scheduler: Scheduler;
+  private timers: { poll: Timer | null; refresh: Timer | null } = { poll: null, refresh: null };
   private inFlight: Promise<PollOutcome> | null = null;
   /** The poll to run when the one in flight ends (undefined: none). */
   private rerun: Scope | undefined = undefined;
@@ -97,6 +98,7 @@ export class SnapshotPoller {
     this.allowlist = new Set(options.allowlist);
     this.outage = new OutageLog(options.logger, 'snapshot poll', () => options.clock.nowMs());
     this.flags = new SnapshotFlags(options.metrics, options.logger);
+    this.scheduler = options.scheduler ?? systemScheduler;
   }
 
   /** When the last poll of every symbol succeeded (ms), null before the first. */
@@ -112,7 +114,7 @@ export class SnapshotPoller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of Object.values(this.timers)) if (timer) clearTimeout(timer);
+    for (const timer of Object.values(this.timers)) timer?.cancel();
     this.timers = { poll: null, refresh: null };
     await this.inFlight;
   }
@@ -137,13 +139,13 @@ export class SnapshotPoller {
       this.options.refreshDelayMs ?? 25,
       this.lastRefreshMs + REFRESH_MIN_GAP_MS - now,
     );
-    this.timers.refresh = setTimeout(() => {
+    this.timers.refresh = this.scheduler.after(delay, () => {
       this.timers.refresh = null;
       this.lastRefreshMs = this.options.clock.nowMs();
       const scope = this.refreshScope ?? null;
       this.refreshScope = undefined;
       this.trigger(scope ?? undefined);
-    }, delay);
+    });
   }
 
   /** Runs a poll now unless one is running; then one more runs right after it. */
@@ -163,10 +165,10 @@ export class SnapshotPoller {
 
   private schedulePoll(): void {
     if (this.stopped) return;
-    this.timers.poll = setTimeout(() => {
+    this.timers.poll = this.scheduler.after(this.options.pollSec * 1000, () => {
       this.trigger();
       this.schedulePoll();
-    }, this.options.pollSec * 1000);
+    });
   }
 
   /** One poll of every symbol, or of `symbol` only. Never throws: failures are logged once per outage and counted. */

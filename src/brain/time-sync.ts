@@ -6,12 +6,13 @@
 import type { Clock } from '../domain/time.js';
 import type { FuturesRestClient } from '../exchange/types.js';
 import type { Logger } from '../observability/logger.js';
+import { type Scheduler, type Timer, systemScheduler } from '../runtime/clock.js';
 import { OutageLog } from './outage-log.js';
 
 const RETRY_MS = 10_000;
 
 export class TimeSync {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private attempt: Promise<void> | null = null;
   private synced = false;
   private stopped = false;
@@ -22,6 +23,8 @@ export class TimeSync {
       client: FuturesRestClient;
       logger: Logger;
       clock: Clock;
+      /** Timer of the retry (default: the system's). */
+      scheduler?: Scheduler;
       retryMs?: number;
     },
   ) {
@@ -39,7 +42,7 @@ export class TimeSync {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.attempt;
   }
 
@@ -51,8 +54,10 @@ export class TimeSync {
       },
       (error: unknown) => {
         this.outage.failed(error, { retry_ms: this.options.retryMs ?? RETRY_MS });
-        if (!this.stopped)
-          this.timer = setTimeout(() => this.run(), this.options.retryMs ?? RETRY_MS);
+        if (!this.stopped) {
+          const scheduler = this.options.scheduler ?? systemScheduler;
+          this.timer = scheduler.after(this.options.retryMs ?? RETRY_MS, () => this.run());
+        }
       },
     );
   }

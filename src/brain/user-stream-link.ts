@@ -12,6 +12,7 @@ import { errorMessage } from '../errors.js';
 import { type SilenceFinding, UserStreamWatchdog } from '../exchange/stream-watchdog.js';
 import type { AccountUpdate, UserDataStream } from '../exchange/user-data-stream.js';
 import type { Logger } from '../observability/logger.js';
+import { type Scheduler, type Timer, systemScheduler } from '../runtime/clock.js';
 import type { BrainMetrics } from './metrics.js';
 import type { RestChange, SnapshotPoller } from './snapshot-poller.js';
 
@@ -21,6 +22,8 @@ export interface UserStreamLinkOptions {
   metrics: BrainMetrics;
   logger: Logger;
   clock: Clock;
+  /** Timer of the watchdog's next deadline (default: the system's). */
+  scheduler?: Scheduler;
   /** The stream's base, named in the silence log line. */
   wsUrl: string;
   /** How long the stream has to push a change REST showed (default 2 s). */
@@ -29,7 +32,7 @@ export interface UserStreamLinkOptions {
 
 export class UserStreamLink {
   private readonly watchdog: UserStreamWatchdog;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private timerAtMs: number | null = null;
   private stopped = false;
 
@@ -72,7 +75,7 @@ export class UserStreamLink {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     await this.o.stream.stop();
   }
@@ -102,9 +105,10 @@ export class UserStreamLink {
     const deadline = this.watchdog.nextDeadlineMs();
     if (deadline === null || this.stopped) return;
     if (this.timer && this.timerAtMs !== null && this.timerAtMs <= deadline) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timerAtMs = deadline;
-    this.timer = setTimeout(() => this.check(), Math.max(0, deadline - this.now()));
+    const scheduler = this.o.scheduler ?? systemScheduler;
+    this.timer = scheduler.after(deadline - this.now(), () => this.check());
   }
 
   private check(): void {

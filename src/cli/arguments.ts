@@ -4,9 +4,9 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { isPlanId, isSymbol } from '../domain/identifiers.js';
-import type { Clock } from '../domain/time.js';
 
-export const systemClock: Clock = { nowMs: () => Date.now() };
+/** The operator commands read the same wall clock as the services (src/runtime/clock.ts). */
+export { systemClock } from '../runtime/clock.js';
 
 export function symbolArg(value: string): string {
   const symbol = value.trim().toUpperCase();

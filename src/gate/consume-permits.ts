@@ -12,6 +12,7 @@ import type { Clock } from '../domain/time.js';
 import { isPlanId } from '../domain/identifiers.js';
 import { errorMessage } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
+import { type Scheduler, settleWithin, systemClock, systemScheduler } from '../runtime/clock.js';
 import {
   type GateRefusalCode,
   type GateReply,
@@ -73,21 +74,16 @@ export interface ConsumeOptions {
   /** How long to wait for a missing P3.3 permit (default 1200 ms, GATE_WAIT_MS). */
   waitMs?: number;
   clock?: Clock;
+  /** The backoff sleeps and the call timeout (default: the system's timers). */
+  scheduler?: Scheduler;
   callTimeoutMs?: number;
 }
 
-const systemClock: Clock = { nowMs: () => Date.now() };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply from Redis within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** The script's reply, or an error when Redis has not answered within `ms`. */
+async function withTimeout<T>(scheduler: Scheduler, promise: Promise<T>, ms: number): Promise<T> {
+  const reply = await settleWithin(scheduler, promise, ms);
+  if (!reply.settled) throw new Error(`no reply from Redis within ${ms} ms`);
+  return reply.value;
 }
 
 async function attempt(
@@ -95,9 +91,11 @@ async function attempt(
   keys: Keys,
   planId: string,
   timeoutMs: number,
+  scheduler: Scheduler,
 ): Promise<GateResult> {
   try {
-    const reply = await withTimeout(runScript(redis, gateConsume, { keys, planId }), timeoutMs);
+    const call = runScript(redis, gateConsume, { keys, planId });
+    const reply = await withTimeout(scheduler, call, timeoutMs);
     return gateResultOf(reply);
   } catch (error) {
     return { ok: false, code: 'missing_permit_or_redis', detail: `redis: ${errorMessage(error)}` };
@@ -127,16 +125,17 @@ export async function consumePermits(
     };
   }
   const clock = options.clock ?? systemClock;
+  const scheduler = options.scheduler ?? systemScheduler;
   const waitMs = Math.max(0, options.waitMs ?? DEFAULT_GATE_WAIT_MS);
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const deadline = clock.nowMs() + waitMs;
   let backoff = FIRST_BACKOFF_MS;
   for (;;) {
-    const result = await attempt(redis, keys, planId, timeoutMs);
+    const result = await attempt(redis, keys, planId, timeoutMs, scheduler);
     if (!isMissingP33(result)) return result;
     const remaining = deadline - clock.nowMs();
     if (remaining <= 0) return result;
-    await sleep(Math.min(backoff, remaining));
+    await scheduler.sleep(Math.min(backoff, remaining));
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   }
 }

@@ -4,28 +4,7 @@
  * overrun) instead of bunching up. Stopping (SIGTERM/SIGINT) lets the current cycle finish.
  */
 import type { Clock } from '../domain/time.js';
-
-export interface Sleeper {
-  /** Resolves after `ms`, or early when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const realSleeper: Sleeper = {
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) {
-        resolve();
-        return;
-      }
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal.addEventListener('abort', done, { once: true });
-    }),
-};
+import { type Sleeper, systemScheduler } from '../runtime/clock.js';
 
 /**
  * Wakes the loop between slots (the brain published that a position moved), so a drift is
@@ -70,6 +49,7 @@ export interface LoopOptions {
   clock: Clock;
   cadenceMs: number;
   signal: AbortSignal;
+  /** How the loop waits for its next slot (default: the system's timers). */
   sleeper?: Sleeper;
   /** Called when a cycle ran past one or more slots; `missed` slots were skipped. */
   onOverrun?: (missed: number) => void;
@@ -98,7 +78,7 @@ export function nextSlot(
  * `minWakeGapMs`), and the next slot still runs on time.
  */
 export async function runLoop(options: LoopOptions): Promise<void> {
-  const sleeper = options.sleeper ?? realSleeper;
+  const sleeper = options.sleeper ?? systemScheduler;
   const { clock, cadenceMs, signal, waker } = options;
   const minGapMs = Math.min(options.minWakeGapMs ?? 50, cadenceMs / 2);
   const start = clock.nowMs();

@@ -9,10 +9,11 @@ import { type HttpEndpoint, startHttpEndpoint } from '../observability/http-serv
 import type { Logger } from '../observability/logger.js';
 import { createRedis, waitForReady } from '../redis/connection.js';
 import { type Keys, buildKeys } from '../redis/keys.js';
+import { type Sleeper, systemClock } from '../runtime/clock.js';
 import { CycleRunner } from './cycle-runner.js';
 import { ReconcileEngine } from './engine.js';
 import { heartbeatTtlMs } from '../domain/reconcile-heartbeat.js';
-import { type Sleeper, Waker, runLoop } from './loop.js';
+import { Waker, runLoop } from './loop.js';
 import { type ReconcileMetrics, createReconcileMetrics } from './metrics.js';
 
 export interface ReconcileService {
@@ -35,7 +36,6 @@ export interface ServiceOptions {
 }
 
 const READY_WAIT_MS = 3000;
-const systemClock: Clock = { nowMs: () => Date.now() };
 
 export async function startReconcileService(options: ServiceOptions): Promise<ReconcileService> {
   const { config, logger } = options;

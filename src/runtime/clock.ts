@@ -67,13 +67,16 @@ export async function settleWithin<T>(
   promise: Promise<T>,
   ms: number,
 ): Promise<Settled<T>> {
-  const waited = new AbortController();
+  let timer: Timer | undefined;
+  const late = new Promise<Settled<T>>((resolve) => {
+    timer = scheduler.after(ms, () => resolve({ settled: false }));
+  });
   try {
     return await Promise.race([
       promise.then((value): Settled<T> => ({ settled: true, value })),
-      scheduler.sleep(ms, waited.signal).then((): Settled<T> => ({ settled: false })),
+      late,
     ]);
   } finally {
-    waited.abort();
+    timer?.cancel();
   }
 }

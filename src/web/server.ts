@@ -20,6 +20,7 @@ import { handleRequest } from './routes.js';
 import { type WebSettings, pageUrl } from './settings.js';
 import { type Asset, loadAssets } from './static-assets.js';
 import { readSymbolHistory } from './symbol-history.js';
+import { systemClock } from '../runtime/clock.js';
 
 export interface WebServerOptions {
   settings: WebSettings;
@@ -39,7 +40,6 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-const systemClock: Clock = { nowMs: () => Date.now() };
 const READY_WAIT_MS = 2000;
 
 function listen(server: Server, port: number, host: string): Promise<void> {

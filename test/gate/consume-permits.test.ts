@@ -9,6 +9,8 @@ import { decodePermit } from '../../src/domain/permit.js';
 import { p33PermitPasses } from '../../src/gate/permit-codec.js';
 import { freePort } from '../../src/dev/redis-server.js';
 import { createRedis } from '../../src/redis/connection.js';
+import type { Scheduler } from '../../src/runtime/clock.js';
+import { ManualClock } from '../helpers/manual-time.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const GRANTED = JSON.stringify({ granted: true });
@@ -233,6 +235,31 @@ describe('consumePermits — waiting for the brain (LESSONS #3)', () => {
     await late;
     expect(result).toMatchObject({ ok: true, safeCloseQty: '0.003' });
     expect(await remaining(id)).toBe(0);
+  });
+
+  it('waits on the injected clock: backoff 2, 4, 8, 16, 32 then 50 ms until GATE_WAIT_MS, then missing', async () => {
+    const id = nextPlan();
+    await put(id, GRANTED, null);
+    const clock = new ManualClock(0);
+    const sleeps: number[] = [];
+    const scheduler: Scheduler = {
+      after: (ms, fn) => clock.after(ms, fn),
+      every: (ms, fn) => clock.every(ms, fn),
+      sleep: (ms) => {
+        sleeps.push(ms);
+        clock.advance(ms);
+        return Promise.resolve();
+      },
+    };
+    const result = await consumePermits(t.redis, t.keys, id, { waitMs: 1200, clock, scheduler });
+    expect(result).toEqual({
+      ok: false,
+      code: 'missing_or_denied_p33_permit',
+      p33Reason: 'missing',
+    });
+    expect(sleeps).toEqual([2, 4, 8, 16, 32, ...Array<number>(22).fill(50), 38]);
+    expect(clock.nowMs()).toBe(1200);
+    expect(await remaining(id)).toBe(1);
   });
 
   it('without a wait the same late permit is missed', async () => {

@@ -2,43 +2,19 @@
  * Drives a real ReconcileEngine against the run's Redis with a manual clock, and captures
  * its logs so tests can count lines.
  */
-import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/domain/time.js';
-import type { Logger } from '../../src/observability/logger.js';
 import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { type ReconcileMetrics, createReconcileMetrics } from '../../src/reconcile/metrics.js';
 import type { Keys } from '../../src/redis/keys.js';
+import { type CapturedLogs, type LogLine, captureLogs } from '../helpers/logs.js';
 
-export class ManualClock implements Clock {
-  constructor(public ms: number) {}
-  nowMs(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+export { ManualClock } from '../helpers/manual-time.js';
+export type { LogLine } from '../helpers/logs.js';
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-export function captureLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const text of chunk.toString('utf8').split('\n'))
-        if (text.trim() !== '') lines.push(JSON.parse(text) as LogLine);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
-}
+/** The engine's logs, debug level included (test/helpers/logs.ts). */
+export const captureLogger = (): CapturedLogs => captureLogs('debug');
 
 export function testConfig(
   prefix: string,

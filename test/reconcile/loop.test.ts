@@ -4,8 +4,9 @@
  * current cycle finish.
  */
 import { describe, expect, it } from 'vitest';
-import { type Sleeper, Waker, nextSlot, runLoop } from '../../src/reconcile/loop.js';
-import { ManualClock } from './harness.js';
+import { Waker, nextSlot, runLoop } from '../../src/reconcile/loop.js';
+import type { Sleeper } from '../../src/runtime/clock.js';
+import { ManualClock } from '../helpers/manual-time.js';
 
 function fakeSleeper(clock: ManualClock, sleeps: number[]): Sleeper {
   return {
@@ -105,7 +106,7 @@ describe('runLoop with a waker (snapshot changes between slots)', () => {
       sleep: (ms, signal) => {
         const until = clock.ms + Math.max(0, ms);
         const next = wakeAt[0];
-        if (!signal.aborted && next !== undefined && next >= clock.ms && next < until) {
+        if (!signal?.aborted && next !== undefined && next >= clock.ms && next < until) {
           wakeAt.shift();
           clock.ms = next;
           waker.wake();

@@ -18,6 +18,7 @@ import { createReconcileMetrics } from '../../reconcile/metrics.js';
 import { formatDecisionTable, reportToJson } from '../output/reconcile-report.js';
 import { startReconcileService } from '../../reconcile/service.js';
 import { configFrom, withEnvFile } from '../config-option.js';
+import { systemClock } from '../../runtime/clock.js';
 
 export interface ReconcileOptions {
   envFile?: string;
@@ -39,7 +40,7 @@ const defaultIo = (): ReconcileIo => ({
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
-  clock: { nowMs: () => Date.now() },
+  clock: systemClock,
 });
 
 function engineLogger(config: Readonly<Config>, io: ReconcileIo): Logger {

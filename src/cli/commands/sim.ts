@@ -14,6 +14,7 @@ import { auditOrders, toAudited } from '../../dev/pipeline/order-audit.js';
 import { startPipeline } from '../../dev/pipeline/pipeline.js';
 import { HttpVenuePort } from '../../dev/pipeline/venue-port.js';
 import { configFrom, withEnvFile } from '../config-option.js';
+import { systemClock } from '../../runtime/clock.js';
 
 interface SimOptions {
   envFile?: string;
@@ -61,7 +62,7 @@ async function sim(options: SimOptions): Promise<void> {
     );
   }
   const logger = createLogger({ name: 'posguard-sim', level: config.brain.logLevel });
-  const clock = { nowMs: () => Date.now() };
+  const clock = systemClock;
   const pipeline = await startPipeline({
     config,
     clock,

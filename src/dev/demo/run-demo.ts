@@ -22,6 +22,7 @@ import { DEMO_TARGETS, DEMO_TIMING, scaleTiming } from './settings.js';
 import { type DemoTiming, type StepContext, sleep } from './step-context.js';
 import type { ScenarioStep } from './steps-symbol.js';
 import { type DemoSummary, type FaultReport, evaluateSummary } from './summary.js';
+import { systemClock } from '../../runtime/clock.js';
 
 export interface DemoOptions {
   durationSec: number;
@@ -44,7 +45,6 @@ export interface DemoOptions {
   announce?: (line: string) => void;
 }
 
-const systemClock: Clock = { nowMs: () => Date.now() };
 /** Plans younger than this at the end are not counted as unanswered. */
 const ANSWER_GRACE_MS = 3000;
 

@@ -17,6 +17,7 @@ import { OrderDesk } from './order-desk.js';
 import { DEFAULT_SYMBOLS, type VenueSymbolSpec, resolveSymbol } from './symbols.js';
 import { VenueUserStream } from './user-stream.js';
 import { WeightMeter } from './weights.js';
+import { systemClock } from '../../runtime/clock.js';
 
 export { VenueControl } from './control.js';
 export type { FaultKind, FaultSpec, ActiveFault } from './faults.js';
@@ -48,8 +49,6 @@ export interface Venue {
   control: VenueControl;
   close(): Promise<void>;
 }
-
-const systemClock: Clock = { nowMs: () => Date.now() };
 
 export async function startVenue(options: VenueOptions): Promise<Venue> {
   const baseClock = options.clock ?? systemClock;
