@@ -5,8 +5,9 @@
  * allowlisted symbol, from start and after a restart.
  *
  * Read when they are collected (a Prometheus scrape of /metrics), the way exporters do:
- * ONE pipeline of HGETALLs of every allowlisted symbol's ledger and snapshot, decoded by the
- * codecs every reader uses (`decodeLedger`, `decodeSnapshot`). Scrapes closer than
+ * ONE round trip of the shared symbol-state reader for every allowlisted symbol (snapshot,
+ * ledger and the lot size whose ε the ledger is decoded with, as every other reader decodes
+ * it — the brain's rules, `posguard status`, the web page). Scrapes closer than
  * `MIN_READ_GAP_MS` share one read; a read that takes longer than `READ_WAIT_MS` (Redis slow
  * or down) does not hold the scrape — the last values are shown, with ages grown to now.
  * No timer runs, so the cost is one read per scrape (15 s by default): measured in
@@ -23,12 +24,13 @@
  *   `p33_loop_errors_total{component="state-gauges"}` and logged once per outage.
  */
 import type { Redis } from 'ioredis';
-import { epsilonFor } from '../domain/amount.js';
-import { decodeLedger } from '../domain/ledger.js';
-import { decodeSnapshot } from '../domain/snapshot.js';
+import type { LedgerRead } from '../domain/ledger.js';
+import type { SnapshotRead } from '../domain/snapshot.js';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import { symbolStateProjection } from '../redis/symbol-state.js';
+import { readSymbolStates } from '../redis/symbol-state-reader.js';
 import type { BrainMetrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
 
@@ -46,18 +48,8 @@ export interface StateGaugesOptions {
   logger: Logger;
 }
 
-type Reply = [Error | null, unknown];
-
-/** An HGETALL reply, or null for a key of another type (read as "no usable value"). */
-function hashOf(reply: Reply | undefined): Record<string, string> | null {
-  if (reply === undefined) throw new Error('pipeline returned fewer replies than commands');
-  const [error, value] = reply;
-  if (error !== null) {
-    if (error.message.startsWith('WRONGTYPE')) return null;
-    throw error;
-  }
-  return value !== null && typeof value === 'object' ? (value as Record<string, string>) : {};
-}
+/** Three reads per symbol: snapshot, ledger, lot size. */
+const GAUGE_PARTS = symbolStateProjection(['snapshot', 'ledger']);
 
 export class StateGauges {
   /** Snapshot time per symbol as last read; null = no usable snapshot. */
@@ -107,16 +99,11 @@ export class StateGauges {
     const { redis, keys, allowlist, metrics, clock } = this.options;
     this.lastReadMs = clock.nowMs();
     try {
-      const pipeline = redis.pipeline();
-      for (const symbol of allowlist) {
-        pipeline.hgetall(keys.snapshot(symbol));
-        pipeline.hgetall(keys.ledger(symbol));
+      const states = await readSymbolStates(redis, keys, allowlist, GAUGE_PARTS);
+      for (const { symbol, snapshot, ledger } of states) {
+        this.takeSnapshot(symbol, snapshot);
+        this.showLedger(symbol, ledger);
       }
-      const replies = ((await pipeline.exec()) ?? []) as Reply[];
-      allowlist.forEach((symbol, i) => {
-        this.takeSnapshot(symbol, hashOf(replies[2 * i]));
-        this.showLedger(symbol, hashOf(replies[2 * i + 1]));
-      });
       this.outage.ok();
     } catch (error) {
       metrics.loopErrorsTotal.inc({ component: 'state-gauges' });
@@ -124,15 +111,12 @@ export class StateGauges {
     }
   }
 
-  private takeSnapshot(symbol: string, hash: Record<string, string> | null): void {
-    const read = hash === null ? null : decodeSnapshot(hash);
-    this.takenMs.set(symbol, read?.kind === 'ok' ? read.snapshot.takenMs : null);
+  private takeSnapshot(symbol: string, read: SnapshotRead): void {
+    this.takenMs.set(symbol, read.kind === 'ok' ? read.snapshot.takenMs : null);
   }
 
-  /** The amount as the codec reads it (with the default ε: the lot step is not read here). */
-  private showLedger(symbol: string, hash: Record<string, string> | null): void {
-    const read = hash === null ? null : decodeLedger(hash, epsilonFor(null));
-    if (read?.kind === 'ok')
+  private showLedger(symbol: string, read: LedgerRead): void {
+    if (read.kind === 'ok')
       this.options.metrics.ledgerAmt.set({ symbol }, read.ledger.amount.toNumber());
     else this.options.metrics.ledgerAmt.remove({ symbol });
   }

@@ -5,10 +5,13 @@
  */
 import type { Redis } from 'ioredis';
 import { formatAmount } from '../domain/amount.js';
-import { decodeSnapshot } from '../domain/snapshot.js';
 import { PosguardError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
+import { symbolStateProjection } from '../redis/symbol-state.js';
+import { readSymbolStates } from '../redis/symbol-state-reader.js';
 import type { LedgerTarget } from './manual-ledger.js';
+
+const SNAPSHOT = symbolStateProjection(['snapshot']);
 
 /** Reads the snapshot and refuses a missing, invalid or (without --allow-stale) stale one. */
 export async function adoptTarget(
@@ -18,7 +21,8 @@ export async function adoptTarget(
   options: { freshnessSec: number; allowStale: boolean },
   nowMs: number,
 ): Promise<LedgerTarget> {
-  const read = decodeSnapshot(await redis.hgetall(keys.snapshot(symbol)));
+  const [state] = await readSymbolStates(redis, keys, [symbol], SNAPSHOT);
+  const read = state?.snapshot ?? { kind: 'missing' };
   if (read.kind === 'missing') {
     throw new PosguardError(
       'NOT_FOUND',

@@ -6,11 +6,12 @@
  */
 import type { Redis } from 'ioredis';
 import { type Amount, epsilonFor, formatAmount } from '../domain/amount.js';
-import { type LedgerRead, decodeLedger, encodeLedger } from '../domain/ledger.js';
-import { decodeLotSize } from '../domain/lot-size.js';
+import { type LedgerRead, encodeLedger } from '../domain/ledger.js';
 import type { Clock } from '../domain/time.js';
 import { PosguardError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
+import { symbolStateProjection } from '../redis/symbol-state.js';
+import { readSymbolStates } from '../redis/symbol-state-reader.js';
 import { LuaScript } from '../redis/lua-script.js';
 import { EVENTS_MAXLEN, type ManualEventName, manualEventFields } from './manual-event.js';
 
@@ -25,36 +26,36 @@ export interface LedgerState {
   /** The version the next write replaces (0 when absent or unreadable). */
   previousVersion: number;
   epsilon: Amount;
+  /** The ledger key's TTL in ms; null without expiry or when absent. */
+  ttlMs: number | null;
 }
 
+/** The ledger decoded (with its lot size's ε), its fields as stored, and its TTL. */
+const LEDGER_STATE = symbolStateProjection(['ledger', 'lotSize', 'ledgerFields', 'ledgerTtlMs']);
+
+/** One round trip through the shared symbol-state reader; a ledger that is not a hash is refused. */
 export async function readLedgerState(
   redis: Redis,
   keys: Keys,
   symbol: string,
 ): Promise<LedgerState> {
-  const [ledgerReply, lotReply] =
-    (await redis
-      .pipeline()
-      .hgetall(keys.ledger(symbol))
-      .hgetall(keys.symbolLotSize(symbol))
-      .exec()) ?? [];
-  if (ledgerReply?.[0]) {
+  const [state] = await readSymbolStates(redis, keys, [symbol], LEDGER_STATE);
+  if (state === undefined || state.ledgerFields === null) {
     throw new PosguardError(
       'CONFLICT',
-      `${keys.ledger(symbol)} is not a hash (${ledgerReply[0].message}); inspect it with redis-cli TYPE before changing it`,
+      `${keys.ledger(symbol)} is not a hash (WRONGTYPE); inspect it with redis-cli TYPE before changing it`,
     );
   }
-  const raw = (ledgerReply?.[1] ?? {}) as Record<string, string>;
-  const lot = lotReply?.[0] ? null : decodeLotSize((lotReply?.[1] ?? {}) as Record<string, string>);
-  const epsilon = epsilonFor(lot?.stepSize);
+  const raw = state.ledgerFields;
   const rawVersion = raw.version ?? '';
   const trimmed = rawVersion.trim();
   return {
-    read: decodeLedger(raw, epsilon),
+    read: state.ledger,
     raw,
     rawVersion,
     previousVersion: /^\d{1,15}$/.test(trimmed) ? Number(trimmed) : 0,
-    epsilon,
+    epsilon: epsilonFor(state.lotSize?.stepSize),
+    ttlMs: state.ledgerTtlMs,
   };
 }
 

@@ -3,81 +3,138 @@
  * reader"): exchange snapshot, ledger, lot size, the engine's state hash, and the hold with
  * its owner and TTL. Pure: pipeline replies in, typed values out — tested without Redis.
  *
- * Each symbol takes SYMBOL_STATE_COMMANDS replies, in the order of `symbolStateCommands`.
- * A key of the wrong type (LESSONS #18) makes that part invalid, never a crash; any other
- * error (connection lost, Redis down) throws, so a caller never shows half a desk as if it
- * were whole.
+ * A reader asks for the parts it needs (a `SymbolStateProjection`; `FULL_STATE` by default)
+ * and reads only the commands those parts need, in the order of `symbolStateCommands`; the
+ * parts are decoded by `symbol-state-parts.ts`. A key of the wrong type (LESSONS #18) makes
+ * that part invalid and is listed in `wrongType`, never a crash; any other error (connection
+ * lost, Redis down) throws, so a caller never shows half a desk as if it were whole.
  */
-import { epsilonFor } from '../domain/amount.js';
-import { type HoldOwner, decideHoldOwner } from '../domain/hold-owner.js';
-import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
-import { type LotSize, decodeLotSize } from '../domain/lot-size.js';
-import { type SnapshotRead, decodeSnapshot } from '../domain/snapshot.js';
-import { parseTimestampMs } from '../domain/time.js';
+import { type HeartbeatRead, decodeHeartbeat } from '../domain/reconcile-heartbeat.js';
+import type { LedgerRead } from '../domain/ledger.js';
+import type { LotSize } from '../domain/lot-size.js';
+import type { SnapshotRead } from '../domain/snapshot.js';
 import type { Keys } from './keys.js';
+import {
+  type HashRead,
+  type HoldTtl,
+  type HoldView,
+  type ReconcileStateRead,
+  holdFrom,
+  holdTtlFrom,
+  ledgerFrom,
+  lotSizeFrom,
+  reconcileStateFrom,
+  snapshotFrom,
+} from './symbol-state-parts.js';
 
-/** The engine's status values (SPEC §7). */
-export const RECONCILE_STATUSES = ['OK', 'DRIFT', 'HOLD', 'REPAIRED', 'MANUAL_REQUIRED'] as const;
-export type ReconcileStatus = (typeof RECONCILE_STATUSES)[number];
+export * from './symbol-state-parts.js';
 
-export interface ReconcileStateView {
-  /** One of the SPEC's values, or null when the field is absent or unknown. */
-  status: ReconcileStatus | null;
-  /** The raw status text when it is present but not a SPEC value. */
-  unknownStatus: string | null;
-  reason: string | null;
-  /** When the current status/reason began (since_ts_ms, else since_ts). */
-  sinceMs: number | null;
-  /** The engine's last look at the symbol (ts_ms, else last_seen_ts). */
-  lastSeenMs: number | null;
-  /** Who held the symbol after the engine's last write: p34 | shared | foreign | "". */
-  holdBy: string | null;
-  diffPct: string | null;
-  detail: string | null;
-}
-
-export type ReconcileStateRead =
-  | { kind: 'missing' }
-  | { kind: 'invalid'; problem: string }
-  | { kind: 'ok'; state: ReconcileStateView };
-
-export interface HoldView {
-  present: boolean;
-  owner: HoldOwner | null;
-  /** Remaining TTL in ms; null when there is no hold or it has no expiry. */
-  ttlMs: number | null;
-  /** PEXPIRETIME (ms since the epoch); null without a hold, without expiry, or Redis < 7. */
-  expireTimeMs: number | null;
-  /** The owner marker's raw value (null when absent or unreadable). */
-  marker: string | null;
-}
-
-export interface SymbolState {
-  symbol: string;
+/** Every part a reader can ask for. */
+export interface SymbolParts {
   snapshot: SnapshotRead;
+  /** Decoded with ε of the symbol's lot size (its hash is read along). */
   ledger: LedgerRead;
   lotSize: LotSize | null;
   state: ReconcileStateRead;
+  /** The hold with its owner: PTTL, PEXPIRETIME and the owner marker. */
   hold: HoldView;
+  /** Only whether a hold exists, and its TTL: PTTL alone (the brain's check 7). */
+  holdTtl: HoldTtl;
+  /** The ledger hash as stored (`ledger show`, the raw text of an invalid amount); null when not a hash. */
+  ledgerFields: Record<string, string> | null;
+  /** PTTL of the ledger key in ms; null without expiry or when absent. */
+  ledgerTtlMs: number | null;
 }
+export type SymbolStatePart = keyof SymbolParts;
+
+/** The keys of a symbol, by the name a reader knows them by (`wrongType` lists them). */
+export type SymbolKey = 'snapshot' | 'ledger' | 'lotSize' | 'state' | 'hold' | 'holdOwner';
+
+export type SymbolStateOf<P extends SymbolStatePart> = Pick<SymbolParts, P> & {
+  symbol: string;
+  /** The keys read for the requested parts that held another type than posguard writes. */
+  wrongType: readonly SymbolKey[];
+};
+
+const KEY_OF: Record<SymbolKey, (keys: Keys, symbol: string) => string> = {
+  snapshot: (k, s) => k.snapshot(s),
+  ledger: (k, s) => k.ledger(s),
+  lotSize: (k, s) => k.symbolLotSize(s),
+  state: (k, s) => k.reconcileState(s),
+  hold: (k, s) => k.hold(s),
+  holdOwner: (k, s) => k.holdOwner(s),
+};
+
+/** Every read command, in reply order. */
+const READS = {
+  snapshot: ['hgetall', 'snapshot'],
+  ledger: ['hgetall', 'ledger'],
+  lot: ['hgetall', 'lotSize'],
+  state: ['hgetall', 'state'],
+  holdPttl: ['pttl', 'hold'],
+  holdExpire: ['pexpiretime', 'hold'],
+  holdMarker: ['get', 'holdOwner'],
+  ledgerPttl: ['pttl', 'ledger'],
+} as const satisfies Record<string, readonly [string, SymbolKey]>;
+type ReadName = keyof typeof READS;
+const READ_ORDER = Object.keys(READS) as ReadName[];
+
+const NEEDS: Record<SymbolStatePart, readonly ReadName[]> = {
+  snapshot: ['snapshot'],
+  ledger: ['ledger', 'lot'],
+  lotSize: ['lot'],
+  state: ['state'],
+  hold: ['holdPttl', 'holdExpire', 'holdMarker'],
+  holdTtl: ['holdPttl'],
+  ledgerFields: ['ledger'],
+  ledgerTtlMs: ['ledgerPttl'],
+};
+
+/** The parts a reader asks for and the reads they need (each read once, in READS order). */
+export interface SymbolStateProjection<P extends SymbolStatePart> {
+  readonly parts: readonly P[];
+  readonly reads: readonly ReadName[];
+}
+
+export function symbolStateProjection<P extends SymbolStatePart>(
+  parts: readonly P[],
+): SymbolStateProjection<P> {
+  const needed = new Set(parts.flatMap((part) => NEEDS[part]));
+  return { parts, reads: READ_ORDER.filter((read) => needed.has(read)) };
+}
+
+export type FullPart = 'snapshot' | 'ledger' | 'lotSize' | 'state' | 'hold';
+/** What the web page and `posguard status` show: every part of the state, with the hold's owner. */
+export const FULL_STATE = symbolStateProjection<FullPart>([
+  'snapshot',
+  'ledger',
+  'lotSize',
+  'state',
+  'hold',
+]);
+export type SymbolState = SymbolStateOf<FullPart>;
 
 /** One pipeline reply as ioredis gives it. */
 export type PipelineReply = [Error | null, unknown];
 
-/** The commands read per symbol, in reply order. */
-export const SYMBOL_STATE_COMMANDS = 7;
+/** The commands FULL_STATE reads per symbol. */
+export const SYMBOL_STATE_COMMANDS = FULL_STATE.reads.length;
 
-export function symbolStateCommands(keys: Keys, symbol: string): [string, string][] {
-  const hold = keys.hold(symbol);
-  return [
-    ['hgetall', keys.snapshot(symbol)],
-    ['hgetall', keys.ledger(symbol)],
-    ['hgetall', keys.symbolLotSize(symbol)],
-    ['hgetall', keys.reconcileState(symbol)],
-    ['pttl', hold],
-    ['pexpiretime', hold],
-    ['get', keys.holdOwner(symbol)],
-  ];
+/** FULL_STATE typed for a default parameter (`P` defaults to FullPart wherever this is used). */
+export function fullState<P extends SymbolStatePart>(): SymbolStateProjection<P> {
+  return FULL_STATE as unknown as SymbolStateProjection<P>;
+}
+
+/** The [command, key] pairs read for one symbol, in reply order. */
+export function symbolStateCommands<P extends SymbolStatePart = FullPart>(
+  keys: Keys,
+  symbol: string,
+  projection: SymbolStateProjection<P> = fullState(),
+): [string, string][] {
+  return projection.reads.map((name) => {
+    const [command, key] = READS[name];
+    return [command, KEY_OF[key](keys, symbol)];
+  });
 }
 
 const WRONG_TYPE = Symbol('wrong type');
@@ -92,92 +149,83 @@ function value(reply: PipelineReply | undefined): unknown {
   throw error;
 }
 
-function hashOf(reply: unknown): Record<string, string> | typeof WRONG_TYPE {
-  if (reply === WRONG_TYPE) return WRONG_TYPE;
-  return reply !== null && typeof reply === 'object' ? (reply as Record<string, string>) : {};
+function hashRead(reply: unknown, name: string): HashRead {
+  if (reply === WRONG_TYPE) return { kind: 'error', problem: `${name} key is not a hash` };
+  const fields =
+    reply !== null && typeof reply === 'object' ? (reply as Record<string, string>) : {};
+  return { kind: 'hash', fields };
 }
 
-function text(raw: string | undefined): string | null {
-  if (raw === undefined) return null;
-  const trimmed = raw.trim();
-  return trimmed === '' ? null : trimmed;
+function numberOr(reply: unknown, fallback: number): number {
+  return typeof reply === 'number' ? reply : fallback;
 }
 
-/** The engine's state hash (`P:reconcile:state:SYM`), read tolerantly. */
-export function decodeReconcileState(hash: Record<string, string>): ReconcileStateRead {
-  if (Object.keys(hash).length === 0) return { kind: 'missing' };
-  const raw = text(hash.status);
-  const known = (RECONCILE_STATUSES as readonly string[]).includes(raw ?? '');
+type Values = Partial<Record<ReadName, unknown>>;
+
+function decodeParts(values: Values): { [K in SymbolStatePart]: () => SymbolParts[K] } {
+  let lot: LotSize | null | undefined;
+  const lotSize = (): LotSize | null => (lot ??= lotSizeFrom(hashRead(values.lot, 'lot size')));
+  const ledgerHash = hashRead(values.ledger, 'ledger');
   return {
-    kind: 'ok',
-    state: {
-      status: known ? (raw as ReconcileStatus) : null,
-      unknownStatus: known ? null : raw,
-      reason: text(hash.reason),
-      sinceMs: parseTimestampMs(hash.since_ts_ms) ?? parseTimestampMs(hash.since_ts),
-      lastSeenMs: parseTimestampMs(hash.ts_ms) ?? parseTimestampMs(hash.last_seen_ts),
-      holdBy: hash.hold_by ?? null,
-      diffPct: text(hash.diff_pct),
-      detail: text(hash.detail),
+    snapshot: () => snapshotFrom(hashRead(values.snapshot, 'snapshot')),
+    ledger: () => ledgerFrom(ledgerHash, lotSize()),
+    lotSize,
+    state: () => reconcileStateFrom(hashRead(values.state, 'state')),
+    hold: () => {
+      const marker = values.holdMarker;
+      return holdFrom({
+        pttlMs: numberOr(values.holdPttl, -2),
+        expireTimeMs: typeof values.holdExpire === 'number' ? values.holdExpire : null,
+        marker: marker === WRONG_TYPE ? undefined : typeof marker === 'string' ? marker : null,
+      });
+    },
+    holdTtl: () => holdTtlFrom(numberOr(values.holdPttl, -2)),
+    ledgerFields: () => (ledgerHash.kind === 'hash' ? ledgerHash.fields : null),
+    ledgerTtlMs: () => {
+      const pttl = numberOr(values.ledgerPttl, -2);
+      return pttl >= 0 ? pttl : null;
     },
   };
 }
 
-function decodeHold(pttl: unknown, expireTime: unknown, marker: unknown): HoldView {
-  const ttl = typeof pttl === 'number' ? pttl : -2;
-  const present = ttl !== -2;
-  const expire = typeof expireTime === 'number' && expireTime > 0 ? expireTime : null;
-  const markerValue =
-    marker === WRONG_TYPE ? undefined : typeof marker === 'string' ? marker : null;
-  return {
-    present,
-    owner: decideHoldOwner({
-      present,
-      expireTimeMs: present && expireTime === -1 ? -1 : expire,
-      marker: markerValue,
-    }),
-    ttlMs: present && ttl >= 0 ? ttl : null,
-    expireTimeMs: present ? expire : null,
-    marker: markerValue ?? null,
-  };
+/** Decodes one symbol's replies (the projection's reads, in order). */
+export function decodeSymbolState<P extends SymbolStatePart = FullPart>(
+  symbol: string,
+  replies: readonly PipelineReply[],
+  projection: SymbolStateProjection<P> = fullState(),
+): SymbolStateOf<P> {
+  const values: Values = {};
+  const wrongType: SymbolKey[] = [];
+  projection.reads.forEach((name, i) => {
+    const reply = value(replies[i]);
+    if (reply === WRONG_TYPE) wrongType.push(READS[name][1]);
+    values[name] = reply;
+  });
+  const decode = decodeParts(values);
+  const state: Record<string, unknown> = { symbol, wrongType };
+  for (const part of projection.parts) state[part] = decode[part]();
+  return state as SymbolStateOf<P>;
 }
 
-/** Decodes one symbol's SYMBOL_STATE_COMMANDS replies. */
-export function decodeSymbolState(symbol: string, replies: readonly PipelineReply[]): SymbolState {
-  const [snapR, ledgerR, lotR, stateR, pttlR, expireR, markerR] = replies;
-  const lotHash = hashOf(value(lotR));
-  const lotSize = lotHash === WRONG_TYPE ? null : decodeLotSize(lotHash);
-  const snapHash = hashOf(value(snapR));
-  const ledgerHash = hashOf(value(ledgerR));
-  const stateHash = hashOf(value(stateR));
-  return {
-    symbol,
-    snapshot:
-      snapHash === WRONG_TYPE
-        ? { kind: 'invalid', problem: 'snapshot key is not a hash' }
-        : decodeSnapshot(snapHash),
-    ledger:
-      ledgerHash === WRONG_TYPE
-        ? { kind: 'invalid', problem: 'ledger key is not a hash', rawVersion: '' }
-        : decodeLedger(ledgerHash, epsilonFor(lotSize?.stepSize)),
-    lotSize,
-    state:
-      stateHash === WRONG_TYPE
-        ? { kind: 'invalid', problem: 'state key is not a hash' }
-        : decodeReconcileState(stateHash),
-    hold: decodeHold(value(pttlR), value(expireR), value(markerR)),
-  };
-}
-
-/** Decodes the replies of `symbols`, SYMBOL_STATE_COMMANDS per symbol, in order. */
-export function decodeSymbolStates(
+/** Decodes the replies of `symbols`, the projection's reads per symbol, in order. */
+export function decodeSymbolStates<P extends SymbolStatePart = FullPart>(
   symbols: readonly string[],
   replies: readonly PipelineReply[],
-): SymbolState[] {
+  projection: SymbolStateProjection<P> = fullState(),
+): SymbolStateOf<P>[] {
+  const n = projection.reads.length;
   return symbols.map((symbol, i) =>
-    decodeSymbolState(
-      symbol,
-      replies.slice(i * SYMBOL_STATE_COMMANDS, (i + 1) * SYMBOL_STATE_COMMANDS),
-    ),
+    decodeSymbolState(symbol, replies.slice(i * n, (i + 1) * n), projection),
   );
+}
+
+/**
+ * The reconcile heartbeat (a GET reply): decoded, or invalid when it is not a string (the
+ * reader then cannot tell which symbols are looked after). Other errors throw.
+ */
+export function decodeHeartbeatReply(reply: PipelineReply | undefined): HeartbeatRead {
+  const raw = value(reply);
+  return raw === null || typeof raw === 'string'
+    ? decodeHeartbeat(raw)
+    : { kind: 'invalid', problem: 'heartbeat is not a string' };
 }

@@ -1,8 +1,12 @@
 /** The compare-and-set of manual_ledger.lua, driven through its typed wrapper (no child process). */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseAmount } from '../../src/domain/amount.js';
 import { PosguardError } from '../../src/errors.js';
-import { writeManualLedger, type LedgerTarget } from '../../src/operator/manual-ledger.js';
+import {
+  readLedgerState,
+  writeManualLedger,
+  type LedgerTarget,
+} from '../../src/operator/manual-ledger.js';
 import { clearManualHold, setManualHold } from '../../src/operator/manual-hold.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -75,6 +79,22 @@ describe('manual ledger compare-and-set', () => {
     ).catch((e: unknown) => e);
     expect((error as PosguardError).code).toBe('CONFLICT');
     expect(await t.redis.get(t.keys.ledger('BTCUSDT'))).toBe('garbage');
+  });
+
+  it('reads the ledger (ε of its lot size), its fields as stored and its TTL in one round trip', async () => {
+    const fields = { ledger_amt: '0.0004', ledger_side: 'FLAT', version: '7' };
+    await t.redis.hset(t.keys.ledger('BTCUSDT'), fields);
+    await t.redis.pexpire(t.keys.ledger('BTCUSDT'), 600_000);
+    await t.redis.hset(t.keys.symbolLotSize('BTCUSDT'), { step_size: '0.001', min_qty: '0.001' });
+    const pipelines = vi.spyOn(t.redis, 'pipeline');
+    const state = await readLedgerState(t.redis, t.keys, 'BTCUSDT');
+    expect(pipelines).toHaveBeenCalledTimes(1);
+    expect(state.read.kind === 'ok' && state.read.ledger.amount.isZero()).toBe(true);
+    expect(state).toMatchObject({ raw: fields, rawVersion: '7', previousVersion: 7 });
+    expect(state.ttlMs).toBeGreaterThan(590_000);
+    const none = await readLedgerState(t.redis, t.keys, 'ETHUSDT');
+    expect(none).toMatchObject({ raw: {}, rawVersion: '', previousVersion: 0, ttlMs: null });
+    expect(none.read.kind).toBe('missing');
   });
 
   it('manual scripts work after SCRIPT FLUSH (NOSCRIPT path)', async () => {

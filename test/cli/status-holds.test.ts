@@ -105,6 +105,23 @@ describe('posguard status', () => {
     ]);
   });
 
+  it("since_ts is the second the engine's status began (since_ts_ms, else since_ts)", async () => {
+    await seedBtc();
+    await t.redis.hset(t.keys.reconcileState('BTCUSDT'), {
+      since_ts: '1735680000',
+      since_ts_ms: '1735680000250',
+    });
+    await t.redis.hset(t.keys.reconcileState('ETHUSDT'), { status: 'OK', since_ts: '1735680001' });
+    const run = await runCli(['status', 'BTCUSDT', 'ETHUSDT', 'SOLUSDT', '--json'], { env: env() });
+    expect(run.code).toBe(0);
+    const rows = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => [r.status, r.since_ts])).toEqual([
+      ['HOLD', '1735680000'],
+      ['OK', '1735680001'],
+      [null, null],
+    ]);
+  });
+
   it('a bad symbol is a usage error (exit 2)', async () => {
     const run = await runCli(['status', 'BTC/USDT'], { env: env() });
     expect(run.code).toBe(2);
@@ -172,6 +189,20 @@ describe('posguard holds', () => {
       await other.redis.del(other.keys.hold('BTCUSDT'));
       await other.close();
     }
+  });
+
+  it('a hold key that names no symbol (written by hand) is listed by its TTL, owner unknown', async () => {
+    await seedBtc();
+    const stray = `${t.prefix}:reconcile:hold:btc-usdt`;
+    await t.redis.set(stray, '1', 'EX', 30);
+    const run = await runCli(['holds', '--json'], { env: env() });
+    expect(run.code).toBe(0);
+    const rows = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => [r.key, r.symbol, r.owner])).toEqual([
+      [t.keys.hold('BTCUSDT'), 'BTCUSDT', 'p34'],
+      [stray, null, 'unknown'],
+    ]);
+    expect(rows[1]?.ttl_sec).toBeGreaterThan(25);
   });
 
   it('says so when there are none', async () => {

@@ -5,7 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { formatAmount } from '../../src/domain/amount.js';
-import { readSymbolStates } from '../../src/redis/symbol-state-reader.js';
+import { symbolStateProjection } from '../../src/redis/symbol-state.js';
+import { readSymbolStates, readSymbolStatesWith } from '../../src/redis/symbol-state-reader.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let t: TestRedis;
@@ -52,6 +53,33 @@ describe('readSymbolStates (real Redis)', () => {
     const states = await readSymbolStates(t.redis, t.keys, symbols);
     expect(pipelines).toHaveBeenCalledTimes(1);
     expect(states.map((s) => s.symbol)).toEqual(symbols);
+  });
+
+  it('a projection plus extra reads (a heartbeat, a key naming no symbol) in the same one round trip', async () => {
+    const { redis, keys } = t;
+    await redis.hset(keys.ledger('BTCUSDT'), { ledger_amt: '0.0004', ledger_side: 'FLAT' });
+    await redis.pexpire(keys.ledger('BTCUSDT'), 600_000);
+    await redis.hset(keys.symbolLotSize('BTCUSDT'), { step_size: '0.001', min_qty: '0.001' });
+    await redis.set(keys.hold('BTCUSDT'), 'x'); // a hold without expiry
+    await redis.set(keys.reconcileHeartbeat, '{"ts_ms":1}');
+    const projection = symbolStateProjection(['ledger', 'ledgerFields', 'ledgerTtlMs', 'holdTtl']);
+    const pipelines = vi.spyOn(t.redis, 'pipeline');
+    const read = await readSymbolStatesWith(redis, keys, ['BTCUSDT', 'ETHUSDT'], projection, [
+      ['get', keys.reconcileHeartbeat],
+      ['pttl', `${keys.prefix}:reconcile:hold:btc-usdt`],
+    ]);
+    expect(pipelines).toHaveBeenCalledTimes(1);
+    const [btc, eth] = read.states;
+    // FLAT 0.0004 is within ε = half the lot step: flat, as every reader decodes it.
+    expect(btc?.ledger.kind === 'ok' && btc.ledger.ledger.amount.isZero()).toBe(true);
+    expect(btc?.ledgerFields).toEqual({ ledger_amt: '0.0004', ledger_side: 'FLAT' });
+    expect(btc?.ledgerTtlMs).toBeGreaterThan(590_000);
+    expect(btc?.holdTtl).toEqual({ present: true, ttlMs: null });
+    expect(eth).toMatchObject({ ledgerFields: {}, ledgerTtlMs: null, holdTtl: { present: false } });
+    expect(read.extra).toEqual([
+      [null, '{"ts_ms":1}'],
+      [null, -2],
+    ]);
   });
 
   it('rejects when Redis cannot answer', async () => {

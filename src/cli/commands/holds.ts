@@ -6,9 +6,10 @@
  */
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { decideHoldOwner } from '../../domain/hold-owner.js';
 import { isSymbol } from '../../domain/identifiers.js';
 import type { Keys } from '../../redis/keys.js';
+import { type HoldTtl, holdTtlFrom, symbolStateProjection } from '../../redis/symbol-state.js';
+import { readSymbolStatesWith } from '../../redis/symbol-state-reader.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 import { print, printJson } from '../output/json.js';
 import { renderTable } from '../output/table.js';
@@ -21,24 +22,8 @@ export interface HoldRow {
   ttl_sec: number | null;
 }
 
-type Reply = [Error | null, unknown] | undefined;
-
-/**
- * The owner of an existing hold from the PEXPIRETIME and marker replies. A failed
- * PEXPIRETIME (Redis < 7.0) means the expiry is unknown: no hold is then provably p34.
- */
-export function holdOwnerFrom(expireReply: Reply, markerReply: Reply): string {
-  const expire = expireReply && !expireReply[0] ? expireReply[1] : null;
-  const markerError = markerReply?.[0] ?? null;
-  const marker = markerReply?.[1];
-  return (
-    decideHoldOwner({
-      present: true,
-      expireTimeMs: typeof expire === 'number' ? expire : null,
-      marker: markerError ? undefined : typeof marker === 'string' ? marker : null,
-    }) ?? 'operator'
-  );
-}
+/** The hold and its owner: PTTL, PEXPIRETIME and the owner marker (Redis < 7: never p34). */
+const HOLD = symbolStateProjection(['hold']);
 
 /** The hold key pattern, derived from keys.ts so no key shape is spelled out here. */
 function holdKeyBase(keys: Keys): string {
@@ -57,33 +42,44 @@ async function scanHoldKeys(redis: Redis, keys: Keys): Promise<string[]> {
   return [...found].sort();
 }
 
+/**
+ * Every hold key found, read in one round trip: a key that names a symbol through the shared
+ * reader (owner and TTL), any other (`…:hold:btc-usdt`, written by hand) by its PTTL alone.
+ */
 export async function readHolds(redis: Redis, keys: Keys): Promise<HoldRow[]> {
   const base = holdKeyBase(keys);
   const found = (await scanHoldKeys(redis, keys)).map((key) => {
     const suffix = key.slice(base.length);
     return { key, symbol: isSymbol(suffix) ? suffix : null };
   });
-  const pipeline = redis.pipeline();
-  for (const { key, symbol } of found) {
-    pipeline.pttl(key);
-    pipeline.call('PEXPIRETIME', key);
-    if (symbol === null) pipeline.echo('');
-    else pipeline.get(keys.holdOwner(symbol));
-  }
-  const replies = (await pipeline.exec()) ?? [];
+  const symbols = found.flatMap(({ symbol }) => (symbol === null ? [] : [symbol]));
+  const others = found.filter(({ symbol }) => symbol === null);
+  const read = await readSymbolStatesWith(
+    redis,
+    keys,
+    symbols,
+    HOLD,
+    others.map(({ key }) => ['pttl', key] as const),
+  );
+  const holds = new Map<string, { owner: string; hold: HoldTtl }>();
+  for (const { symbol, hold } of read.states)
+    holds.set(keys.hold(symbol), { owner: hold.owner ?? 'operator', hold });
+  others.forEach(({ key }, i) => {
+    const [error, pttl] = read.extra[i] ?? [null, -2];
+    const hold = holdTtlFrom(error === null && typeof pttl === 'number' ? pttl : -2);
+    holds.set(key, { owner: 'unknown', hold });
+  });
   const rows: HoldRow[] = [];
-  found.forEach(({ key, symbol }, i) => {
-    const [ttlError, pttl] = replies[3 * i] ?? [null, -2];
-    if (ttlError || pttl === -2) return; // expired between SCAN and read
-    const owner =
-      symbol === null ? 'unknown' : holdOwnerFrom(replies[3 * i + 1], replies[3 * i + 2]);
+  for (const { key, symbol } of found) {
+    const seen = holds.get(key);
+    if (seen === undefined || !seen.hold.present) continue; // expired between SCAN and read
     rows.push({
       key,
       symbol,
-      owner,
-      ttl_sec: typeof pttl === 'number' && pttl >= 0 ? pttl / 1000 : null,
+      owner: seen.owner,
+      ttl_sec: seen.hold.ttlMs === null ? null : seen.hold.ttlMs / 1000,
     });
-  });
+  }
   return rows;
 }
 

@@ -50,8 +50,7 @@ async function show(symbol: string, options: LedgerOptions): Promise<void> {
   const config = configFrom(options);
   await withSession(config, async ({ redis, keys }) => {
     const state = await readLedgerState(redis, keys, symbol);
-    const pttl = await redis.pttl(keys.ledger(symbol));
-    const ttlSec = pttl >= 0 ? pttl / 1000 : null;
+    const ttlSec = state.ttlMs === null ? null : state.ttlMs / 1000;
     if (options.json === true) printJson(ledgerJson(symbol, keys.ledger(symbol), state, ttlSec));
     else print(describeLedger(symbol, keys.ledger(symbol), state, ttlSec, systemClock.nowMs()));
   });

@@ -1,22 +1,20 @@
 /**
  * `posguard status [SYM…]` — one table for the allowlist: exchange amount, ledger amount,
  * diff, the engine's status and reason, hold (owner, TTL), snapshot age. Everything is
- * read in one pipeline and decoded with the same codecs the services use.
+ * read by the shared symbol-state reader: one round trip, the codecs the services use.
  */
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { type Amount, epsilonFor, formatAmount } from '../../domain/amount.js';
-import { decodeLedger } from '../../domain/ledger.js';
-import { decodeLotSize } from '../../domain/lot-size.js';
-import { decodeSnapshot } from '../../domain/snapshot.js';
+import { type Amount, formatAmount } from '../../domain/amount.js';
 import type { Keys } from '../../redis/keys.js';
+import type { SymbolState } from '../../redis/symbol-state.js';
+import { readSymbolStates } from '../../redis/symbol-state-reader.js';
 import { configFrom, withEnvFile } from '../config-option.js';
 import { symbolArg, systemClock } from '../arguments.js';
 import { type Colour, painterFor } from '../output/colour.js';
 import { print, printJson } from '../output/json.js';
 import { renderTable } from '../output/table.js';
 import { withSession } from '../redis-session.js';
-import { holdOwnerFrom } from './holds.js';
 
 export interface StatusRow {
   symbol: string;
@@ -35,41 +33,26 @@ export interface StatusRow {
   since_ts: string | null;
 }
 
-const READS_PER_SYMBOL = 8;
-type Reply = [Error | null, unknown] | undefined;
-
-function hash(reply: Reply): Record<string, string> | null {
-  return reply && !reply[0] ? (reply[1] as Record<string, string>) : null;
-}
-
-function statusRow(symbol: string, replies: readonly Reply[], nowMs: number): StatusRow {
-  const [snapR, ledgerR, lotR, stateR, holdR, ttlR, expireR, ownerR] = replies;
-  const lot = decodeLotSize(hash(lotR) ?? {});
-  const epsilon = epsilonFor(lot?.stepSize);
-  const snapHash = hash(snapR);
-  const snap = snapHash === null ? null : decodeSnapshot(snapHash);
-  const ledgerHash = hash(ledgerR);
-  const ledger = ledgerHash === null ? null : decodeLedger(ledgerHash, epsilon);
-  const exchange: Amount | null = snap?.kind === 'ok' ? snap.snapshot.amount : null;
-  const ledgerAmt: Amount | null = ledger?.kind === 'ok' ? ledger.ledger.amount : null;
-  const state = hash(stateR) ?? {};
-  const hold = holdR?.[1] === 1;
-  const pttl = typeof ttlR?.[1] === 'number' ? ttlR[1] : -2;
+function statusRow(s: SymbolState, nowMs: number): StatusRow {
+  const { snapshot: snap, ledger, hold } = s;
+  const exchange: Amount | null = snap.kind === 'ok' ? snap.snapshot.amount : null;
+  const ledgerAmt: Amount | null = ledger.kind === 'ok' ? ledger.ledger.amount : null;
+  const state = s.state.kind === 'ok' ? s.state.state : null;
   return {
-    symbol,
+    symbol: s.symbol,
     exchange_amt: exchange === null ? null : formatAmount(exchange),
-    exchange_state: snap === null ? 'wrong_type' : snap.kind,
+    exchange_state: s.wrongType.includes('snapshot') ? 'wrong_type' : snap.kind,
     ledger_amt: ledgerAmt === null ? null : formatAmount(ledgerAmt),
-    ledger_state: ledger === null ? 'wrong_type' : ledger.kind,
+    ledger_state: s.wrongType.includes('ledger') ? 'wrong_type' : ledger.kind,
     diff_amt:
       exchange !== null && ledgerAmt !== null ? formatAmount(exchange.minus(ledgerAmt)) : null,
-    status: state.status ?? null,
-    reason: state.reason || null,
-    hold,
-    hold_owner: hold ? holdOwnerFrom(expireR, ownerR) : null,
-    hold_ttl_sec: hold && pttl >= 0 ? pttl / 1000 : null,
-    snapshot_age_sec: snap?.kind === 'ok' ? Math.round(nowMs - snap.snapshot.takenMs) / 1000 : null,
-    since_ts: state.since_ts ?? null,
+    status: state?.status ?? state?.unknownStatus ?? null,
+    reason: state?.reason ?? null,
+    hold: hold.present,
+    hold_owner: hold.owner,
+    hold_ttl_sec: hold.ttlMs === null ? null : hold.ttlMs / 1000,
+    snapshot_age_sec: snap.kind === 'ok' ? Math.round(nowMs - snap.snapshot.takenMs) / 1000 : null,
+    since_ts: state?.sinceMs ? String(Math.floor(state.sinceMs / 1000)) : null,
   };
 }
 
@@ -79,22 +62,8 @@ export async function readStatus(
   symbols: readonly string[],
   nowMs: number,
 ): Promise<StatusRow[]> {
-  const pipeline = redis.pipeline();
-  for (const symbol of symbols) {
-    pipeline
-      .hgetall(keys.snapshot(symbol))
-      .hgetall(keys.ledger(symbol))
-      .hgetall(keys.symbolLotSize(symbol))
-      .hgetall(keys.reconcileState(symbol))
-      .exists(keys.hold(symbol))
-      .pttl(keys.hold(symbol))
-      .call('PEXPIRETIME', keys.hold(symbol))
-      .get(keys.holdOwner(symbol));
-  }
-  const replies = ((await pipeline.exec()) ?? []) as Reply[];
-  return symbols.map((symbol, i) =>
-    statusRow(symbol, replies.slice(i * READS_PER_SYMBOL, (i + 1) * READS_PER_SYMBOL), nowMs),
-  );
+  const states = await readSymbolStates(redis, keys, symbols);
+  return states.map((state) => statusRow(state, nowMs));
 }
 
 const STATUS_COLOURS: Record<string, Colour> = {

@@ -1,19 +1,19 @@
 /**
  * What the demo watches, from its own Redis connections, the way an operator would:
  * the reconcile events stream (tailed with a blocking XREAD), each symbol's snapshot,
- * ledger, reconcile state and hold (one pipelined read per refresh), and the brain's
- * metrics endpoint (bad input counters, plan lag).
+ * ledger, reconcile state and hold (the shared symbol-state reader: one round trip per
+ * refresh, decoded as `posguard status` decodes it), and the brain's metrics endpoint (bad
+ * input counters, plan lag).
  */
 import type { Redis } from 'ioredis';
 import { type Amount, formatAmount } from '../../domain/amount.js';
 import { fieldsToRecord } from '../../domain/apply-result.js';
 import { streamIdMs } from '../../domain/identifiers.js';
-import { decodeLedger } from '../../domain/ledger.js';
-import { decodeSnapshot } from '../../domain/snapshot.js';
-import { DEFAULT_EPSILON } from '../../domain/amount.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Keys } from '../../redis/keys.js';
+import { type SymbolStateOf, symbolStateProjection } from '../../redis/symbol-state.js';
+import { readSymbolStates } from '../../redis/symbol-state-reader.js';
 import type { ObservedEvent } from './signals.js';
 
 export interface SymbolView {
@@ -29,6 +29,10 @@ export interface SymbolView {
 }
 
 const MAX_EVENTS = 5000;
+
+/** Snapshot, ledger (and the lot size for its ε), state hash, PTTL of the hold. */
+const OBSERVED = symbolStateProjection(['snapshot', 'ledger', 'state', 'holdTtl']);
+type Observed = SymbolStateOf<'snapshot' | 'ledger' | 'state' | 'holdTtl'>;
 
 export class DemoObserver {
   readonly events: ObservedEvent[] = [];
@@ -68,30 +72,12 @@ export class DemoObserver {
     return this.events.filter((e) => e.event === event).length;
   }
 
-  /** Re-reads every symbol's snapshot, ledger, state and hold in one pipeline. */
+  /** Re-reads every symbol's snapshot, ledger, state and hold in one round trip. */
   async refresh(): Promise<void> {
     const { redis, keys, symbols, nowMs } = this.options;
-    const pipeline = redis.pipeline();
-    for (const symbol of symbols) {
-      pipeline
-        .hgetall(keys.snapshot(symbol))
-        .hgetall(keys.ledger(symbol))
-        .hgetall(keys.reconcileState(symbol))
-        .pttl(keys.hold(symbol));
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    const value = (i: number): unknown => (replies[i]?.[0] ? null : replies[i]?.[1]);
+    const states = await readSymbolStates(redis, keys, symbols, OBSERVED);
     const now = nowMs();
-    this.#views = symbols.map((symbol, index) => {
-      const base = index * 4;
-      return toView(symbol, {
-        snapshot: (value(base) ?? {}) as Record<string, string>,
-        ledger: (value(base + 1) ?? {}) as Record<string, string>,
-        state: (value(base + 2) ?? {}) as Record<string, string>,
-        holdPttl: typeof value(base + 3) === 'number' ? (value(base + 3) as number) : -2,
-        nowMs: now,
-      });
-    });
+    this.#views = states.map((state) => toView(state, now));
   }
 
   async #tail(): Promise<void> {
@@ -140,28 +126,19 @@ function amountText(amount: Amount | null): string {
   return amount === null ? '—' : formatAmount(amount);
 }
 
-function toView(
-  symbol: string,
-  raw: {
-    snapshot: Record<string, string>;
-    ledger: Record<string, string>;
-    state: Record<string, string>;
-    holdPttl: number;
-    nowMs: number;
-  },
-): SymbolView {
-  const snapshot = decodeSnapshot(raw.snapshot);
-  const ledger = decodeLedger(raw.ledger, DEFAULT_EPSILON);
+function toView(observed: Observed, nowMs: number): SymbolView {
+  const { symbol, snapshot, ledger, holdTtl } = observed;
+  const state = observed.state.kind === 'ok' ? observed.state.state : null;
   return {
     symbol,
     exchange: snapshot.kind === 'ok' ? amountText(snapshot.snapshot.amount) : snapshot.kind,
-    snapshotAgeSec: snapshot.kind === 'ok' ? (raw.nowMs - snapshot.snapshot.takenMs) / 1000 : null,
+    snapshotAgeSec: snapshot.kind === 'ok' ? (nowMs - snapshot.snapshot.takenMs) / 1000 : null,
     snapshotTakenMs: snapshot.kind === 'ok' ? snapshot.snapshot.takenMs : null,
     ledger: ledger.kind === 'ok' ? amountText(ledger.ledger.amount) : ledger.kind,
-    status: raw.state.status ?? '—',
-    reason: raw.state.reason ?? '',
-    holdTtlSec: raw.holdPttl >= 0 ? raw.holdPttl / 1000 : null,
-    holdBy: raw.state.hold_by ?? '',
+    status: state?.status ?? state?.unknownStatus ?? '—',
+    reason: state?.reason ?? '',
+    holdTtlSec: holdTtl.ttlMs === null ? null : holdTtl.ttlMs / 1000,
+    holdBy: state?.holdBy ?? '',
   };
 }
 
