@@ -12,6 +12,7 @@ import {
   resolveBinanceEnvironment,
 } from './binance-environments.js';
 import { withoutInlineComment } from './env-file.js';
+import { readRedisConfig, type RedisConfig } from './redis-config.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -26,7 +27,7 @@ const LOG_LEVELS: Record<string, string> = {
   SILENT: 'silent',
 };
 
-class Reader {
+export class Reader {
   readonly problems: string[] = [];
   /** Every variable name read, in order (CONFIG_VARIABLES). */
   readonly names = new Set<string>();
@@ -190,11 +191,7 @@ class Reader {
   }
 }
 
-export interface RedisConfig {
-  /** Connection URL; credentials live here and must never be logged. */
-  url: string;
-  db: number;
-}
+export type { RedisConfig, RedisSentinelConfig, SentinelAddress } from './redis-config.js';
 
 export interface KeysConfig {
   prefix: string;
@@ -276,15 +273,6 @@ function binanceEnvironment(read: Reader): BinanceEnvironment {
   return environment;
 }
 
-function redisUrl(read: Reader): string {
-  const url = read.url('REDIS_URL', ['redis:', 'rediss:']);
-  if (url) return url;
-  const host = read.string('REDIS_HOST', 'localhost');
-  const port = read.port('REDIS_PORT', 6379);
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  return `redis://${hostPart}:${port}`;
-}
-
 /** Reads and validates every variable; throws one ConfigError listing every problem. */
 export function loadConfig(env: Env): Readonly<Config> {
   const read = new Reader(env);
@@ -297,7 +285,7 @@ function readConfig(read: Reader): Config {
   const environment = binanceEnvironment(read);
   const urls = BINANCE_ENVIRONMENTS[environment];
   const config: Config = {
-    redis: { url: redisUrl(read), db: read.integer('REDIS_DB', 0, 0, 15) },
+    redis: readRedisConfig(read),
     keys: {
       prefix: read.keyPrefix('KEY_PREFIX', 'quantum'),
       governorPermitTemplate: read.keyTemplate(
