@@ -9,8 +9,13 @@ import { encodeLotSize } from '../../src/domain/lot-size.js';
 import { encodeSnapshot } from '../../src/domain/snapshot.js';
 import type { Keys } from '../../src/redis/keys.js';
 import type { RuleConfig } from '../../src/domain/permit-rules.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { waitFor } from '../helpers/wait.js';
 
-export const SYSTEM_CLOCK = { nowMs: () => Date.now() };
+/** The services' own system clock (src/runtime/clock.ts). */
+export const SYSTEM_CLOCK = systemClock;
+/** The shared waits (test/helpers/wait.ts). */
+export { sleep, waitFor } from '../helpers/wait.js';
 
 export const TEST_RULES: RuleConfig = {
   staleThresholdSec: 10,
@@ -125,24 +130,6 @@ export async function addPlan(
   )) as string;
 }
 
-export async function waitFor<T>(
-  probe: () => Promise<T | null | undefined>,
-  timeoutMs = 10_000,
-  everyMs = 5,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `condition not met within ${timeoutMs} ms: ${probe.toString().slice(0, 200)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
 export async function waitForPermit(
   redis: Redis,
   keys: Keys,
@@ -156,8 +143,4 @@ export async function waitForPermit(
 export async function pendingCount(redis: Redis, stream: string, group: string): Promise<number> {
   const summary = (await redis.xpending(stream, group)) as [number, ...unknown[]];
   return Number(summary[0]);
-}
-
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { assertBuilt, runCli } from './run-cli.js';
 
 let t: TestRedis;
@@ -72,16 +73,16 @@ describe('posguard events', () => {
         });
       },
     });
-    const waitFor = async (text: string): Promise<void> => {
-      for (let i = 0; i < 400 && !stdout.includes(text); i += 1)
-        await new Promise((r) => setTimeout(r, 25));
-      expect(stdout).toContain(text);
-    };
-    await waitFor('"marker":"old"');
+    const waitForOutput = (text: string): Promise<boolean> =>
+      waitFor(() => stdout.includes(text), {
+        timeoutMs: 10_000,
+        what: () => `${text} in ${stdout}`,
+      });
+    await waitForOutput('"marker":"old"');
     // Written right after the listing: --follow continues from the newest listed id.
     await add('AUTO_REPAIR', 'ETHUSDT', { marker: 'other-symbol' });
     await add('AUTO_REPAIR', 'BTCUSDT', { marker: 'new' });
-    await waitFor('"marker":"new"');
+    await waitForOutput('"marker":"new"');
     kill?.();
     const run = await done;
     expect(run.code).toBe(0);

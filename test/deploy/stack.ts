@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { CONFIG_VARIABLES } from '../../src/config/config.js';
 import { freePort } from '../../src/dev/redis-server.js';
 import { REPO, repoPath } from './tools.js';
+import { waitFor } from '../helpers/wait.js';
 
 export const VENUE_KEY = 'posguard-test-key';
 export const VENUE_SECRET = 'posguard-test-secret-not-real';
@@ -83,22 +84,27 @@ function launch(argv: readonly string[], env: NodeJS.ProcessEnv, name: string): 
   return { child, output };
 }
 
-async function waitFor(url: string, proc: Proc, name: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitForReady(url: string, proc: Proc, name: string): Promise<void> {
   let last = '';
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null)
-      throw new Error(`${name} exited early:\n${proc.output.join('')}`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      last = `${response.status} ${await response.text()}`;
-      if (response.ok) return;
-    } catch (error) {
-      last = String(error);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} not ready at ${url} (${last}):\n${proc.output.join('')}`);
+  await waitFor(
+    async () => {
+      if (proc.child.exitCode !== null)
+        throw new Error(`${name} exited early:\n${proc.output.join('')}`);
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        last = `${response.status} ${await response.text()}`;
+        return response.ok;
+      } catch (error) {
+        last = String(error);
+        return false;
+      }
+    },
+    {
+      timeoutMs: 30_000,
+      everyMs: 100,
+      what: () => `${name} ready at ${url} (${last}):\n${proc.output.join('')}`,
+    },
+  );
 }
 
 function stopProc(proc: Proc): Promise<number | null> {
@@ -154,7 +160,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const procs: Proc[] = [venue];
   const stopAll = async (): Promise<(number | null)[]> => Promise.all(procs.map(stopProc));
   try {
-    await waitFor(`${venueUrl}/_control/positions`, venue, 'venue');
+    await waitForReady(`${venueUrl}/_control/positions`, venue, 'venue');
     const reconcile = launch(
       execStartFromUnit('quantum-reconcile-engine.service'),
       env,
@@ -166,8 +172,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const brainUrl = `http://127.0.0.1:${brainPort}`;
     const reconcileUrl = `http://127.0.0.1:${reconcilePort}`;
     await Promise.all([
-      waitFor(`${brainUrl}/readyz`, brain, 'brain'),
-      waitFor(`${reconcileUrl}/readyz`, reconcile, 'reconcile'),
+      waitForReady(`${brainUrl}/readyz`, brain, 'brain'),
+      waitForReady(`${reconcileUrl}/readyz`, reconcile, 'reconcile'),
     ]);
     return {
       env,

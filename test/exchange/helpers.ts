@@ -7,6 +7,7 @@ import {
   type ExchangeRequestEvent,
 } from '../../src/exchange/binance-client.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { type Venue, type VenueOptions, startVenue } from '../../src/dev/venue/venue.js';
 
 export const API_KEY = 'test-api-key-0123456789abcdef';
@@ -33,7 +34,7 @@ export async function startRig(
       recvWindowMs: 5000,
       timeoutMs: 2000,
       positionRiskVersion: 'v2',
-      clock: { nowMs: () => Date.now() },
+      clock: systemClock,
       logger: silentLogger(),
       onRequest: (event) => events.push(event),
       ...clientOptions,
@@ -54,6 +55,5 @@ export async function rejectionOf(
   throw new Error('expected a rejection, the call succeeded');
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** The shared sleep (test/helpers/wait.ts). */
+export { sleep } from '../helpers/wait.js';

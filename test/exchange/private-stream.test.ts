@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { formatAmount } from '../../src/domain/amount.js';
 import { UserDataStream, type UserDataEvent } from '../../src/exchange/user-data-stream.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { type Rig, sleep, startRig } from './helpers.js';
+import { type Rig, startRig } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 let rig: Rig | null = null;
 const streams: UserDataStream[] = [];
@@ -38,12 +39,8 @@ function open(wsUrl: string, r: Rig) {
   return { stream, events };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+async function until(check: () => boolean, what: string): Promise<void> {
+  await waitFor(check, { what });
 }
 
 /** A raw socket; collects its frames. */

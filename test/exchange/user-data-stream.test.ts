@@ -5,6 +5,7 @@ import { UserDataStream, type UserDataEvent } from '../../src/exchange/user-data
 import { parseStreamMessage } from '../../src/exchange/user-data-schemas.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { type Rig, sleep, startRig } from './helpers.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 let rig: Rig | null = null;
 let stream: UserDataStream | null = null;
@@ -20,22 +21,14 @@ function recorder(s: UserDataStream) {
   const events: UserDataEvent[] = [];
   for (const type of ['connected', 'disconnected', 'account_update', 'order_update'] as const)
     s.on(type, (e) => events.push(e));
-  const waitFor = async (
-    type: UserDataEvent['type'],
-    count = 1,
-    timeoutMs = 10_000,
-  ): Promise<UserDataEvent[]> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const matching = events.filter((e) => e.type === type);
-      if (matching.length >= count) return matching;
-      if (Date.now() > deadline)
-        throw new Error(
-          `timed out waiting for ${count} × ${type}; saw ${events.map((e) => e.type).join(',')}`,
-        );
-      await sleep(10);
-    }
-  };
+  const waitFor = (type: UserDataEvent['type'], count = 1): Promise<UserDataEvent[]> =>
+    waitUntil(
+      () => {
+        const matching = events.filter((e) => e.type === type);
+        return matching.length >= count && matching;
+      },
+      { what: () => `${count} × ${type}; saw ${events.map((e) => e.type).join(',')}` },
+    );
   return { events, waitFor };
 }
 

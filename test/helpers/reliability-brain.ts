@@ -3,35 +3,19 @@
  * their library APIs, on production connections (`createRedis`: no offline queue, fast
  * fail, reconnect forever), for the reliability suites. Logs are captured as JSON lines.
  */
-import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { LedgerUpdater } from '../../src/brain/ledger-updater.js';
 import { type BrainMetrics, createBrainMetrics } from '../../src/brain/metrics.js';
 import { PlanEvaluator } from '../../src/brain/plan-evaluator.js';
 import type { RuleConfig } from '../../src/domain/permit-rules.js';
 import type { Clock } from '../../src/domain/time.js';
-import type { Logger } from '../../src/observability/logger.js';
 import { createRedis } from '../../src/redis/connection.js';
 import type { Keys } from '../../src/redis/keys.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { type LogLine, captureLogs } from './logs.js';
+import { waitFor } from './wait.js';
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-export function captureLogs(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const text of chunk.toString('utf8').split('\n'))
-        if (text.trim() !== '') lines.push(JSON.parse(text) as LogLine);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
+export type { LogLine } from './logs.js';
 
 export const RULES: RuleConfig = {
   staleThresholdSec: 10,
@@ -65,9 +49,9 @@ export interface BrainPiecesOptions {
 
 /** Starts both consumers. `stop()` stops them and closes every connection. */
 export function startBrainPieces(options: BrainPiecesOptions): BrainPieces {
-  const clock = options.clock ?? { nowMs: () => Date.now() };
+  const clock = options.clock ?? systemClock;
   const consumer = options.consumer ?? 'brain-1';
-  const { logger, lines } = captureLogs();
+  const { logger, lines } = captureLogs('info');
   const metrics = createBrainMetrics();
   const open = (name: string): Redis => {
     const r = createRedis({ url: options.url, db: 0 }, { name });
@@ -111,7 +95,7 @@ export function startBrainPieces(options: BrainPiecesOptions): BrainPieces {
     connections,
     ready: async () => {
       const writerConn = connections[2] as Redis;
-      await until(async () => {
+      await waitFor(async () => {
         const [plans, results] = await Promise.all([
           groupNames(writerConn, options.keys.applyPlanStream),
           groupNames(writerConn, options.keys.applyResultStream),
@@ -141,20 +125,8 @@ export async function counterValue(
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-/** Polls until `probe` is truthy; generous deadline, never a timing assertion. */
-export async function until<T>(
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs = 15_000,
-  everyMs = 10,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+/** The shared bounded wait (test/helpers/wait.ts), under the name the reliability suites use. */
+export { waitFor as until } from './wait.js';
 
 export async function groupNames(redis: Redis, stream: string): Promise<string[]> {
   try {

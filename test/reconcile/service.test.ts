@@ -8,6 +8,7 @@ import { type ReconcileService, startReconcileService } from '../../src/reconcil
 import { buildKeys } from '../../src/redis/keys.js';
 import { Redis } from 'ioredis';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   T0,
   flatResult,
@@ -17,18 +18,6 @@ import {
   writeSymbol,
 } from './fixtures.js';
 import { captureLogger, metricValue, testConfig } from './harness.js';
-
-async function waitFor(
-  condition: () => Promise<boolean> | boolean,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('condition not reached in time');
-}
 
 describe('reconcile service', () => {
   let service: ReconcileService | undefined;

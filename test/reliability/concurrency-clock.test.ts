@@ -22,13 +22,8 @@ import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
-import {
-  captureLogs,
-  counterValue,
-  drained,
-  startBrainPieces,
-  until,
-} from '../helpers/reliability-brain.js';
+import { counterValue, drained, startBrainPieces, until } from '../helpers/reliability-brain.js';
+import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 
 let t: TestRedis;
@@ -118,7 +113,7 @@ function engine(redis: Redis, keys: Keys, symbols: string[], clock: Clock): Reco
     reconcile: loadConfig({ P34_ALLOWLIST: symbols.join(','), P34_HOLD_TTL_SEC: '60' }).reconcile,
     ledger: { ledgerTtlSec: 86400 },
     clock,
-    logger: captureLogs().logger,
+    logger: captureLogs('info').logger,
     metrics: createReconcileMetrics(),
   });
 }

@@ -18,6 +18,7 @@ import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import type { FaultSpec } from '../../src/dev/venue/faults.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const API_KEY = 'fault-key';
 const API_SECRET = 'fault-secret';
@@ -236,13 +237,8 @@ describe('exchange faults → stale snapshots (never flat), bounded retries, rec
     });
     stream.start();
     try {
-      const wait = async (n: number): Promise<void> => {
-        const deadline = Date.now() + 10_000;
-        while (connects < n) {
-          if (Date.now() > deadline) throw new Error('no reconnect within 10 s');
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      };
+      const wait = (n: number): Promise<boolean> =>
+        waitFor(() => connects >= n, { what: `connect #${n}` });
       await wait(1);
       const drops: number[] = [];
       for (let k = 0; k < 3; k += 1) {

@@ -16,6 +16,7 @@ import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-serv
 import { buildKeys } from '../../src/redis/keys.js';
 import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   type ServiceProcess,
   assertCliBuilt,
@@ -79,12 +80,10 @@ async function permitOf(planId: string): Promise<ReturnType<typeof decodePermit>
   return decodePermit(await direct.get(keys.permitP33(planId)).catch(() => null));
 }
 
+/** How long it took until `probe` held (a measured figure, never asserted against a time). */
 async function waitUntil(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<number> {
   const start = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(probe, timeoutMs);
   return Date.now() - start;
 }
 

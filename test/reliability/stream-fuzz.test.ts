@@ -28,13 +28,8 @@ import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
 import type { Keys } from '../../src/redis/keys.js';
 import type { Redis } from 'ioredis';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
-import {
-  captureLogs,
-  counterValue,
-  drained,
-  startBrainPieces,
-  until,
-} from '../helpers/reliability-brain.js';
+import { counterValue, drained, startBrainPieces, until } from '../helpers/reliability-brain.js';
+import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 
 const NASTY = ['NaN', 'Infinity', '-0', '1e999', '1e-05', '0x10', '١٢', '', ' ', '🙂', '-1', '1,5'];
@@ -305,7 +300,7 @@ describe('keys of the wrong type (LESSONS #18)', () => {
 
     const brain = startBrainPieces({ url: t.url, keys, allowlist: symbols });
     await brain.ready();
-    const logs = captureLogs();
+    const logs = captureLogs('info');
     const engine = new ReconcileEngine({
       redis,
       keys,

@@ -17,13 +17,8 @@ import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
-import {
-  captureLogs,
-  counterValue,
-  drained,
-  startBrainPieces,
-  until,
-} from '../helpers/reliability-brain.js';
+import { counterValue, drained, startBrainPieces, until } from '../helpers/reliability-brain.js';
+import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 
 const PREFIX = 'kinj';
@@ -130,7 +125,7 @@ describe('key injection through stream fields', () => {
     const before = await scanAll();
     const brain = startBrainPieces({ url: server.url, keys, allowlist: ['BTCUSDT'] });
     await brain.ready();
-    const logs = captureLogs();
+    const logs = captureLogs('info');
     const engine = new ReconcileEngine({
       redis,
       keys,
