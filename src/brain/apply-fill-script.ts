@@ -3,16 +3,22 @@
  */
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../errors.js';
-import type { Keys } from '../redis/keys.js';
+import { type Keys, isKeySafeOrderId } from '../redis/keys.js';
 import { LuaScript, type LuaArg } from '../redis/lua-script.js';
 
 export const applyFillScript = LuaScript.load('brain_apply_fill');
 
 /** Which key of the call holds another Redis type. */
-export type ApplyFillKeyRole = 'ledger' | 'marker' | 'stream';
+export type ApplyFillKeyRole = 'ledger' | 'marker' | 'stream' | 'order';
 
+/** `order_accounted`: a confirmed fill of an order a repair already accounted: not applied. */
 export type ApplyFillReply =
-  'applied' | 'recorded' | 'duplicate' | 'conflict' | { wrongType: ApplyFillKeyRole; key: string };
+  | 'applied'
+  | 'recorded'
+  | 'duplicate'
+  | 'conflict'
+  | 'order_accounted'
+  | { wrongType: ApplyFillKeyRole; key: string };
 
 /** `fill`: a confirmed fill, applied once. `order`: an unconfirmed order's order fields only. */
 export type ApplyFillMode = 'fill' | 'order';
@@ -26,6 +32,11 @@ export interface ApplyFillCall {
   fields: Record<string, string>;
   /** Default `fill`. */
   mode?: ApplyFillMode;
+  /**
+   * The fill's order id: its order-accounted marker is checked (fill mode), so a fill of an
+   * order the engine repaired from while unconfirmed is never applied again.
+   */
+  orderId?: string | null;
 }
 
 export interface ApplyFillSettings {
@@ -43,28 +54,42 @@ export function applyFillArgs(
   for (const [field, value] of Object.entries(call.fields)) {
     if (field !== 'last_result_id') pairs.push(field, value);
   }
+  const mode = call.mode ?? 'fill';
+  const scriptKeys = [
+    keys.ledger(call.symbol),
+    keys.resultApplied(call.entryId),
+    keys.applyResultStream,
+  ];
+  if (mode === 'fill' && isKeySafeOrderId(call.orderId))
+    scriptKeys.push(keys.orderAccounted(call.symbol, call.orderId));
   return {
-    keys: [keys.ledger(call.symbol), keys.resultApplied(call.entryId), keys.applyResultStream],
+    keys: scriptKeys,
     args: [
       settings.group,
       call.entryId,
       call.expectedVersion,
       Math.max(1, Math.round(settings.ledgerTtlMs)),
       Math.max(1, Math.round(settings.markerTtlMs)),
-      call.mode ?? 'fill',
+      mode,
       ...pairs,
     ],
   };
 }
 
-const ROLES: readonly ApplyFillKeyRole[] = ['ledger', 'marker', 'stream'];
+const ROLES: readonly ApplyFillKeyRole[] = ['ledger', 'marker', 'stream', 'order'];
 
 /** Decodes the reply; `scriptKeys` names the wrong-typed key. Null for anything unknown. */
 export function decodeApplyFillReply(
   reply: unknown,
   scriptKeys: readonly string[] = [],
 ): ApplyFillReply | null {
-  if (reply === 'applied' || reply === 'recorded' || reply === 'duplicate' || reply === 'conflict')
+  if (
+    reply === 'applied' ||
+    reply === 'recorded' ||
+    reply === 'duplicate' ||
+    reply === 'conflict' ||
+    reply === 'order_accounted'
+  )
     return reply;
   if (typeof reply === 'string' && reply.startsWith('wrong_type:')) {
     const index = ROLES.indexOf(reply.slice('wrong_type:'.length) as ApplyFillKeyRole);

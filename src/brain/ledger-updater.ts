@@ -54,7 +54,8 @@ export interface LedgerUpdaterOptions extends ConsumerTuning {
   onFill?: (symbol: string) => void;
 }
 
-export type FillOutcome = 'applied' | 'recorded' | 'duplicate' | 'conflict' | 'unwritable';
+export type FillOutcome =
+  'applied' | 'recorded' | 'duplicate' | 'conflict' | 'order_accounted' | 'unwritable';
 
 export class LedgerUpdater {
   private readonly consumer: GroupConsumer;
@@ -169,12 +170,14 @@ export class LedgerUpdater {
         expectedVersion: read.rawVersion,
         fields: write.fields,
         mode: fill === null ? 'order' : 'fill',
+        orderId: result.orderId,
       },
       this.settings,
     );
     if (typeof reply === 'object')
       return this.unwritable(result, `${reply.key} holds another Redis type (${reply.wrongType})`);
     if (reply === 'duplicate' || reply === 'conflict') return reply;
+    if (reply === 'order_accounted') return this.alreadyRepaired(result);
     if (fill === null) this.logOrder(result as UnconfirmedOrder, read);
     else this.logFill(fill, write, read);
     return reply;
@@ -239,6 +242,22 @@ export class LedgerUpdater {
     );
     // The exchange may already show the order: a fresh snapshot lets the engine repair sooner.
     this.options.onFill?.(order.symbol);
+  }
+
+  /** A confirmed fill of an order the engine already repaired the ledger from: not applied. */
+  private alreadyRepaired(result: Fill | UnconfirmedOrder): FillOutcome {
+    const symbol = symbolLabel(result.symbol, this.allowlist);
+    this.options.metrics.fillAlreadyRepairedTotal.inc({ symbol });
+    this.options.logger.warn(
+      {
+        entry_id: result.entryId,
+        symbol: result.symbol,
+        order_id: result.orderId,
+        qty: result.qty.toFixed(),
+      },
+      'fill not applied: its order is already accounted in the ledger (the reconcile engine repaired from it while its fill was unconfirmed)',
+    );
+    return 'order_accounted';
   }
 
   private async unwritable(result: Fill | UnconfirmedOrder, problem: string): Promise<FillOutcome> {

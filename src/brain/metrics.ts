@@ -24,6 +24,7 @@ export interface BrainMetrics {
   planLag: Histogram;
   badInputTotal: Counter<'stream'>;
   offStepQtyTotal: Counter<'symbol'>;
+  fillAlreadyRepairedTotal: Counter<'symbol'>;
   exchangeErrorsTotal: Counter<'endpoint' | 'code'>;
   exchangeRateLimitedTotal: Counter;
   exchangeUsedWeight1m: Gauge;
@@ -121,6 +122,12 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
     offStepQtyTotal: new Counter({
       name: 'p33_off_step_qty_total',
       help: 'Fill quantities off the lot step by more than float noise, applied exactly as sent',
+      labelNames: ['symbol'],
+      registers,
+    }),
+    fillAlreadyRepairedTotal: new Counter({
+      name: 'p33_fill_already_repaired_total',
+      help: 'Confirmed fills not applied: the reconcile engine had repaired the ledger from the same order while its fill was unconfirmed',
       labelNames: ['symbol'],
       registers,
     }),

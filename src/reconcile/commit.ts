@@ -7,7 +7,7 @@ import type { ChainableCommander } from 'ioredis';
 import { type Amount, formatAmount, sideOf } from '../domain/amount.js';
 import type { Decision } from '../domain/drift.js';
 import { LEDGER_AMOUNT_FIELDS, encodeLedger } from '../domain/ledger.js';
-import type { Keys } from '../redis/keys.js';
+import { type Keys, isKeySafeOrderId } from '../redis/keys.js';
 import { LuaScript } from '../redis/lua-script.js';
 
 export const reconcileCommitScript = LuaScript.load('reconcile_commit');
@@ -155,6 +155,21 @@ function ledgerChange(
   return { ledger, event };
 }
 
+/**
+ * The order-accounted marker of a repair (SPEC §4, §7 row 8): a repair from an unconfirmed
+ * order accounts for the whole order, so it sets the marker and the brain never applies a
+ * confirmed fill of that order afterwards (`set`); a repair from one fill is refused when its
+ * order was already accounted that way (`check`). Pending sums span several orders and carry
+ * none; neither does an order id that cannot be part of a key.
+ */
+export function orderMarker(d: Decision): { mode: 'set' | 'check'; orderId: string } | null {
+  const evidence = d.evidence;
+  if (evidence === null || !isKeySafeOrderId(evidence.orderId)) return null;
+  if (evidence.kind === 'unconfirmed_order') return { mode: 'set', orderId: evidence.orderId };
+  if (evidence.kind === 'single_fill') return { mode: 'check', orderId: evidence.orderId };
+  return null;
+}
+
 export interface ScriptCommit {
   kind: 'script';
   keys: string[];
@@ -206,6 +221,9 @@ export function encodeCommit(
   if (action === 'repair') {
     for (const id of d.evidence?.entryIds ?? [])
       scriptKeys.push(keys.evidenceUsed(id), keys.resultApplied(id));
+    const marker = orderMarker(d);
+    payload.order_marker = marker?.mode ?? '';
+    if (marker) scriptKeys.push(keys.orderAccounted(sym, marker.orderId));
   }
   return { kind: 'script', keys: scriptKeys, args: [JSON.stringify(payload)] };
 }

@@ -25,6 +25,26 @@ function plan(value: string): string {
   return value;
 }
 
+/**
+ * Order ids as they become part of a key: what exchanges and executors use (Binance's
+ * numeric orderId; client ids of letters, digits and `:_.-`). Any other id gets no key.
+ */
+const ORDER_ID_RE = /^[A-Za-z0-9:_.-]{1,64}$/;
+
+export function isKeySafeOrderId(value: unknown): value is string {
+  return typeof value === 'string' && ORDER_ID_RE.test(value);
+}
+
+function orderId(value: string): string {
+  if (!isKeySafeOrderId(value)) {
+    throw new PosguardError(
+      'USAGE',
+      `invalid order id ${JSON.stringify(value)}: expected ^[A-Za-z0-9:_.-]{1,64}$`,
+    );
+  }
+  return value;
+}
+
 function entry(value: string): string {
   if (!isStreamId(value))
     throw new PosguardError('USAGE', `invalid stream id ${JSON.stringify(value)}`);
@@ -49,6 +69,12 @@ export interface Keys {
   planSeen(planId: string): string;
   resultApplied(entryId: string): string;
   evidenceUsed(entryId: string): string;
+  /**
+   * The order was accounted in the ledger by a repair from its unconfirmed record: a
+   * confirmed fill of it is never applied again. Per symbol (Binance order ids are unique
+   * per symbol only).
+   */
+  orderAccounted(sym: string, orderId: string): string;
   holdOwner(sym: string): string;
   brainHeartbeat: string;
   reconcileLease: string;
@@ -78,6 +104,7 @@ export function buildKeys(
     planSeen: (id) => `${own}:plan:seen:${plan(id)}`,
     resultApplied: (id) => `${own}:result:applied:${entry(id)}`,
     evidenceUsed: (id) => `${own}:evidence:used:${entry(id)}`,
+    orderAccounted: (sym, id) => `${own}:order:accounted:${symbol(sym)}:${orderId(id)}`,
     holdOwner: (sym) => `${own}:hold:owner:${symbol(sym)}`,
     brainHeartbeat: `${own}:brain:heartbeat`,
     reconcileLease: `${own}:reconcile:lease`,

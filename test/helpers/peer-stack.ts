@@ -10,7 +10,7 @@ import { type Config, loadConfig } from '../../src/config/config.js';
 import { startBrain, type BrainService } from '../../src/brain/service.js';
 import { RESULT_GROUP } from '../../src/brain/ledger-updater.js';
 import { compareStreamIds } from '../../src/domain/identifiers.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { type Logger, silentLogger } from '../../src/observability/logger.js';
 import { API_KEY, API_SECRET, type Rig, startRig } from '../exchange/helpers.js';
 import { openTestRedis, type TestRedis } from './redis.js';
 import { type ResultExpectation, type StreamRecord, fieldsAt } from './peer-shapes.js';
@@ -25,6 +25,8 @@ export interface StackOptions {
   initLedgers?: boolean;
   /** Symbols the venue leaves out of positionRisk: the brain never writes their snapshot. */
   unpolled?: string[];
+  /** The brain's logger (default silent). */
+  brainLogger?: Logger;
 }
 
 export class PeerStack {
@@ -48,7 +50,7 @@ export class PeerStack {
       rig.venue.control.addFault({ kind: 'omit_symbols', symbols: options.unpolled });
     const brain = await startBrain({
       config: brainConfig(t, rig),
-      logger: silentLogger(),
+      logger: options.brainLogger ?? silentLogger(),
       consumer: 'peer-test',
     });
     const engine = makeEngine(t.redis, t.keys, clock, {

@@ -6,6 +6,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { epsilonFor } from '../../src/domain/amount.js';
 import { type Decision, decide } from '../../src/domain/drift.js';
+import { parseApplyResult } from '../../src/domain/apply-result.js';
+import type { Evidence } from '../../src/domain/evidence.js';
 import { decodeLedger } from '../../src/domain/ledger.js';
 import { decodeSnapshot } from '../../src/domain/snapshot.js';
 import {
@@ -50,6 +52,37 @@ function repairDecision(ledgerHash: Record<string, string>): Decision {
   return d;
 }
 
+/** A repair whose evidence is an order whose fill is not confirmed (a Binance ACK). */
+function orderRepairDecision(
+  ledgerHash: Record<string, string>,
+  orderId = '11986721004',
+  exchange = '0.1',
+): Decision {
+  const parsed = parseApplyResult(ENTRY, {
+    plan_id: 'plan-ack',
+    symbol: SYM,
+    executed: 'True',
+    side: 'SELL',
+    filled_qty: '0',
+    close_qty: '0.001',
+    order_id: orderId,
+    ts_ms: String(T0 - 5000),
+  });
+  if (parsed.kind !== 'unconfirmed_order') throw new Error(`not an order: ${parsed.kind}`);
+  const d = decide({
+    symbol: SYM,
+    snapshot: decodeSnapshot(snapshotFields(exchange, T0 - 500)),
+    ledger: decodeLedger(ledgerHash, EPS),
+    lotSize: BTC_LOT,
+    evidence: [parsed.order],
+    usedEvidence: new Set(),
+    nowMs: T0,
+    config: DRIFT_CONFIG,
+  });
+  expect(d).toMatchObject({ action: 'auto_repair', evidence: { kind: 'unconfirmed_order' } });
+  return d;
+}
+
 describe('reconcile_commit encoding (no Redis)', () => {
   const keys = buildKeys('q');
 
@@ -68,10 +101,13 @@ describe('reconcile_commit encoding (no Redis)', () => {
       'q:position:ledger:BTCUSDT',
       `q:posguard:evidence:used:${ENTRY}`,
       `q:posguard:result:applied:${ENTRY}`,
+      // One fill's order is checked: a repair already accounted for it refuses this one.
+      'q:posguard:order:accounted:BTCUSDT:ord-plan-1',
     ]);
     const payload = JSON.parse(enc.args[0]) as Record<string, Record<string, string> | string>;
     expect(payload).toMatchObject({
       action: 'repair',
+      order_marker: 'check',
       status: 'REPAIRED',
       reason: 'auto_fixed',
       hold_policy: 'clear',
@@ -89,6 +125,25 @@ describe('reconcile_commit encoding (no Redis)', () => {
       new_ledger_amt: '0.1',
       evidence_entry_ids: ENTRY,
     });
+  });
+
+  it('a repair from an unconfirmed order sets its order marker; pending sums and unsafe ids carry none', () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    const enc = encodeCommit(keys, orderRepairDecision(hash), hash, SETTINGS);
+    expect(enc.keys.slice(5)).toEqual([
+      `q:posguard:evidence:used:${ENTRY}`,
+      `q:posguard:result:applied:${ENTRY}`,
+      'q:posguard:order:accounted:BTCUSDT:11986721004',
+    ]);
+    expect(JSON.parse(enc.args[0])).toMatchObject({ order_marker: 'set' });
+    const unsafe = orderRepairDecision(hash, 'id with spaces');
+    expect(unsafe.evidence?.orderId).toBe('id with spaces');
+    const plain = encodeCommit(keys, unsafe, hash, SETTINGS);
+    expect(plain.keys).toHaveLength(7);
+    expect(JSON.parse(plain.args[0])).toMatchObject({ order_marker: '' });
+    const d = repairDecision(hash);
+    const sum = { ...d, evidence: { ...(d.evidence as Evidence), kind: 'pending_sum' as const } };
+    expect(encodeCommit(keys, sum, hash, SETTINGS).keys).toHaveLength(7);
   });
 
   it('a status-only commit carries no ledger change', () => {
@@ -208,6 +263,50 @@ describe('reconcile_commit against Redis', () => {
     });
     expect(await t.redis.hget(t.keys.ledger(SYM), 'ledger_amt')).toBe('0.101');
     expect(await t.redis.exists(t.keys.resultApplied(ENTRY))).toBe(0);
+  });
+
+  it('order marker: a repair from an unconfirmed order sets it (entry id, ledger TTL); the next repair from that order is refused', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), hash);
+    const marker = t.keys.orderAccounted(SYM, '11986721004');
+    expect(await run(orderRepairDecision(hash), hash)).toMatchObject({ code: 'ok', events: 1 });
+    expect(await t.redis.get(marker)).toBe(ENTRY);
+    expect(await t.redis.pttl(marker)).toBeGreaterThan(86_000_000);
+
+    // Another record of the same order (a retried publish; its own entry markers unset),
+    // and the exchange moves once more by that size.
+    const again = ledgerFields('0.1', T0 - 60_000, { version: 2 });
+    await t.redis.del(t.keys.ledger(SYM), t.keys.evidenceUsed(ENTRY), t.keys.resultApplied(ENTRY));
+    await t.redis.hset(t.keys.ledger(SYM), again);
+    expect(await run(orderRepairDecision(again, '11986721004', '0.099'), again)).toMatchObject({
+      code: 'evidence_used',
+      events: 0,
+    });
+    expect(await t.redis.hgetall(t.keys.ledger(SYM))).toEqual(again);
+    expect(await t.redis.exists(t.keys.evidenceUsed(ENTRY), t.keys.resultApplied(ENTRY))).toBe(0);
+  });
+
+  it('order marker: a repair from one fill of an order already accounted is refused (evidence_applied)', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), hash);
+    await t.redis.set(t.keys.orderAccounted(SYM, 'ord-plan-1'), '1-0');
+    expect(await run(repairDecision(hash), hash)).toMatchObject({ code: 'evidence_applied' });
+    expect(await t.redis.hgetall(t.keys.ledger(SYM))).toEqual(hash);
+    expect(await t.redis.exists(t.keys.evidenceUsed(ENTRY), t.keys.resultApplied(ENTRY))).toBe(0);
+  });
+
+  it('order marker of the wrong type: refused before any write, the key named', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), hash);
+    const marker = t.keys.orderAccounted(SYM, '11986721004');
+    await t.redis.rpush(marker, 'x');
+    expect(await run(orderRepairDecision(hash), hash)).toEqual({
+      code: 'wrong_type',
+      key: marker,
+      found: 'list',
+    });
+    expect(await t.redis.hgetall(t.keys.ledger(SYM))).toEqual(hash);
+    expect(await t.redis.exists(t.keys.reconcileState(SYM))).toBe(0);
   });
 
   it('init conflict: a ledger amount that appeared after the read is never overwritten', async () => {

@@ -16,12 +16,20 @@ Two modes:
          exists (the engine's repair already accounted for this order) nothing is written.
          Writing the same order fields twice changes nothing but the version.
 
+An order the reconcile engine repaired the ledger from while its fill was unconfirmed is in
+the ledger already (the repair set its order-accounted marker, KEYS[4]): a confirmed fill of
+that order is refused — the ledger is not written; the entry's result-applied marker is set
+and the entry acked, as for any entry that is done (so the engine never takes it as evidence
+either).
+
 Every key's type is checked before the first write, so a wrong-typed key never leaves a
 half-applied fill.
 
 KEYS[1]  ledger hash             P:position:ledger:SYM
 KEYS[2]  result-applied marker   P:posguard:result:applied:ENTRY
 KEYS[3]  result stream           P:stream:apply.result
+KEYS[4]  optional, fill mode: order-accounted marker P:posguard:order:accounted:SYM:ORDER
+         (absent when the fill has no order id that can be part of a key)
 
 ARGV[1]  consumer group name
 ARGV[2]  stream entry id of the result
@@ -36,9 +44,12 @@ Replies (status strings):
                marker set, acked
   "recorded"   order: order fields written, TTL renewed, acked (no marker)
   "duplicate"  the entry was applied (or repaired from) before: nothing written, acked
+  "order_accounted"
+               fill: its order was accounted by a repair from its unconfirmed record: the
+               ledger is not written; the result-applied marker is set, acked
   "conflict"   the ledger version changed since it was read: nothing written, NOT acked
                (the caller re-reads and retries)
-  "wrong_type:ledger" | "wrong_type:marker" | "wrong_type:stream"
+  "wrong_type:ledger" | "wrong_type:marker" | "wrong_type:stream" | "wrong_type:order"
                that key holds another Redis type: nothing written, NOT acked
 ]]
 local function has_type(key, allowed)
@@ -50,6 +61,7 @@ end
 if not has_type(KEYS[1], 'hash') then return 'wrong_type:ledger' end
 if not has_type(KEYS[2], 'string') then return 'wrong_type:marker' end
 if not has_type(KEYS[3], 'stream') then return 'wrong_type:stream' end
+if KEYS[4] and not has_type(KEYS[4], 'string') then return 'wrong_type:order' end
 
 local mode = ARGV[6]
 if mode ~= 'fill' and mode ~= 'order' then
@@ -59,6 +71,12 @@ end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
   return 'duplicate'
+end
+
+if mode == 'fill' and KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[5])
+  redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
+  return 'order_accounted'
 end
 
 local current = redis.call('HGET', KEYS[1], 'version')

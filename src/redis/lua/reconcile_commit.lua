@@ -34,6 +34,10 @@ KEYS[6…] repair only, in pairs per evidence entry:
          result-applied marker P:posguard:result:applied:ENTRY (refused when already set:
          the fill is in the ledger; set by the repair so the brain never applies a fill the
          repair accounted for)
+KEYS[#KEYS] repair only, when ARGV's order_marker is "set" or "check" (after the pairs):
+         order-accounted marker P:posguard:order:accounted:SYM:ORDER — the order was
+         accounted in the ledger by a repair from its unconfirmed record; brain_apply_fill
+         refuses every confirmed fill of that order while it exists
 
 ARGV[1]  JSON object, every scalar a string:
   action         "status" | "init" | "repair"
@@ -48,15 +52,22 @@ ARGV[1]  JSON object, every scalar a string:
   ledger         init/repair: {ledger field: value} to HSET
   ledger_ttl_ms  init/repair: ledger TTL, renewed on write
   event          init/repair: {field: value} added to the LEDGER_INIT / AUTO_REPAIR event
-  evidence_ttl_ms, applied_ttl_ms   repair: marker TTLs
+  evidence_ttl_ms, applied_ttl_ms   repair: marker TTLs (the order-accounted marker: applied)
+  order_marker   repair: "set"   the evidence is an unconfirmed order: refused (evidence_used)
+                                 when its order is already accounted, else the marker is set
+                                 (value: the evidence entry ids)
+                         "check" the evidence is one fill: refused (evidence_applied) when its
+                                 order was accounted by an earlier repair
+                         ""      no order marker (pending sums; no key-safe order id)
 
 Reply: { code, hold_by, new_episode, events, hold_lost }
   code         "ok"
                "conflict"       the ledger changed since it was read: ledger untouched
                "evidence_used"  an evidence entry already justified a repair: ledger untouched
                "evidence_applied" an evidence entry was already applied to the ledger by the
-                                brain (its result-applied marker exists), so it cannot explain
-                                the drift: ledger untouched
+                                brain (its result-applied marker exists), or its fill's order
+                                was accounted by a repair, so it cannot explain the drift:
+                                ledger untouched
                (on both refusals only last_seen_ts is refreshed and an engine hold re-armed;
                the next cycle decides again)
   hold_by      "p34" | "shared" | "foreign" | ""   who holds the symbol after the call
@@ -70,6 +81,11 @@ Refusal, nothing written: { "wrong_type", key, type found }
 local p = cjson.decode(ARGV[1])
 local hold_key, owner_key, state_key, events_key, ledger_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ttl = tonumber(p.hold_ttl_ms)
+-- The evidence pairs end before the order-accounted marker, when there is one.
+local order_key, pairs_end = nil, #KEYS
+if p.action == 'repair' and (p.order_marker == 'set' or p.order_marker == 'check') then
+  order_key, pairs_end = KEYS[#KEYS], #KEYS - 1
+end
 
 -- 0. Every key this call touches has its type (or is absent) before anything is written.
 local expected = { { hold_key, 'string' }, { owner_key, 'string' }, { state_key, 'hash' },
@@ -168,14 +184,24 @@ end
 if p.action == 'init' or p.action == 'repair' then
   if not ledger_unchanged() then return refuse('conflict') end
   if p.action == 'repair' then
-    for i = 6, #KEYS, 2 do
+    for i = 6, pairs_end, 2 do
       if redis.call('EXISTS', KEYS[i]) == 1 then return refuse('evidence_used') end
       -- A fill the brain already applied is part of the ledger: it cannot explain a drift.
       if redis.call('EXISTS', KEYS[i + 1]) == 1 then return refuse('evidence_applied') end
     end
-    for i = 6, #KEYS, 2 do
+    -- An order a repair already accounted for: another record of it (a retried publish, its
+    -- confirmed fill) is part of the ledger too.
+    if order_key and redis.call('EXISTS', order_key) == 1 then
+      if p.order_marker == 'set' then return refuse('evidence_used') end
+      return refuse('evidence_applied')
+    end
+    for i = 6, pairs_end, 2 do
       redis.call('SET', KEYS[i], '1', 'PX', p.evidence_ttl_ms)
       redis.call('SET', KEYS[i + 1], '1', 'PX', p.applied_ttl_ms, 'NX')
+    end
+    if order_key and p.order_marker == 'set' then
+      local accounted_by = (p.event and p.event.evidence_entry_ids) or '1'
+      redis.call('SET', order_key, accounted_by, 'PX', p.applied_ttl_ms)
     end
   end
   write_ledger()
