@@ -1,5 +1,6 @@
 /**
- * Typed wrapper of `manual_ledger.lua`: `ledger set` and `ledger adopt` write the ledger
+ * `ledger set` and `ledger adopt` through `manual_ledger.lua` (spec:
+ * src/redis/scripts/manual-ledger.ts): they write the ledger
  * through the one ledger codec (SPEC §4) with a compare-and-set on its `version`. On a
  * conflict (a fill or an auto-repair landed in between) the change is re-read and
  * retried once, then refused — an operator never overwrites a write they did not see.
@@ -12,10 +13,9 @@ import { PosguardError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import { symbolStateProjection } from '../redis/symbol-state.js';
 import { readSymbolStates } from '../redis/symbol-state-reader.js';
-import { LuaScript } from '../redis/lua-script.js';
+import { manualLedger } from '../redis/scripts/manual-ledger.js';
+import { runScript } from '../redis/scripts/script.js';
 import { EVENTS_MAXLEN, type ManualEventName, manualEventFields } from './manual-event.js';
-
-const script = LuaScript.load('manual_ledger');
 
 export interface LedgerState {
   read: LedgerRead;
@@ -126,33 +126,21 @@ async function attempt(
       ...target.details,
     },
   });
-  const pairs = Object.entries(fields).flat();
-  const reply = await script.run(
-    redis,
-    [keys.ledger(change.symbol), keys.reconcileEventsStream],
-    [
-      state.rawVersion,
-      Math.round(change.ledgerTtlSec * 1000),
-      EVENTS_MAXLEN,
-      pairs.length / 2,
-      ...pairs,
-      ...event,
-    ],
-  );
-  const status = Array.isArray(reply) ? (reply[0] as unknown) : undefined;
-  if (status === 'CONFLICT') return { kind: 'conflict' };
-  if (status === 'WRONG_TYPE') {
+  const reply = await runScript(redis, manualLedger, {
+    keys,
+    symbol: change.symbol,
+    expectedVersion: state.rawVersion,
+    ledger: fields,
+    ledgerTtlMs: change.ledgerTtlSec * 1000,
+    eventsMaxlen: EVENTS_MAXLEN,
+    event,
+  });
+  if (reply.status === 'conflict') return { kind: 'conflict' };
+  if (reply.status === 'wrong_type') {
     // The script names the refused key (the ledger or the events stream) and its type.
-    const [, key, found] = reply as unknown[];
     throw new PosguardError(
       'CONFLICT',
-      `${String(key)} holds a ${String(found)}, not the type posguard writes there; nothing written`,
-    );
-  }
-  if (status !== 'OK') {
-    throw new PosguardError(
-      'SCRIPT_REPLY_INVALID',
-      `manual_ledger.lua replied ${JSON.stringify(reply)}`,
+      `${reply.key} holds a ${reply.found}, not the type posguard writes there; nothing written`,
     );
   }
   return {

@@ -11,6 +11,7 @@ import { LuaScript } from '../../src/redis/lua-script.js';
 import { brainIssuePermit } from '../../src/redis/scripts/brain-issue-permit.js';
 import { gateConsume } from '../../src/redis/scripts/gate-consume.js';
 import { manualHold } from '../../src/redis/scripts/manual-hold.js';
+import { manualLedger } from '../../src/redis/scripts/manual-ledger.js';
 import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { clearKeys, keyImage } from './key-image.js';
@@ -169,7 +170,6 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
   });
 
   it('manual_ledger (ledger set / adopt)', async () => {
-    const script = LuaScript.load('manual_ledger');
     const k = { ledger: t.keys.ledger(SYM), events: t.keys.reconcileEventsStream };
     await eachPosition(
       t,
@@ -182,12 +182,16 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
         await t.redis.xadd(k.events, '*', 'event', 'HOLD_SET');
       },
       () =>
-        script.run(
-          t.redis,
-          [k.ledger, k.events],
-          ['3', 86_400_000, 10_000, 2, 'ledger_amt', '0.062', 'version', '4', 'event', 'X'],
-        ),
-      (key, found) => ({ reply: ['WRONG_TYPE', key, found] }),
+        runScript(t.redis, manualLedger, {
+          keys: t.keys,
+          symbol: SYM,
+          expectedVersion: '3',
+          ledger: { ledger_amt: '0.062', version: '4' },
+          ledgerTtlMs: 86_400_000,
+          eventsMaxlen: 10_000,
+          event: ['event', 'X'],
+        }),
+      (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
     );
   });
 
