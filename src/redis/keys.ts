@@ -4,6 +4,12 @@
  * building a key like `quantum:position:ledger:BTCUSDT:*` (no key injection).
  */
 import { isPlanId, isStreamId, isSymbol } from '../domain/identifiers.js';
+import {
+  isInstanceId,
+  isLeaderRole,
+  isServiceName,
+  type LeaderRole,
+} from '../domain/leadership.js';
 import { PosguardError } from '../errors.js';
 
 function symbol(value: string): string {
@@ -51,6 +57,34 @@ function entry(value: string): string {
   return value;
 }
 
+function leaderRole(value: string): LeaderRole {
+  if (!isLeaderRole(value))
+    throw new PosguardError(
+      'USAGE',
+      `invalid leader role ${JSON.stringify(value)}: expected reconcile or brain-poller`,
+    );
+  return value;
+}
+
+function instanceId(value: string): string {
+  if (!isInstanceId(value)) {
+    throw new PosguardError(
+      'USAGE',
+      `invalid instance id ${JSON.stringify(value)}: expected ^[A-Za-z0-9:_.-]{1,128}$ (POSGUARD_INSTANCE_ID)`,
+    );
+  }
+  return value;
+}
+
+function service(value: string): string {
+  if (!isServiceName(value))
+    throw new PosguardError(
+      'USAGE',
+      `invalid service name ${JSON.stringify(value)}: expected ^[a-z][a-z0-9-]{0,31}$`,
+    );
+  return value;
+}
+
 export interface Keys {
   readonly prefix: string;
   // Contract keys shared with the seeds' services (SPEC §1).
@@ -80,6 +114,17 @@ export interface Keys {
   reconcileLease: string;
   /** Pub/sub channel: the brain publishes a symbol whose snapshot amount changed. */
   snapshotChangedChannel: string;
+  // Several instances (SPEC §11).
+  /** Presence record of one instance (JSON, short TTL): `P:posguard:instance:<service>:<id>`. */
+  instance(serviceName: string, id: string): string;
+  /** What every presence key starts with (for SCAN). */
+  instanceKeyPrefix: string;
+  /** The role's lease: the leader's instance id, `SET NX PX`. */
+  lease(role: LeaderRole): string;
+  /** The role's epoch counter (the last epoch handed out). */
+  epoch(role: LeaderRole): string;
+  /** The role's fence: the current leader's epoch; write scripts refuse a lower one. */
+  fence(role: LeaderRole): string;
 }
 
 export function buildKeys(
@@ -109,5 +154,10 @@ export function buildKeys(
     brainHeartbeat: `${own}:brain:heartbeat`,
     reconcileLease: `${own}:reconcile:lease`,
     snapshotChangedChannel: `${own}:snapshot:changed`,
+    instance: (svc, id) => `${own}:instance:${service(svc)}:${instanceId(id)}`,
+    instanceKeyPrefix: `${own}:instance:`,
+    lease: (role) => `${own}:lease:${leaderRole(role)}`,
+    epoch: (role) => `${own}:epoch:${leaderRole(role)}`,
+    fence: (role) => `${own}:fence:${leaderRole(role)}`,
   };
 }

@@ -1,0 +1,88 @@
+/**
+ * Presence records written by the keeper (real Redis): the JSON a reader decodes, the
+ * short TTL, refreshed every round with what the instance leads, deleted on stop — and
+ * the web page's instance reader finds them under the keys this issue builds.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodePresence } from '../../src/domain/presence.js';
+import { InstancePresence } from '../../src/redis/ha/presence.js';
+import { readInstances } from '../../src/web/instances.js';
+import { testKeeper } from './keeper-harness.js';
+import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+
+describe('InstancePresence (real Redis)', () => {
+  const t: TestRedis = openTestRedis('presence');
+  afterAll(() => t.close());
+
+  it('written every round with the roles led and their epochs, with a short TTL; removed on stop', async () => {
+    const presence = (id: string) => (clock: { ms: number }) =>
+      new InstancePresence({
+        redis: t.redis,
+        keys: t.keys,
+        service: 'reconcile',
+        instanceId: id,
+        roles: ['reconcile'],
+        version: '0.1.0',
+        startedMs: clock.ms,
+        ttlMs: 9_000,
+      });
+    const a = testKeeper({
+      redis: t.redis,
+      keys: t.keys,
+      id: 'host-a:1',
+      leaseMs: 3000,
+      presence: presence('host-a:1'),
+    });
+    const b = testKeeper({
+      redis: t.redis,
+      keys: t.keys,
+      id: 'host-b:2',
+      leaseMs: 3000,
+      presence: presence('host-b:2'),
+    });
+    await a.keeper.tick();
+    await b.keeper.tick();
+    const keyA = t.keys.instance('reconcile', 'host-a:1');
+    expect(keyA).toBe(`${t.prefix}:posguard:instance:reconcile:host-a:1`);
+    expect(decodePresence(await t.redis.get(keyA))).toEqual({
+      ok: true,
+      record: {
+        service: 'reconcile',
+        id: 'host-a:1',
+        roles: ['reconcile'],
+        version: '0.1.0',
+        started_ms: 1_000_000,
+        epoch: 1,
+        leader_of: [{ role: 'reconcile', epoch: 1 }],
+      },
+    });
+    const pttl = await t.redis.pttl(keyA);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(9_000);
+    const keyB = t.keys.instance('reconcile', 'host-b:2');
+    expect(decodePresence(await t.redis.get(keyB))).toMatchObject({
+      ok: true,
+      record: { id: 'host-b:2', epoch: null, leader_of: [] },
+    });
+
+    const view = await readInstances(t.redis, t.keys);
+    expect(view?.leaders.reconcile).toBe('host-a:1');
+    expect(view?.instances.map((i) => [i.service, i.id, i.facts.epoch ?? null, i.problem])).toEqual(
+      [
+        ['reconcile', 'host-a:1', '1', null],
+        ['reconcile', 'host-b:2', null, null],
+      ],
+    );
+
+    await a.keeper.stop();
+    expect(await t.redis.exists(keyA)).toBe(0);
+    b.clock.advance(1000);
+    await b.keeper.tick();
+    expect(decodePresence(await t.redis.get(keyB))).toMatchObject({
+      ok: true,
+      record: { epoch: 2, leader_of: [{ role: 'reconcile', epoch: 2 }] },
+    });
+    await b.keeper.stop();
+    expect(await t.redis.exists(keyB)).toBe(0);
+  });
+});
