@@ -1,8 +1,6 @@
 /**
  * The snapshot poller against the simulated venue over real HTTP.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { type Rig, startRig } from '../exchange/helpers.js';
@@ -13,7 +11,11 @@ import { decodeSnapshot } from '../../src/domain/snapshot.js';
 import { Decimal } from '../../src/domain/amount.js';
 import { decodeLotSize } from '../../src/domain/lot-size.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { SYSTEM_CLOCK, sleep, waitFor } from './helpers.js';
+import type { FuturesRestClient } from '../../src/exchange/types.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { captureLogs } from '../helpers/logs.js';
+import { ManualClock } from '../helpers/manual-time.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestRedis;
 let rig: Rig;
@@ -28,13 +30,38 @@ function poller(overrides: Partial<SnapshotPollerOptions> = {}): SnapshotPoller 
     allowlist: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
     pollSec: 60,
     snapshotTtlSec: 3600,
-    clock: SYSTEM_CLOCK,
+    clock: systemClock,
     metrics,
     logger: silentLogger(),
     ...overrides,
   });
   pollers.push(p);
   return p;
+}
+
+/** A poller on manual time: its schedule and refreshes run only when the test moves time. */
+function manualPoller(overrides: Partial<SnapshotPollerOptions> = {}) {
+  const clock = new ManualClock(Date.now());
+  return { clock, p: poller({ clock, scheduler: clock, ...overrides }) };
+}
+
+/** The real client, noting the (manual) time at which each positionRisk request starts. */
+function notingPollStarts(clock: ManualClock): { client: FuturesRestClient; starts: number[] } {
+  const starts: number[] = [];
+  const real = rig.client;
+  const client = new Proxy(real, {
+    get(target, property) {
+      if (property === 'positionRisk') {
+        return (symbol?: string) => {
+          starts.push(clock.nowMs());
+          return real.positionRisk(symbol);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+  return { client, starts };
 }
 
 async function snapshotOf(symbol: string) {
@@ -117,10 +144,12 @@ describe('snapshot poller', () => {
       expect(await p.pollOnce()).toBe('ok'); // nothing moved
       rig.venue.control.setPosition('ETHUSDT', '-2');
       expect(await p.pollOnce()).toBe('ok');
-      await waitFor(() => Promise.resolve(messages.length > 1 ? true : null));
-      await sleep(50);
-      expect(messages).toHaveLength(2);
-      expect(messages[1]).toBe('ETHUSDT');
+      rig.venue.control.setPosition('SOLUSDT', '1');
+      expect(await p.pollOnce()).toBe('ok');
+      // Pub/sub keeps order: nothing was published between the two changes.
+      await waitFor(() => messages.length >= 3);
+      expect(messages).toHaveLength(3);
+      expect(messages.slice(1)).toEqual(['ETHUSDT', 'SOLUSDT']);
     } finally {
       sub.disconnect();
     }
@@ -128,13 +157,13 @@ describe('snapshot poller', () => {
 
   it('a failed poll writes nothing: the snapshot ages, it never reads as flat', async () => {
     rig.venue.control.setPosition('BTCUSDT', '0.5');
-    const p = poller();
+    const { clock, p } = manualPoller();
     await p.pollOnce();
     const before = await t.redis.hgetall(t.keys.snapshot('BTCUSDT'));
     rig.venue.control.setPosition('BTCUSDT', '0');
     for (const kind of ['http_5xx', 'malformed_json', 'wrong_types', 'invalid_api_key'] as const) {
       rig.venue.control.addFault({ kind, path: '/fapi/v2/positionRisk', count: 1 });
-      await sleep(5);
+      clock.advance(1000); // a write now would carry a later time
       expect(await p.pollOnce(), kind).toBe('failed');
       expect(await t.redis.hgetall(t.keys.snapshot('BTCUSDT'))).toEqual(before);
     }
@@ -197,50 +226,71 @@ describe('snapshot poller', () => {
     });
   });
 
-  it('a fill-triggered refresh runs quickly even with a 60 s poll period (debounced, one in flight)', async () => {
+  it('a fill-triggered refresh runs 25 ms later even with a 60 s poll period (debounced: one poll)', async () => {
     rig.venue.control.setPosition('BTCUSDT', '0.05');
-    const p = poller({ pollSec: 60 });
+    const { clock, p } = manualPoller({ pollSec: 60 });
     p.start();
-    await waitFor(async () => ((await amountOf('BTCUSDT')) === '0.05' ? true : null));
-    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    await waitFor(() => p.lastSuccessMs() !== null);
+    expect(await amountOf('BTCUSDT')).toBe('0.05');
     rig.venue.control.setPosition('BTCUSDT', '0.03');
     rig.venue.control.resetRequestCounts();
+    const start = clock.nowMs();
     for (let i = 0; i < 20; i += 1) p.requestRefresh();
-    await waitFor(async () => ((await amountOf('BTCUSDT')) === '0.03' ? true : null), 5000);
-    await sleep(150);
-    // Twenty requests, one poll.
+    // One refresh timer for the twenty requests, beside the 60 s poll.
+    expect(clock.pending()).toEqual([start + 25, start + 60_000]);
+    clock.advance(24);
+    expect(rig.venue.control.requestCounts()).toEqual({});
+    clock.advance(1);
+    await waitFor(async () => (await amountOf('BTCUSDT')) === '0.03');
+    // Twenty requests, one poll, and nothing else is due before the next 60 s poll.
     expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 1 });
+    expect(clock.pending()).toEqual([start + 60_000]);
   });
 
   it('a steady stream of fills costs at most one extra poll per 250 ms, never back-to-back polling', async () => {
-    const p = poller({ pollSec: 60 });
+    const clock = new ManualClock(Date.now());
+    const { client, starts } = notingPollStarts(clock);
+    const p = poller({ pollSec: 60, client, clock, scheduler: clock });
+    const ended = async (): Promise<number> =>
+      (await counter('p33_poll_total', { outcome: 'ok' })) +
+      (await counter('p33_poll_total', { outcome: 'failed' }));
     p.start();
-    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
-    rig.venue.control.resetRequestCounts();
-    const started = Date.now();
-    while (Date.now() - started < 1000) {
-      p.requestRefresh(); // a fill every 5 ms
-      await sleep(5);
+    await waitFor(() => p.lastSuccessMs() !== null);
+    const before = await ended();
+    starts.length = 0;
+    /** Every poll started so far has ended (manual time stands still meanwhile). */
+    const idle = (): Promise<boolean> =>
+      waitFor(async () => {
+        await new Promise((resolve) => setImmediate(resolve)); // a rerun starts here
+        return (await ended()) - before === starts.length;
+      });
+    const started = clock.nowMs();
+    for (let i = 0; i < 200; i += 1) {
+      p.requestRefresh(); // a fill every 5 ms for one second
+      clock.advance(5);
+      await idle();
     }
-    await sleep(300);
-    const elapsed = Date.now() - started;
-    const polls = rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0;
-    expect(polls).toBeGreaterThanOrEqual(2);
-    expect(polls).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 1);
+    clock.advance(300);
+    await idle();
+    // The first refresh 25 ms after the first fill, then one per 250 ms while fills go on.
+    expect(starts.map((at) => at - started)).toEqual([25, 275, 525, 775, 1025]);
   });
 
   it('skips fill-triggered refreshes while the used weight is above half the limit', async () => {
-    const p = poller({ pollSec: 60 });
+    const { clock, p } = manualPoller({ pollSec: 60 });
     p.start();
-    await waitFor(() => Promise.resolve(p.lastSuccessMs() !== null ? true : null));
+    await waitFor(() => p.lastSuccessMs() !== null);
     // Spend real weight on the venue (positionRisk costs 5): over 1 200 in this minute.
     while ((rig.client.usedWeight1m() ?? 0) <= 1200) await rig.client.positionRisk();
     if (new Date().getSeconds() >= 58) return; // the venue's minute window is about to reset
     rig.venue.control.resetRequestCounts();
+    const start = clock.nowMs();
     p.requestRefresh();
-    await sleep(300);
-    expect(rig.venue.control.requestCounts()).toEqual({});
+    // Refused on the spot: no refresh is scheduled (only the 60 s poll is), nothing is sent.
     expect(await counter('p33_poll_total', { outcome: 'refresh_skipped_weight' })).toBe(1);
+    expect(clock.pending()).toEqual([start + 60_000]);
+    clock.advance(300);
+    expect(rig.venue.control.requestCounts()).toEqual({});
   });
 
   it('user-data ACCOUNT_UPDATE rows are written at once with source ws, keeping the REST mark price', async () => {
@@ -372,16 +422,8 @@ describe('snapshot poller', () => {
   });
 
   it('a wrong-typed snapshot key: nothing written for it, named once, counted; the other symbols written', async () => {
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _e, done) {
-          lines.push(chunk.toString('utf8'));
-          done();
-        },
-      }),
-    );
+    const logs = captureLogs('info');
+    const logger = logs.logger;
     await t.redis.set(t.keys.snapshot('ETHUSDT'), 'a string');
     rig.venue.control.setPosition('BTCUSDT', '0.2');
     const p = poller({ logger });
@@ -392,9 +434,7 @@ describe('snapshot poller', () => {
     expect(await counter('p33_snapshot_total', { symbol: 'ETHUSDT', status: 'wrong_type' })).toBe(
       2,
     );
-    expect(lines.filter((l) => l.includes('snapshot key holds another Redis type'))).toHaveLength(
-      1,
-    );
+    expect(logs.matching('snapshot key holds another Redis type')).toHaveLength(1);
     await t.redis.del(t.keys.snapshot('ETHUSDT'));
     expect(await p.pollOnce()).toBe('ok');
     expect(await amountOf('ETHUSDT')).toBe('0');
@@ -409,7 +449,7 @@ describe('snapshot poller', () => {
       keys: t.keys,
       allowlist: ['BTCUSDT', 'ETHUSDT', 'XRPUSDT'],
       refreshSec: 3600,
-      clock: SYSTEM_CLOCK,
+      clock: systemClock,
       metrics,
       logger: silentLogger(),
     });
@@ -435,7 +475,7 @@ describe('snapshot poller', () => {
       keys: t.keys,
       allowlist: ['BTCUSDT', 'XRPUSDT'],
       refreshSec: 3600,
-      clock: SYSTEM_CLOCK,
+      clock: systemClock,
       metrics,
       logger: silentLogger(),
     });
@@ -448,35 +488,30 @@ describe('snapshot poller', () => {
     expect(await lots.refresh()).toBe(false);
   });
 
-  it('lot sizes lost by Redis (restart empty, deleted key) come back within seconds, without an exchange call', async () => {
+  it('lot sizes lost by Redis (restart empty, deleted key) come back at the next re-write (5 s), without an exchange call', async () => {
+    const clock = new ManualClock(Date.now());
     const lots = new LotSizeRefresher({
       client: rig.client,
       redis: t.redis,
       keys: t.keys,
       allowlist: ['BTCUSDT', 'ETHUSDT'],
       refreshSec: 3600,
-      clock: SYSTEM_CLOCK,
+      clock,
+      scheduler: clock,
       metrics,
       logger: silentLogger(),
-      rewriteMs: 50,
     });
+    const lotKeys = [t.keys.symbolLotSize('BTCUSDT'), t.keys.symbolLotSize('ETHUSDT')];
     lots.start();
     try {
-      await waitFor(async () =>
-        (await t.redis.exists(t.keys.symbolLotSize('ETHUSDT'))) === 1 ? true : null,
-      );
+      clock.advance(0); // the start refresh
+      await waitFor(async () => (await t.redis.exists(...lotKeys)) === 2);
       rig.venue.control.resetRequestCounts();
-      await t.redis.del(t.keys.symbolLotSize('BTCUSDT'), t.keys.symbolLotSize('ETHUSDT'));
-      await waitFor(
-        async () =>
-          (await t.redis.exists(
-            t.keys.symbolLotSize('BTCUSDT'),
-            t.keys.symbolLotSize('ETHUSDT'),
-          )) === 2
-            ? true
-            : null,
-        5000,
-      );
+      await t.redis.del(...lotKeys);
+      clock.advance(4999);
+      expect(await t.redis.exists(...lotKeys)).toBe(0);
+      clock.advance(1); // the re-write tick
+      await waitFor(async () => (await t.redis.exists(...lotKeys)) === 2);
       expect(
         decodeLotSize(await t.redis.hgetall(t.keys.symbolLotSize('BTCUSDT')))?.stepSize.toFixed(),
       ).toBe('0.001');
