@@ -10,18 +10,17 @@ import { createBrainMetrics, type BrainMetrics } from '../../src/brain/metrics.j
 import { silentLogger } from '../../src/observability/logger.js';
 import { ensureGroup, readGroup } from '../../src/brain/stream-group.js';
 import {
-  SYSTEM_CLOCK,
   TEST_RULES,
   addPlan,
   pendingCount,
   planFields,
   seedHealthy,
-  sleep,
-  waitFor,
   waitForPermit,
   writeLedger,
   writeSnapshot,
 } from './helpers.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestRedis;
 let reader: Redis;
@@ -38,7 +37,7 @@ function evaluator(overrides: Partial<PlanEvaluatorOptions> = {}): PlanEvaluator
     rules: TEST_RULES,
     permitTtlSec: 60,
     planSeenTtlSec: 3600,
-    clock: SYSTEM_CLOCK,
+    clock: systemClock,
     metrics,
     logger: silentLogger(),
     blockMs: 100,
@@ -328,7 +327,7 @@ describe('plan evaluator — exactly one permit per plan id', () => {
 
   it('1 000 plans added in a burst get exactly 1 000 permits', async () => {
     await seedHealthy(t.redis, t.keys, 'BTCUSDT', '0.038');
-    start(evaluator());
+    const e = start(evaluator());
     const pipeline = t.redis.pipeline();
     for (let i = 0; i < 1000; i += 1)
       pipeline.xadd(t.keys.applyPlanStream, '*', ...planFields(`burst-${i}`, 'BTCUSDT'));
@@ -348,7 +347,8 @@ describe('plan evaluator — exactly one permit per plan id', () => {
     );
     expect(permits.filter((p) => p.allow)).toHaveLength(1000);
     expect(new Set(permits.map((p) => p.plan_id)).size).toBe(1000);
-    await sleep(200);
+    // Stopped (the batch in hand finished): nothing more can be counted; exactly 1 000.
+    await e.stop();
     expect(await counter('p33_permit_total', { symbol: 'BTCUSDT', decision: 'allow' })).toBe(1000);
     expect(await pendingCount(t.redis, t.keys.applyPlanStream, PLAN_GROUP)).toBe(0);
   });
