@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { fieldsToRecord } from '../domain/apply-result.js';
+import { isReplyErrorKind } from '../redis/scripts/reply-errors.js';
 
 export interface StreamEntry {
   id: string;
@@ -21,12 +22,12 @@ export async function ensureGroup(
   try {
     await redis.xgroup('CREATE', stream, group, startId, 'MKSTREAM');
   } catch (error) {
-    if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+    if (!isReplyErrorKind(error, 'BUSYGROUP')) throw error;
   }
 }
 
 export function isNoGroup(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOGROUP');
+  return isReplyErrorKind(error, 'NOGROUP');
 }
 
 function toEntries(raw: unknown): StreamEntry[] {

@@ -26,6 +26,7 @@ import {
   reconcileStateFrom,
   snapshotFrom,
 } from './symbol-state-parts.js';
+import { isReplyErrorKind } from './scripts/reply-errors.js';
 
 export * from './symbol-state-parts.js';
 
@@ -144,7 +145,7 @@ function value(reply: PipelineReply | undefined): unknown {
   if (reply === undefined) throw new Error('pipeline returned fewer replies than commands');
   const [error, result] = reply;
   if (error === null) return result;
-  if (error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
+  if (isReplyErrorKind(error, 'WRONGTYPE')) return WRONG_TYPE;
   if (/^ERR unknown command/i.test(error.message)) return UNKNOWN_COMMAND;
   throw error;
 }

@@ -11,6 +11,7 @@ import {
   decodeSymbolStates,
 } from '../redis/symbol-state.js';
 import { type DeskRow, type HeartbeatView, deskRow, heartbeatView } from './desk-rows.js';
+import { isReplyErrorKind } from '../redis/scripts/reply-errors.js';
 
 export interface DeskRead {
   read_ms: number;
@@ -22,7 +23,7 @@ function heartbeat(reply: PipelineReply | undefined): HeartbeatView {
   if (reply === undefined) throw new Error('pipeline returned fewer replies than commands');
   const [error, value] = reply;
   if (error !== null) {
-    if (error.message.startsWith('WRONGTYPE')) {
+    if (isReplyErrorKind(error, 'WRONGTYPE')) {
       return { present: true, ts_ms: null, facts: {}, problem: 'not a string' };
     }
     throw error;

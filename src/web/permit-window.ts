@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { parsePlan } from '../domain/plan.js';
 import { streamIdMs } from '../domain/identifiers.js';
 import type { Keys } from '../redis/keys.js';
+import { isReplyErrorKind } from '../redis/scripts/reply-errors.js';
 
 export type PlanDecision =
   | { kind: 'allow' }
@@ -136,7 +137,7 @@ export async function readRecentPlans(
     const replies = (await pipeline.exec()) ?? [];
     execute.forEach((plan, i) => {
       const [error, marker] = replies[i] ?? [new Error('no reply'), null];
-      if (error !== null && !error.message.startsWith('WRONGTYPE')) throw error;
+      if (error !== null && !isReplyErrorKind(error, 'WRONGTYPE')) throw error;
       plan.decision = decodePlanMarker(typeof marker === 'string' ? marker : null, plan.entry_id);
     });
   }

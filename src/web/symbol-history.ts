@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { type EventRecord, recentEvents } from '../redis/event-stream.js';
 import type { Keys } from '../redis/keys.js';
 import { type PlanRecord, readRecentPlans } from './permit-window.js';
+import { isReplyErrorKind } from '../redis/scripts/reply-errors.js';
 
 export const HISTORY_EVENTS = 30;
 export const HISTORY_PLANS = 20;
@@ -60,7 +61,7 @@ export async function readSymbolHistory(
   const replies = plans.length === 0 ? [] : ((await pipeline.exec()) ?? []);
   const permits = plans.map((plan, i): PermitView => {
     const [error, value] = replies[i] ?? [null, null];
-    if (error !== null && !error.message.startsWith('WRONGTYPE')) throw error;
+    if (error !== null && !isReplyErrorKind(error, 'WRONGTYPE')) throw error;
     const raw = typeof value === 'string' ? value : null;
     const fields = raw === null ? null : permitFields(raw);
     return { ...plan, permit: fields, permit_raw: raw !== null && fields === null ? raw : null };

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { fieldsToRecord } from '../../domain/apply-result.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { isReplyErrorKind } from '../../redis/scripts/reply-errors.js';
 
 export interface PlanEntry {
   id: string;
@@ -42,7 +43,7 @@ export class PlanReader {
     try {
       await redis.xgroup('CREATE', stream, group, '$', 'MKSTREAM');
     } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+      if (!isReplyErrorKind(error, 'BUSYGROUP')) throw error;
     }
     this.#running = true;
     this.#loop = this.#run();

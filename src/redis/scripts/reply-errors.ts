@@ -7,16 +7,18 @@
  * - `NOSCRIPT`  — the script cache was flushed (the script layer re-sends; seen only if
  *                 a caller bypasses it)
  * - `READONLY`  — we are connected to a replica (a Sentinel failover happened)
+ * - `NOGROUP`   — a consumer group is gone (the stream was deleted or Redis restarted empty)
  */
 import { PosguardError, type ErrorCode } from '../../errors.js';
 
-export type ReplyErrorKind = 'WRONGTYPE' | 'BUSYGROUP' | 'NOSCRIPT' | 'READONLY';
+export type ReplyErrorKind = 'WRONGTYPE' | 'BUSYGROUP' | 'NOSCRIPT' | 'READONLY' | 'NOGROUP';
 
 const CODES: Record<ReplyErrorKind, ErrorCode> = {
   WRONGTYPE: 'REDIS_WRONGTYPE',
   BUSYGROUP: 'REDIS_BUSYGROUP',
   NOSCRIPT: 'REDIS_NOSCRIPT',
   READONLY: 'REDIS_READONLY',
+  NOGROUP: 'REDIS_NOGROUP',
 };
 
 export class RedisReplyError extends PosguardError {
@@ -32,7 +34,7 @@ export class RedisReplyError extends PosguardError {
 /** The kind of a Redis error reply (also when raised inside a script), or null. */
 export function replyErrorKind(error: unknown): ReplyErrorKind | null {
   if (!(error instanceof Error)) return null;
-  const match = /\b(WRONGTYPE|BUSYGROUP|NOSCRIPT|READONLY)\b/.exec(error.message);
+  const match = /\b(WRONGTYPE|BUSYGROUP|NOSCRIPT|READONLY|NOGROUP)\b/.exec(error.message);
   return (match?.[1] as ReplyErrorKind | undefined) ?? null;
 }
 
