@@ -12,7 +12,11 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { Redis } from 'ioredis';
-import { addPlan, waitFor, waitForPermit, writeLedger, sleep } from './helpers.js';
+import { PLAN_GROUP } from '../../src/brain/plan-evaluator.js';
+import { RESULT_GROUP } from '../../src/brain/ledger-updater.js';
+import { groupNames } from '../helpers/reliability-brain.js';
+import { waitFor } from '../helpers/wait.js';
+import { addPlan, waitForPermit, writeLedger } from './helpers.js';
 
 let t: TestRedis;
 let rig: Rig;
@@ -65,9 +69,16 @@ async function metricsText(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${service!.httpPort}/metrics`)).text();
 }
 
+/** The sum of a metric's series whose labels include `labels`. */
+async function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = await service!.metrics.registry.getSingleMetric(name)?.get();
+  return (metric?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
 async function pollsOk(): Promise<number> {
-  const metric = await service!.metrics.registry.getSingleMetric('p33_poll_total')?.get();
-  return metric?.values.find((v) => v.labels.outcome === 'ok')?.value ?? 0;
+  return metricSum('p33_poll_total', { outcome: 'ok' });
 }
 
 beforeEach(async () => {
@@ -207,7 +218,7 @@ describe('brain service', () => {
     await waitFor(() =>
       Promise.resolve(rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ? true : null),
     );
-    await sleep(50);
+    // Polls never overlap: while this one is held, no poll can complete.
     const inFlightSince = await pollsOk();
     for (let i = 0; i < 20; i += 1) await addPlan(t.redis, t.keys, `fast-${i}`, 'BTCUSDT');
     for (let i = 0; i < 20; i += 1)
@@ -274,7 +285,19 @@ describe('brain service', () => {
 
   it('starts without reporting a Redis outage that did not happen', async () => {
     await start();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Every component has done its first round against Redis: both groups, a poll, a beat.
+    await waitFor(async () => {
+      const [plans, results] = await Promise.all([
+        groupNames(t.redis, t.keys.applyPlanStream),
+        groupNames(t.redis, t.keys.applyResultStream),
+      ]);
+      return (
+        plans.includes(PLAN_GROUP) &&
+        results.includes(RESULT_GROUP) &&
+        (await pollsOk()) >= 1 &&
+        (await t.redis.exists(t.keys.brainHeartbeat)) === 1
+      );
+    });
     const errors = logs.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
     expect(errors.filter((l) => /redis|writeable|stream consumer|heartbeat/i.test(l))).toEqual([]);
   });
@@ -305,8 +328,14 @@ describe('brain service', () => {
     await waitFor(async () =>
       (await t.redis.hget(t.keys.ledger('BTCUSDT'), 'ledger_amt')) === '0.037' ? true : null,
     );
-    await sleep(1100); // one age-gauge tick
-    const text = await metricsText();
+    // The gauges read Redis at the scrape.
+    const text = await waitFor(
+      async () => {
+        const scraped = await metricsText();
+        return scraped.includes('p33_ledger_amt{symbol="BTCUSDT"} 0.037') && scraped;
+      },
+      { everyMs: 100 },
+    );
     for (const name of [
       'p33_snapshot_total{symbol="BTCUSDT",status="ok"}',
       'p33_ledger_update_total{symbol="BTCUSDT"}',
@@ -341,7 +370,7 @@ describe('brain service', () => {
         (rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0) >= 2 ? true : null,
       ),
     );
-    await sleep(300); // ...and answered.
+    await waitFor(async () => (await metricSum('p33_poll_total')) >= 2); // ...and answered.
     rig.venue.control.setPosition('BTCUSDT', '-0.7');
     await waitFor(async () => ((await snapshotAmount('BTCUSDT')) === '-0.7' ? true : null), 5000);
     expect(await t.redis.hget(t.keys.snapshot('BTCUSDT'), 'source')).toBe('ws');
@@ -358,13 +387,31 @@ describe('brain service', () => {
     expect(await snapshotAmount('BTCUSDT')).toBe('-0.7');
   });
 
-  it('stops gracefully: after stop() plans are no longer answered', async () => {
+  it('stops gracefully: after stop() plans are no longer read nor answered', async () => {
     await heartbeatFromReconcile();
     await start();
+    await waitFor(async () =>
+      (await groupNames(t.redis, t.keys.applyPlanStream)).includes(PLAN_GROUP),
+    );
     await service!.stop();
     service = null;
     await addPlan(t.redis, t.keys, 'late', 'BTCUSDT');
-    await sleep(300);
+    // A reader still blocked in the group would have been handed the plan by the XADD; the
+    // plan is still undelivered, so another reader of the group gets it.
+    const read = (await t.redis.xreadgroup(
+      'GROUP',
+      PLAN_GROUP,
+      'probe',
+      'COUNT',
+      10,
+      'STREAMS',
+      t.keys.applyPlanStream,
+      '>',
+    )) as [string, [string, string[]][]][] | null;
+    const planIds = (read?.[0]?.[1] ?? []).map(
+      ([, fields]) => fields[fields.indexOf('plan_id') + 1],
+    );
+    expect(planIds).toEqual(['late']);
     expect(await t.redis.get(t.keys.permitP33('late'))).toBeNull();
   });
 });
@@ -395,8 +442,11 @@ describe('brain service — Redis outage', () => {
     await addPlan(direct, keys, 'before', 'BTCUSDT');
     expect(await waitForPermit(direct, keys, 'before')).toMatchObject({ allow: true });
 
+    const errorsBefore = await metricSum('p33_loop_errors_total');
     await server.kill();
-    await sleep(1500);
+    // The outage is seen and lasts several failed rounds before Redis comes back.
+    await waitFor(() => logs.some((l) => l.includes('redis unreachable')));
+    await waitFor(async () => (await metricSum('p33_loop_errors_total')) >= errorsBefore + 5);
     await server.restart();
     const restartedAt = Date.now();
     await waitFor(async () => ((await direct.ping().catch(() => null)) === 'PONG' ? true : null));
