@@ -12,6 +12,7 @@ import { ensureGroup, readGroup, type StreamEntry } from '../../src/brain/stream
 import { silentLogger } from '../../src/observability/logger.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { SYSTEM_CLOCK, TEST_RULES, seedHealthy } from './helpers.js';
+import { assertProperty } from '../helpers/property.js';
 
 let t: TestRedis;
 beforeAll(() => {
@@ -29,7 +30,7 @@ const entryArb = fc.record({
 describe('exactly one permit per EXECUTE plan id', () => {
   it('holds over arbitrary entry mixes, batch splits and redeliveries', async () => {
     let run = 0;
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(
         fc.array(entryArb, { minLength: 1, maxLength: 25 }),
         fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 10 }),

@@ -18,6 +18,7 @@ import {
   type SummaryInput,
   evaluateSummary,
 } from '../../src/dev/demo/summary.js';
+import { assertProperty } from '../helpers/property.js';
 
 const d = (v: string): InstanceType<typeof Decimal> => new Decimal(v);
 
@@ -125,7 +126,7 @@ describe('order audit', () => {
   });
 
   it('never flags a close that is a floor-to-step fraction of the position (property)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.integer({ min: 1, max: 1_000_000 }),
         fc.integer({ min: 1, max: 100 }),

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SILENCE_GRACE_MS, UserStreamWatchdog } from '../../src/exchange/stream-watchdog.js';
+import { assertProperty } from '../helpers/property.js';
 
 const change = (
   symbol: string,
@@ -86,7 +87,7 @@ describe('user-stream watchdog', () => {
   });
 
   it('never declares silence while every change REST shows was pushed (property)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(
           fc.record({

@@ -6,6 +6,7 @@ import { parseStreamMessage } from '../../src/exchange/user-data-schemas.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { type Rig, sleep, startRig } from './helpers.js';
 import { waitFor as waitUntil } from '../helpers/wait.js';
+import { assertProperty } from '../helpers/property.js';
 
 let rig: Rig | null = null;
 let stream: UserDataStream | null = null;
@@ -152,7 +153,7 @@ describe('user-data stream messages', () => {
   });
 
   it('never throws on arbitrary input', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.oneof(
           fc.string(),

@@ -4,6 +4,7 @@ import { Decimal, formatAmount } from '../../src/domain/amount.js';
 import { hmacSha256Hex } from '../../src/exchange/signing.js';
 import { type Venue, startVenue, syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { API_KEY, API_SECRET, type Rig, rejectionOf, sleep, startRig } from './helpers.js';
+import { assertProperty } from '../helpers/property.js';
 
 let venue: Venue | null = null;
 let rig: Rig | null = null;
@@ -166,7 +167,7 @@ describe('simulated venue', () => {
   it('reduce-only orders never cross zero and the order log accounts for every fill', async () => {
     rig = await startRig({ symbols: ['BTCUSDT'] });
     const r = rig;
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(
         fc.integer({ min: -50, max: 50 }),
         fc.array(

@@ -12,6 +12,7 @@ import { createRedis } from '../../src/redis/connection.js';
 import type { Scheduler } from '../../src/runtime/clock.js';
 import { ManualClock } from '../helpers/manual-time.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { assertProperty } from '../helpers/property.js';
 
 const GRANTED = JSON.stringify({ granted: true });
 const allow = (qty: string | number): string =>
@@ -371,7 +372,7 @@ describe("gate_consume.lua and the brain's permit codec agree", () => {
         '"1e18"',
       ),
     );
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(qty, async (q) => {
         const id = nextPlan();
         const json = `{"plan_id":"${id}","symbol":"BTCUSDT","allow":true,"safe_close_qty":${q}}`;

@@ -19,6 +19,7 @@ import {
 } from '../../src/reconcile/read.js';
 import { loadPeerShapes } from '../helpers/peer-shapes.js';
 import { T0, ledgerFields, snapshotFields } from './fixtures.js';
+import { assertProperty } from '../helpers/property.js';
 
 const SHAPES = loadPeerShapes();
 
@@ -99,7 +100,7 @@ describe('read projection ≡ whole hash', () => {
     it(`${c.name}: decoding the projection equals decoding the whole hash`, () => {
       for (const sample of c.samples)
         expect(c.decode(projection(sample, c.names))).toEqual(c.decode(sample));
-      fc.assert(
+      assertProperty(
         fc.property(hashes(c.names), (hash) => {
           expect(c.decode(projection(hash, c.names))).toEqual(c.decode(hash));
         }),
@@ -114,7 +115,7 @@ describe('read projection ≡ whole hash', () => {
         expect(outside, `${c.name} codec read unlisted fields`).toEqual([]);
       };
       for (const sample of c.samples) check(sample);
-      fc.assert(fc.property(hashes(c.names), check), { numRuns: 500 });
+      assertProperty(fc.property(hashes(c.names), check), { numRuns: 500 });
     });
   }
 

@@ -23,6 +23,7 @@ import { parsePlan } from '../../src/domain/plan.js';
 import { decodeSnapshot } from '../../src/domain/snapshot.js';
 import { isPlanId, isSymbol } from '../../src/domain/identifiers.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { assertProperty } from '../helpers/property.js';
 
 const RUNS = 3000;
 const NOW = 1_760_000_000_000;
@@ -165,7 +166,7 @@ const stepsJson = fc.oneof(
 const counts = { cases: 0 };
 
 function run<T>(arb: fc.Arbitrary<T>, check: (value: T) => void): void {
-  fc.assert(
+  assertProperty(
     fc.property(arb, (value) => {
       counts.cases += 1;
       check(value);

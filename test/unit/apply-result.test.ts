@@ -5,6 +5,7 @@ import { parseApplyResult, snapToLotStep } from '../../src/domain/apply-result.j
 import { decodeLedger, encodeLedger } from '../../src/domain/ledger.js';
 import { fillWrite } from '../../src/domain/ledger-fill.js';
 import { expectationOf, loadPeerShapes } from '../helpers/peer-shapes.js';
+import { assertProperty } from '../helpers/property.js';
 
 function fill(fields: Record<string, string>, id = '1735680000000-0') {
   const parsed = parseApplyResult(id, fields);
@@ -115,7 +116,7 @@ describe('apply.result parser (LESSONS #2)', () => {
       'details',
       'close_qty',
     );
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.dictionary(
           key,

@@ -20,6 +20,7 @@ import {
   ledgerRead,
   snapshotRead,
 } from '../reconcile/fixtures.js';
+import { assertProperty } from '../helpers/property.js';
 
 const STATUSES = ['OK', 'DRIFT', 'HOLD', 'REPAIRED', 'MANUAL_REQUIRED'];
 const steps = (n: number): string => new Decimal(n).mul(BTC_LOT.stepSize).toFixed();
@@ -87,7 +88,7 @@ const scenario = fc
 
 describe('decide — properties', () => {
   it('never repairs a side mismatch', () => {
-    fc.assert(
+    assertProperty(
       fc.property(scenario, ({ input, s }) => {
         const d = decide(input);
         if (
@@ -103,7 +104,7 @@ describe('decide — properties', () => {
   });
 
   it('never repairs without evidence', () => {
-    fc.assert(
+    assertProperty(
       fc.property(scenario, ({ input }) => {
         expect(decide({ ...input, evidence: [] }).action).not.toBe('auto_repair');
       }),
@@ -112,7 +113,7 @@ describe('decide — properties', () => {
   });
 
   it('never repairs when every fill was used before', () => {
-    fc.assert(
+    assertProperty(
       fc.property(scenario, ({ input }) => {
         const used = new Set(input.evidence.map((f) => f.entryId));
         expect(decide({ ...input, usedEvidence: used }).action).not.toBe('auto_repair');
@@ -122,7 +123,7 @@ describe('decide — properties', () => {
   });
 
   it('never repairs from a stale, future or missing snapshot', () => {
-    fc.assert(
+    assertProperty(
       fc.property(scenario, fc.constantFrom('stale', 'future', 'missing'), ({ input, s }, kind) => {
         const taken =
           kind === 'stale'
@@ -141,7 +142,7 @@ describe('decide — properties', () => {
   });
 
   it('never repairs above the tolerance, and every repair rests on valid evidence', () => {
-    fc.assert(
+    assertProperty(
       fc.property(scenario, ({ input }) => {
         const d = decide(input);
         if (d.action !== 'auto_repair') return;
@@ -233,7 +234,7 @@ describe('decide — properties', () => {
       'order_id',
       'reduceOnly',
     ];
-    fc.assert(
+    assertProperty(
       fc.property(
         hash(snapFields),
         hash(ledgerFieldsList),

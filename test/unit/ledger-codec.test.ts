@@ -9,6 +9,7 @@ import {
 } from '../../src/domain/amount.js';
 import { applyFill, decodeLedger, encodeLedger } from '../../src/domain/ledger.js';
 import { LEDGER_MEANINGS, loadPeerShapes } from '../helpers/peer-shapes.js';
+import { assertProperty } from '../helpers/property.js';
 
 const eps = epsilonFor(new Decimal('0.001'));
 
@@ -130,7 +131,7 @@ describe('ledger codec (LESSONS #1, #10)', () => {
   });
 
   it('round-trips any amount through encode/decode, sign included', () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.integer({ min: -1e9, max: 1e9 }), fc.nat({ max: 1000 }), (units, version) => {
         const amount = new Decimal(units).div(1000);
         const fields = encodeLedger({
@@ -147,7 +148,7 @@ describe('ledger codec (LESSONS #1, #10)', () => {
   });
 
   it('never lets a reduce-only fill cross zero or grow the position', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.integer({ min: -1e6, max: 1e6 }),
         fc.integer({ min: -1e6, max: 1e6 }),
@@ -235,7 +236,7 @@ describe('legacy amounts and the side written with them', () => {
 describe('after a posguard write, no stale legacy field contradicts the new amount', () => {
   it('every fixture hash overwritten by encodeLedger reads the written amount, through any field shape', () => {
     const stale = SHAPES.ledger.map((r) => r.fields ?? {});
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.constantFrom(...stale),
         fc.integer({ min: -1e6, max: 1e6 }),

@@ -12,6 +12,7 @@ import { type RuleInputs, evaluatePlan } from '../../src/domain/permit-rules.js'
 import { encodePermit, decodePermit } from '../../src/domain/permit.js';
 import { decodeSnapshot } from '../../src/domain/snapshot.js';
 import { NOW_MS, RULES, healthy, lot, plan, snapshot, ledger } from '../brain/fixtures.js';
+import { assertProperty } from '../helpers/property.js';
 
 const STEPS = ['1', '0.1', '0.01', '0.001', '0.0001', '0.00001', '0.5', '0.025'];
 const ACTIONS = ['FULL_CLOSE', 'CLOSE_PARTIAL_75', 'PARTIAL_50', 'CLOSE_PARTIAL_25', 'UNKNOWN'];
@@ -26,7 +27,7 @@ const decimalText = fc
 describe('permit rule properties', () => {
   it('safe_close_qty is a multiple of the step, ≤ |position|, ≥ min qty — or the plan is denied', () => {
     let allowed = 0;
-    fc.assert(
+    assertProperty(
       fc.property(
         decimalText,
         fc.constantFrom(...STEPS),
@@ -99,7 +100,7 @@ describe('permit rule properties', () => {
       ),
       text,
     );
-    fc.assert(
+    assertProperty(
       fc.property(
         planFields,
         hash,

@@ -9,6 +9,7 @@ import {
   jsonWithDecimals,
 } from '../../src/domain/permit.js';
 import { NOW_MS, healthy, snapshot } from '../brain/fixtures.js';
+import { assertProperty } from '../helpers/property.js';
 
 const ID = { planId: 'plan-1', symbol: 'BTCUSDT', nowMs: NOW_MS };
 
@@ -120,7 +121,7 @@ describe('permit JSON', () => {
   });
 
   it('is total on arbitrary strings and JSON values', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.oneof(
           fc.string(),

@@ -4,6 +4,7 @@ import { ACTION_FRACTIONS, parsePlan } from '../../src/domain/plan.js';
 import { evaluatePlan } from '../../src/domain/permit-rules.js';
 import { NOW_MS, healthy, ledger, snapshot } from '../brain/fixtures.js';
 import { PLAN_PERMITS, PLAN_POSITIONS, fieldsAt, loadPeerShapes } from '../helpers/peer-shapes.js';
+import { assertProperty } from '../helpers/property.js';
 
 const ID = '1737672000000-0';
 
@@ -104,7 +105,7 @@ describe('plan codec', () => {
   });
 
   it('is total on arbitrary fields', () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.dictionary(
           fc.constantFrom(
