@@ -9,7 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import { applyFillArgs, applyFillScript } from '../../src/brain/apply-fill-script.js';
+import { brainApplyFill } from '../../src/redis/scripts/brain-apply-fill.js';
+import { runScript } from '../../src/redis/scripts/script.js';
 import { LedgerUpdater, RESULT_GROUP } from '../../src/brain/ledger-updater.js';
 import { createBrainMetrics } from '../../src/brain/metrics.js';
 import { Decimal, type Amount, DEFAULT_EPSILON } from '../../src/domain/amount.js';
@@ -138,7 +139,6 @@ async function bareRate(
   await seedSymbols(ctx.admin, keys, symbols, { nowMs: Date.now(), ledgerFor: () => INITIAL });
   await ctx.admin.xgroup('CREATE', keys.applyResultStream, 'bare', '$', 'MKSTREAM');
   await addFills(ctx.admin, keys, symbols, count);
-  await applyFillScript.ensureLoaded(ctx.admin);
   const t0 = performance.now();
   let done = 0;
   while (done < count) {
@@ -158,17 +158,16 @@ async function bareRate(
         ctx.admin.hgetall(keys.ledger(symbol)),
         ctx.admin.hgetall(keys.symbolLotSize(symbol)),
       ]);
-      const call = applyFillArgs(
+      await runScript(ctx.admin, brainApplyFill, {
         keys,
-        {
-          symbol,
-          entryId: id,
-          expectedVersion: ledger.version ?? '',
-          fields: { ledger_amt: '1', version: String(Number(ledger.version ?? 0) + 1) },
-        },
-        { group: 'bare', ledgerTtlMs: 86_400_000, markerTtlMs: 600_000 },
-      );
-      await applyFillScript.run(ctx.admin, call.keys, call.args);
+        symbol,
+        entryId: id,
+        expectedVersion: ledger.version ?? '',
+        fields: { ledger_amt: '1', version: String(Number(ledger.version ?? 0) + 1) },
+        group: 'bare',
+        ledgerTtlMs: 86_400_000,
+        markerTtlMs: 600_000,
+      });
       done += 1;
     }
   }

@@ -27,7 +27,8 @@ import type { Clock } from '../domain/time.js';
 import type { Scheduler } from '../runtime/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
-import { type ApplyFillSettings, runApplyFill } from './apply-fill-script.js';
+import { type ApplyFillSettings, brainApplyFill } from '../redis/scripts/brain-apply-fill.js';
+import { runScript } from '../redis/scripts/script.js';
 import { type ConsumerTuning, GroupConsumer } from './group-consumer.js';
 import { symbolLabel } from './labels.js';
 import { type FillWrite, fillWrite, orderWrite } from '../domain/ledger-fill.js';
@@ -161,26 +162,23 @@ export class LedgerUpdater {
     if ('problem' in state) return this.unwritable(result, state.problem);
     const read = decodeLedger(state.hash, epsilonFor(state.lot?.stepSize));
     const { write, fill } = this.computeWrite(read, result, state.lot);
-    const reply = await runApplyFill(
-      redis,
+    const reply = await runScript(redis, brainApplyFill, {
       keys,
-      {
-        symbol: result.symbol,
-        entryId: result.entryId,
-        expectedVersion: read.rawVersion,
-        fields: write.fields,
-        mode: fill === null ? 'order' : 'fill',
-        orderId: result.orderId,
-      },
-      this.settings,
-    );
-    if (typeof reply === 'object')
-      return this.unwritable(result, `${reply.key} holds another Redis type (${reply.wrongType})`);
-    if (reply === 'duplicate' || reply === 'conflict') return reply;
-    if (reply === 'order_accounted') return this.alreadyRepaired(result);
+      symbol: result.symbol,
+      entryId: result.entryId,
+      expectedVersion: read.rawVersion,
+      fields: write.fields,
+      mode: fill === null ? 'order' : 'fill',
+      orderId: result.orderId,
+      ...this.settings,
+    });
+    if (reply.status === 'wrong_type')
+      return this.unwritable(result, `${reply.key} holds another Redis type (${reply.found})`);
+    if (reply.status === 'duplicate' || reply.status === 'conflict') return reply.status;
+    if (reply.status === 'order_accounted') return this.alreadyRepaired(result);
     if (fill === null) this.logOrder(result as UnconfirmedOrder, read);
     else this.logFill(fill, write, read);
-    return reply;
+    return reply.status;
   }
 
   private computeWrite(

@@ -7,31 +7,37 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { buildKeys } from '../../src/redis/keys.js';
-import {
-  applyFillArgs,
-  decodeApplyFillReply,
-  runApplyFill,
-} from '../../src/brain/apply-fill-script.js';
+import { brainApplyFill } from '../../src/redis/scripts/brain-apply-fill.js';
+import { decodeReply, runScript } from '../../src/redis/scripts/script.js';
 import { ensureGroup, readGroup } from '../../src/brain/stream-group.js';
 
 const SETTINGS = { group: 'g', ledgerTtlMs: 86_400_000, markerTtlMs: 3_600_000 };
 
 describe('order marker in the arguments (no Redis)', () => {
   const keys = buildKeys('q');
-  const base = { symbol: 'BTCUSDT', entryId: '5-1', expectedVersion: '', fields: {} };
+  const base = {
+    keys,
+    symbol: 'BTCUSDT',
+    entryId: '5-1',
+    expectedVersion: '',
+    fields: {},
+    ...SETTINGS,
+  };
 
   it('a fill with a key-safe order id passes its order-accounted marker as KEYS[4]', () => {
-    const call = applyFillArgs(keys, { ...base, orderId: '11986721004' }, SETTINGS);
+    const call = brainApplyFill.encode({ ...base, orderId: '11986721004' });
     expect(call.keys).toEqual([
       'q:position:ledger:BTCUSDT',
       'q:posguard:result:applied:5-1',
       'q:stream:apply.result',
       'q:posguard:order:accounted:BTCUSDT:11986721004',
     ]);
-    expect(decodeApplyFillReply('order_accounted')).toBe('order_accounted');
-    expect(decodeApplyFillReply('wrong_type:order', call.keys)).toEqual({
-      wrongType: 'order',
+    const decode = (reply: unknown) => decodeReply(brainApplyFill, JSON.stringify(reply));
+    expect(decode({ status: 'order_accounted' })).toEqual({ status: 'order_accounted' });
+    expect(decode({ status: 'wrong_type', key: call.keys[3], found: 'hash' })).toEqual({
+      status: 'wrong_type',
       key: 'q:posguard:order:accounted:BTCUSDT:11986721004',
+      found: 'hash',
     });
   });
 
@@ -45,13 +51,10 @@ describe('order marker in the arguments (no Redis)', () => {
   });
 
   it('no marker for an unconfirmed order, a fill without an order id, or an id unfit for a key', () => {
-    const order = applyFillArgs(keys, { ...base, orderId: '7', mode: 'order' }, SETTINGS);
+    const order = brainApplyFill.encode({ ...base, orderId: '7', mode: 'order' });
     expect(order.keys).toHaveLength(3);
     for (const orderId of [null, undefined, '', 'a b', 'x*', 'é', '9'.repeat(65)])
-      expect(
-        applyFillArgs(keys, { ...base, orderId }, SETTINGS).keys,
-        String(orderId),
-      ).toHaveLength(3);
+      expect(brainApplyFill.encode({ ...base, orderId }).keys, String(orderId)).toHaveLength(3);
   });
 });
 
@@ -74,19 +77,18 @@ describe('order marker against Redis', () => {
     return Number(((await t.redis.xpending(t.keys.applyResultStream, 'g')) as [number])[0]);
   }
 
-  const fill = (symbol: string, entryId: string, orderId: string) =>
-    runApplyFill(
-      t.redis,
-      t.keys,
-      {
-        symbol,
-        entryId,
-        expectedVersion: '3',
-        fields: { ledger_amt: '0.996', version: '4' },
-        orderId,
-      },
-      SETTINGS,
-    );
+  const fill = async (symbol: string, entryId: string, orderId: string) => {
+    const reply = await runScript(t.redis, brainApplyFill, {
+      keys: t.keys,
+      ...SETTINGS,
+      symbol,
+      entryId,
+      expectedVersion: '3',
+      fields: { ledger_amt: '0.996', version: '4' },
+      orderId,
+    });
+    return reply.status === 'wrong_type' ? reply : reply.status;
+  };
 
   it('order_accounted: the ledger is not written; the entry is marked done and acked; a redelivery is a duplicate', async () => {
     const ledger = t.keys.ledger('BTCUSDT');
@@ -122,7 +124,11 @@ describe('order marker against Redis', () => {
     const marker = t.keys.orderAccounted('BNBUSDT', '77');
     await t.redis.hset(marker, { x: '1' });
     const id = await deliver(['symbol', 'BNBUSDT']);
-    expect(await fill('BNBUSDT', id, '77')).toEqual({ wrongType: 'order', key: marker });
+    expect(await fill('BNBUSDT', id, '77')).toEqual({
+      status: 'wrong_type',
+      key: marker,
+      found: 'hash',
+    });
     expect(await t.redis.hget(ledger, 'ledger_amt')).toBe('0.998');
     expect(await t.redis.exists(t.keys.resultApplied(id))).toBe(0);
     expect(await pending()).toBe(1);

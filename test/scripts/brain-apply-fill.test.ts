@@ -1,50 +1,18 @@
 /**
- * The brain's Lua scripts, tested three ways (STYLE.md): argument encoding without Redis,
- * every status code against real Redis, and after SCRIPT FLUSH (the NOSCRIPT path).
+ * brain_apply_fill against a real Redis: every status (applied, recorded, duplicate,
+ * conflict, wrong_type; order_accounted: test/brain/apply-fill-order-marker.test.ts) and the
+ * NOSCRIPT path (SCRIPT FLUSH) in a single call and inside a pipeline. Encode and decode
+ * without Redis: test/unit/scripts/brain-apply-fill.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
-import { buildKeys } from '../../src/redis/keys.js';
-import {
-  applyFillArgs,
-  decodeApplyFillReply,
-  runApplyFill,
-} from '../../src/brain/apply-fill-script.js';
+import { type ApplyFillArgs, brainApplyFill } from '../../src/redis/scripts/brain-apply-fill.js';
+import { queueScript, runScript, scriptPipeline } from '../../src/redis/scripts/script.js';
 import { ensureGroup, readGroup } from '../../src/brain/stream-group.js';
 
 const FILL_SETTINGS = { group: 'g', ledgerTtlMs: 86_400_000, markerTtlMs: 3_600_000 };
 
-describe('script arguments and replies (no Redis)', () => {
-  const keys = buildKeys('q');
-  it('fill: last_result_id is never passed as a field (the script owns it)', () => {
-    const call = applyFillArgs(
-      keys,
-      {
-        symbol: 'BTCUSDT',
-        entryId: '5-1',
-        expectedVersion: '',
-        fields: { ledger_amt: '1', last_result_id: '9-9' },
-      },
-      FILL_SETTINGS,
-    );
-    expect(call.keys).toEqual([
-      'q:position:ledger:BTCUSDT',
-      'q:posguard:result:applied:5-1',
-      'q:stream:apply.result',
-    ]);
-    expect(call.args).toEqual(['g', '5-1', '', 86_400_000, 3_600_000, 'fill', 'ledger_amt', '1']);
-    expect(decodeApplyFillReply('conflict')).toBe('conflict');
-    expect(decodeApplyFillReply('recorded')).toBe('recorded');
-    expect(decodeApplyFillReply('wrong_type:marker', call.keys)).toEqual({
-      wrongType: 'marker',
-      key: 'q:posguard:result:applied:5-1',
-    });
-    expect(decodeApplyFillReply('wrong_type:other', call.keys)).toBeNull();
-    expect(decodeApplyFillReply(1)).toBeNull();
-  });
-});
-
-describe('script status codes (real Redis)', () => {
+describe('brain_apply_fill (real Redis)', () => {
   let t: TestRedis;
   beforeAll(() => {
     t = openTestRedis('sc');
@@ -62,23 +30,23 @@ describe('script status codes (real Redis)', () => {
     return Number(((await t.redis.xpending(stream, 'g')) as [number])[0]);
   }
 
+  const applyFill = (args: Omit<ApplyFillArgs, 'keys' | keyof typeof FILL_SETTINGS>) =>
+    runScript(t.redis, brainApplyFill, { keys: t.keys, ...FILL_SETTINGS, ...args });
+
   it('fill: applied, duplicate, conflict (nothing written, not acked); last_result_id only moves forward', async () => {
     const stream = t.keys.applyResultStream;
     const ledger = t.keys.ledger('BTCUSDT');
     await t.redis.hset(ledger, { ledger_amt: '1', version: '3', last_result_id: '2000-5' });
     const id = await deliver(stream, ['symbol', 'BTCUSDT']);
-    const call = (entryId: string, expectedVersion: string, amount: string) =>
-      runApplyFill(
-        t.redis,
-        t.keys,
-        {
+    const call = async (entryId: string, expectedVersion: string, amount: string) =>
+      (
+        await applyFill({
           symbol: 'BTCUSDT',
           entryId,
           expectedVersion,
           fields: { ledger_amt: amount, version: String(Number(expectedVersion) + 1) },
-        },
-        FILL_SETTINGS,
-      );
+        })
+      ).status;
 
     expect(await call(id, '2', '0.5')).toBe('conflict');
     expect(await t.redis.hget(ledger, 'ledger_amt')).toBe('1');
@@ -113,18 +81,13 @@ describe('script status codes (real Redis)', () => {
       last_known_amt: '-1',
       last_known_side: 'SHORT',
     });
-    const reply = await runApplyFill(
-      t.redis,
-      t.keys,
-      {
-        symbol: 'ETHUSDT',
-        entryId: id,
-        expectedVersion: '',
-        fields: { ledger_amt: '-0.5', version: '1' },
-      },
-      FILL_SETTINGS,
-    );
-    expect(reply).toBe('applied');
+    const reply = await applyFill({
+      symbol: 'ETHUSDT',
+      entryId: id,
+      expectedVersion: '',
+      fields: { ledger_amt: '-0.5', version: '1' },
+    });
+    expect(reply).toEqual({ status: 'applied' });
     expect(await t.redis.hget(t.keys.ledger('ETHUSDT'), 'ledger_amt')).toBe('-0.5');
   });
 
@@ -133,19 +96,16 @@ describe('script status codes (real Redis)', () => {
     const ledger = t.keys.ledger('SOLUSDT');
     await t.redis.hset(ledger, { ledger_amt: '2', version: '7', last_result_id: '1000-0' });
     const id = await deliver(stream, ['symbol', 'SOLUSDT']);
-    const order = (expectedVersion: string) =>
-      runApplyFill(
-        t.redis,
-        t.keys,
-        {
+    const order = async (expectedVersion: string) =>
+      (
+        await applyFill({
           symbol: 'SOLUSDT',
           entryId: id,
           expectedVersion,
           fields: { last_order_time_ms: '5', version: String(Number(expectedVersion) + 1) },
           mode: 'order',
-        },
-        FILL_SETTINGS,
-      );
+        })
+      ).status;
     expect(await order('6')).toBe('conflict');
     expect(await pending(stream)).toBe(1);
     expect(await order('7')).toBe('recorded');
@@ -167,18 +127,55 @@ describe('script status codes (real Redis)', () => {
     const stream = t.keys.applyResultStream;
     const id = await deliver(stream, ['symbol', 'BNBUSDT']);
     const run = () =>
-      runApplyFill(
-        t.redis,
-        t.keys,
-        { symbol: 'BNBUSDT', entryId: id, expectedVersion: '', fields: { ledger_amt: '1' } },
-        FILL_SETTINGS,
-      );
+      applyFill({
+        symbol: 'BNBUSDT',
+        entryId: id,
+        expectedVersion: '',
+        fields: { ledger_amt: '1' },
+      });
     await t.redis.set(t.keys.ledger('BNBUSDT'), 'not a hash');
-    expect(await run()).toEqual({ wrongType: 'ledger', key: t.keys.ledger('BNBUSDT') });
+    expect(await run()).toEqual({
+      status: 'wrong_type',
+      key: t.keys.ledger('BNBUSDT'),
+      found: 'string',
+    });
     await t.redis.del(t.keys.ledger('BNBUSDT'));
     await t.redis.rpush(t.keys.resultApplied(id), 'x');
-    expect(await run()).toEqual({ wrongType: 'marker', key: t.keys.resultApplied(id) });
+    expect(await run()).toEqual({
+      status: 'wrong_type',
+      key: t.keys.resultApplied(id),
+      found: 'list',
+    });
     expect(await t.redis.exists(t.keys.ledger('BNBUSDT'))).toBe(0);
     expect(await pending(stream)).toBe(1);
+  });
+  it('after SCRIPT FLUSH: a single call and a pipelined call both still run (NOSCRIPT re-sent)', async () => {
+    const stream = t.keys.applyResultStream;
+    const ledger = t.keys.ledger('XRPUSDT');
+    await t.redis.hset(ledger, { ledger_amt: '1', version: '1' });
+    const pendingBefore = await pending(stream);
+    const first = await deliver(stream, ['symbol', 'XRPUSDT']);
+    const second = await deliver(stream, ['symbol', 'XRPUSDT']);
+    const fill = (entryId: string, expectedVersion: string, amount: string) => ({
+      keys: t.keys,
+      ...FILL_SETTINGS,
+      symbol: 'XRPUSDT',
+      entryId,
+      expectedVersion,
+      fields: { ledger_amt: amount, version: String(Number(expectedVersion) + 1) },
+    });
+    await t.redis.script('FLUSH');
+    expect(await runScript(t.redis, brainApplyFill, fill(first, '1', '0.9'))).toEqual({
+      status: 'applied',
+    });
+    await t.redis.script('FLUSH');
+    const pipeline = scriptPipeline(t.redis, [brainApplyFill]);
+    const replies: unknown[] = [];
+    for (const args of [fill(second, '2', '0.8'), fill(first, '3', '0.7')])
+      queueScript(pipeline, brainApplyFill, args, (error, reply) => replies.push(error ?? reply));
+    await pipeline.exec();
+    expect(replies).toEqual([{ status: 'applied' }, { status: 'duplicate' }]);
+    expect(await t.redis.hget(ledger, 'ledger_amt')).toBe('0.8');
+    expect(await pending(stream)).toBe(pendingBefore);
   });
 });
