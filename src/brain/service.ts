@@ -257,6 +257,7 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     keys: w.keys,
     allowlist: w.config.brain.allowlist,
     clock: w.clock,
+    scheduler: w.scheduler,
     metrics: w.metrics,
     logger: w.logger,
   });

@@ -29,6 +29,7 @@ import type { SnapshotRead } from '../domain/snapshot.js';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import { type Scheduler, settleWithin, systemScheduler } from '../runtime/clock.js';
 import { symbolStateProjection } from '../redis/symbol-state.js';
 import { readSymbolStates } from '../redis/symbol-state-reader.js';
 import type { BrainMetrics } from './metrics.js';
@@ -44,6 +45,8 @@ export interface StateGaugesOptions {
   keys: Keys;
   allowlist: readonly string[];
   clock: Clock;
+  /** Times the scrape's wait for the read (default: the system's timers). */
+  scheduler?: Scheduler;
   metrics: BrainMetrics;
   logger: Logger;
 }
@@ -84,12 +87,7 @@ export class StateGauges {
       });
     }
     if (this.reading !== null) {
-      let timer: NodeJS.Timeout | undefined;
-      const waited = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, READ_WAIT_MS);
-      });
-      await Promise.race([this.reading, waited]);
-      clearTimeout(timer);
+      await settleWithin(this.options.scheduler ?? systemScheduler, this.reading, READ_WAIT_MS);
     }
     this.showAges();
   }

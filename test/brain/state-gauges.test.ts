@@ -4,10 +4,13 @@
  * the web page decode it, so `p33_ledger_amt` never says "no valid ledger" for a ledger the
  * rules accept.
  */
+import { createServer, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBrainMetrics, type BrainMetrics } from '../../src/brain/metrics.js';
-import { StateGauges } from '../../src/brain/state-gauges.js';
+import { READ_WAIT_MS, StateGauges } from '../../src/brain/state-gauges.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { ManualClock } from '../helpers/manual-time.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let t: TestRedis;
@@ -52,5 +55,39 @@ describe('state gauges (real Redis)', () => {
       XRPUSDT: Infinity,
     });
     expect((await metrics.loopErrorsTotal.get()).values).toEqual([]);
+  });
+
+  it('a read Redis does not answer holds the scrape READ_WAIT_MS of the injected clock, no longer', async () => {
+    const sockets: Socket[] = [];
+    const server: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    // Accepts the connection and never answers: a stalled Redis.
+    const stalled = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    stalled.on('error', () => undefined);
+    try {
+      const clock = new ManualClock(NOW);
+      const gauges = new StateGauges({
+        redis: stalled,
+        keys: t.keys,
+        allowlist: ['BTCUSDT'],
+        clock,
+        scheduler: clock,
+        metrics,
+        logger: silentLogger(),
+      });
+      const scrape = gauges.refresh();
+      expect(clock.pending()).toEqual([NOW + READ_WAIT_MS]);
+      clock.advance(READ_WAIT_MS);
+      await scrape;
+      // The scrape shows what is known (nothing yet: +Inf) while the read still hangs.
+      expect(await gauge('snapshotAgeSec')).toEqual({ BTCUSDT: Infinity });
+      expect(clock.pending()).toEqual([]);
+    } finally {
+      stalled.disconnect();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
