@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatAmount } from '../../src/domain/amount.js';
 import { ExchangeError } from '../../src/exchange/types.js';
-import { API_KEY, API_SECRET, type Rig, rejectionOf, sleep, startRig } from './helpers.js';
+import { ManualClock } from '../helpers/manual-time.js';
+import { API_KEY, API_SECRET, type Rig, rejectionOf, startRig } from './helpers.js';
 
 let rig: Rig | null = null;
 afterEach(async () => {
@@ -97,17 +98,20 @@ describe('BinanceClient against the simulated venue', () => {
 
   it('429 with Retry-After pauses every call without sending, then resumes', async () => {
     rig = await startRig();
+    const clock = new ManualClock(Date.now());
+    const client = rig.clientWith({ clock });
     rig.venue.control.addFault({ kind: 'http_429', count: 1, retryAfterSec: 1 });
-    const limited = await rejectionOf(rig.client.positionRisk());
+    const limited = await rejectionOf(client.positionRisk());
     expect(limited.code).toBe('EXCHANGE_RATE_LIMITED');
     expect(limited.details).toMatchObject({ httpStatus: 429, retryAfterMs: 1000 });
-    expect(rig.client.pausedUntilMs()).toBeGreaterThan(Date.now());
+    expect(client.pausedUntilMs()).toBe(clock.nowMs() + 1000);
     rig.venue.control.resetRequestCounts();
 
+    clock.advance(999);
     const duringPause = await Promise.all([
-      rejectionOf(rig.client.positionRisk()),
-      rejectionOf(rig.client.lotSizes()),
-      rejectionOf(rig.client.syncTime()),
+      rejectionOf(client.positionRisk()),
+      rejectionOf(client.lotSizes()),
+      rejectionOf(client.syncTime()),
     ]);
     for (const error of duringPause) {
       expect(error.code).toBe('EXCHANGE_RATE_LIMITED');
@@ -115,26 +119,29 @@ describe('BinanceClient against the simulated venue', () => {
     }
     expect(rig.venue.control.requestCounts()).toEqual({});
 
-    await sleep(Math.max(0, rig.client.pausedUntilMs() - Date.now()) + 50);
-    expect(await rig.client.positionRisk()).toHaveLength(2);
+    clock.advance(1); // Retry-After has passed
+    expect(await client.positionRisk()).toHaveLength(2);
     expect(rig.venue.control.requestCounts()).toEqual({ '/fapi/v2/positionRisk': 1 });
   });
 
   it('418 (IP ban) is honoured the same way', async () => {
     rig = await startRig();
+    const clock = new ManualClock(Date.now());
+    const client = rig.clientWith({ clock });
     rig.venue.control.addFault({
       kind: 'http_418',
       path: '/fapi/v1/exchangeInfo',
       count: 1,
       retryAfterSec: 1,
     });
-    const banned = await rejectionOf(rig.client.lotSizes());
+    const banned = await rejectionOf(client.lotSizes());
     expect(banned.details).toMatchObject({ httpStatus: 418, retryAfterMs: 1000 });
     rig.venue.control.resetRequestCounts();
-    expect((await rejectionOf(rig.client.positionRisk())).code).toBe('EXCHANGE_RATE_LIMITED');
+    clock.advance(999);
+    expect((await rejectionOf(client.positionRisk())).code).toBe('EXCHANGE_RATE_LIMITED');
     expect(rig.venue.control.requestCounts()).toEqual({});
-    await sleep(Math.max(0, rig.client.pausedUntilMs() - Date.now()) + 50);
-    expect((await rig.client.lotSizes()).size).toBe(2);
+    clock.advance(1);
+    expect((await client.lotSizes()).size).toBe(2);
   });
 
   it('-1021 re-measures the clock offset and the call succeeds on its one retry', async () => {
