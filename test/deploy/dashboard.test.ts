@@ -45,12 +45,26 @@ const rulesExprs = readFileSync(repoPath('deploy/prometheus/posguard-alerts.yml'
 function metricFamilies(texts: readonly string[]): Set<string> {
   const names = new Set<string>();
   for (const text of texts) {
-    for (const m of text.matchAll(/\b(p3[34]_[a-z0-9_]+)/g)) {
+    for (const m of text.matchAll(/\b((?:p3[34]|posguard)_[a-z0-9_]+)/g)) {
       names.add((m[1] ?? '').replace(/_(bucket|sum|count)$/, ''));
     }
   }
   return names;
 }
+
+/**
+ * HA metrics, issue 12 (SPEC §11): the dashboard's "Leaders" row and the leader alerts
+ * query them before the services export them (leases are being wired into the services).
+ * Only these may be missing from /metrics, and the test fails as soon as a service
+ * exports one — then delete it here, so the list cannot go stale.
+ */
+const PENDING_HA_METRICS = [
+  'posguard_leader',
+  'posguard_lease_transitions_total',
+  'posguard_fenced_writes_total',
+];
+/** Which service exports each HA metric, with which `role` label (once it does). */
+const HA_ROLES = { brain: 'brain-poller', reconcile: 'reconcile' } as const;
 
 const SEED_METRICS = [
   'p33_snapshot_total',
@@ -121,6 +135,23 @@ describe('Grafana dashboard structure', () => {
       expect(used.has(family), family).toBe(true);
     }
   });
+
+  it('has a "Leaders" row: leader by instance and role, lease transitions, fenced writes', () => {
+    const rowAt = dashboard.panels.findIndex((p) => p.type === 'row' && p.title === 'Leaders');
+    expect(rowAt).toBeGreaterThanOrEqual(0);
+    const nextRow = dashboard.panels.findIndex((p, i) => i > rowAt && p.type === 'row');
+    const row = dashboard.panels.slice(rowAt + 1, nextRow < 0 ? undefined : nextRow);
+    const rowExprs = row.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+    expect([...metricFamilies(rowExprs)].sort()).toEqual([...PENDING_HA_METRICS].sort());
+    const all = rowExprs.join('\n');
+    expect(all).toMatch(/by \([^)]*\binstance\b[^)]*\) \(posguard_leader\b/);
+    expect(all).toMatch(/by \([^)]*\brole\b[^)]*\) \(posguard_leader\b/);
+    expect(all).toMatch(/increase\(posguard_lease_transitions_total\[/);
+    expect(all).toMatch(/increase\(posguard_fenced_writes_total\[/);
+    // the panels sit below the row header
+    const rowY = dashboard.panels[rowAt]?.gridPos.y ?? 0;
+    for (const panel of row) expect(panel.gridPos.y, panel.title).toBeGreaterThan(rowY);
+  });
 });
 
 const built = existsSync(repoPath('dist/src/cli/main.js'));
@@ -168,7 +199,10 @@ describe.skipIf(!built)('dashboard and alerts vs the metrics the services export
       ]);
       if (
         /p33_permit_total\{[^}]*decision="deny"/.test(brain.text) &&
-        /p34_symbol_status\{/.test(reconcile.text)
+        /p34_symbol_status\{/.test(reconcile.text) &&
+        // once the services export it: each one has taken its lease
+        (PENDING_HA_METRICS.includes('posguard_leader') ||
+          [brain.text, reconcile.text].every((text) => /^posguard_leader\{[^}]*\} 1$/m.test(text)))
       )
         break;
       await new Promise((r) => setTimeout(r, 100));
@@ -182,17 +216,47 @@ describe.skipIf(!built)('dashboard and alerts vs the metrics the services export
     expect(codes).toEqual({ brain: 0, reconcile: 0 });
   }, 30_000);
 
-  it('exports every metric a dashboard panel queries', () => {
-    const exported = new Set([...brain.names, ...reconcile.names]);
+  /** Exported families, plus the HA metrics still pending (issue 12). */
+  const available = (): Set<string> =>
+    new Set([...brain.names, ...reconcile.names, ...PENDING_HA_METRICS]);
+
+  it('exports every metric a dashboard panel queries (but the pending HA metrics)', () => {
     expect(metricFamilies(exprs).size).toBeGreaterThan(20);
-    expect([...metricFamilies(exprs)].filter((m) => !exported.has(m))).toEqual([]);
+    expect([...metricFamilies(exprs)].filter((m) => !available().has(m))).toEqual([]);
   });
 
-  it('exports every metric an alert rule uses', () => {
-    const exported = new Set([...brain.names, ...reconcile.names]);
+  it('exports every metric an alert rule uses (but the pending HA metrics)', () => {
     const used = metricFamilies(rulesExprs);
     expect(used.size).toBeGreaterThan(10);
-    expect([...used].filter((m) => !exported.has(m))).toEqual([]);
+    expect([...used].filter((m) => !available().has(m))).toEqual([]);
+  });
+
+  it('the pending HA metrics (issue 12) are still pending: none is exported yet', () => {
+    // A failure here means a service exports it now: delete it from PENDING_HA_METRICS.
+    const exported = new Set([...brain.names, ...reconcile.names]);
+    expect(PENDING_HA_METRICS.filter((m) => exported.has(m))).toEqual([]);
+  });
+
+  it('each service exports every HA metric it does not still wait for, with its role at 0 or 1', () => {
+    // posguard_leader 1 here (each service is the only instance, so it leads); the
+    // counters exist from the start at 0, or increase() misses the first one.
+    for (const [service, metrics] of [
+      ['brain', brain],
+      ['reconcile', reconcile],
+    ] as const) {
+      const role = HA_ROLES[service];
+      for (const metric of ['posguard_lease_transitions_total', 'posguard_fenced_writes_total']) {
+        if (PENDING_HA_METRICS.includes(metric)) continue;
+        expect(metrics.text, `${service} ${metric}`).toMatch(
+          new RegExp(`^${metric}\\{[^}]*role="${role}"[^}]*\\} \\d`, 'm'),
+        );
+      }
+      if (!PENDING_HA_METRICS.includes('posguard_leader')) {
+        expect(metrics.text, `${service} posguard_leader`).toMatch(
+          new RegExp(`^posguard_leader\\{[^}]*role="${role}"[^}]*\\} 1$`, 'm'),
+        );
+      }
+    }
   });
 
   it('brain metrics on :8045 are p33_*, engine metrics on :8046 are p34_*', () => {

@@ -2,15 +2,20 @@
  * The alert rules are valid, their unit tests pass, and those unit tests would notice a
  * broken alert: each alert, replaced by one that never fires or always fires, must make
  * `promtool test rules` fail (so every alert has a firing and a non-firing case).
+ * The unit tests are two files: the several-instances alerts (SPEC §11) are evaluated
+ * every 5 s, and promtool takes the evaluation interval from the test file.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasTool, repoPath, run, skipNotice } from './tools.js';
 
 const RULES = repoPath('deploy/prometheus/posguard-alerts.yml');
-const RULE_TESTS = repoPath('deploy/prometheus/posguard-alerts.test.yml');
+const RULE_TESTS = [
+  repoPath('deploy/prometheus/posguard-alerts.test.yml'),
+  repoPath('deploy/prometheus/posguard-alerts-ha.test.yml'),
+];
 const SCRAPE = repoPath('deploy/prometheus/prometheus-scrape.yml');
 
 const promtool = hasTool('promtool');
@@ -61,6 +66,12 @@ describe.skipIf(!promtool)('Prometheus alert rules (promtool)', () => {
         'P33PermitDenySpike',
         'P33ExchangeErrors',
         'P33ExchangeRateLimited',
+        // several instances (SPEC §11)
+        'PosguardNoReconcileLeader',
+        'PosguardNoBrainPollerLeader',
+        'PosguardLeaderFlapping',
+        'PosguardFencedWrites',
+        'PosguardInstanceDown',
       ]),
     );
     expect(new Set(alerts).size).toBe(alerts.length);
@@ -83,23 +94,37 @@ describe.skipIf(!promtool)('Prometheus alert rules (promtool)', () => {
     const scrape = readFileSync(SCRAPE, 'utf8');
     expect(scrape).toMatch(/job_name: posguard-brain[\s\S]*targets: \['127\.0\.0\.1:8045'\]/);
     expect(scrape).toMatch(/job_name: posguard-reconcile[\s\S]*targets: \['127\.0\.0\.1:8046'\]/);
+    // the leader alerts (for: 10s) need the posguard jobs scraped every 5 s
+    expect(scrape).toMatch(/job_name: posguard-brain\n\s+scrape_interval: 5s\n/);
+    expect(scrape).toMatch(/job_name: posguard-reconcile\n\s+scrape_interval: 5s\n/);
   });
 
-  it('passes its unit tests (promtool test rules)', async () => {
-    const result = await run('promtool', ['test', 'rules', RULE_TESTS]);
+  it.each(RULE_TESTS)('passes its unit tests (promtool test rules %s)', async (file) => {
+    const result = await run('promtool', ['test', 'rules', file]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('SUCCESS');
   });
 
+  it('evaluates the several-instances alerts every 5 s, as their unit tests do', () => {
+    const group = /- name: posguard-ha\n\s+interval: (\S+)\n/.exec(rulesText);
+    expect(group?.[1]).toBe('5s');
+    expect(readFileSync(RULE_TESTS[1] ?? '', 'utf8')).toMatch(/^evaluation_interval: 5s$/m);
+  });
+
   it('tests every alert both firing and not firing (each mutation breaks the unit tests)', async () => {
-    const testsText = readFileSync(RULE_TESTS, 'utf8');
+    const testsText = RULE_TESTS.map((file) => readFileSync(file, 'utf8')).join('\n');
+    // Each mutation runs the unit-test files that test that alert.
     const mutate = async (alert: string, expr: string, label: string): Promise<string | null> => {
       const dir = mkdtempSync(join(scratch, `${alert}-${label}-`));
       writeFileSync(join(dir, 'posguard-alerts.yml'), replaceExpr(rulesText, alert, expr));
-      copyFileSync(RULE_TESTS, join(dir, 'posguard-alerts.test.yml'));
-      const result = await run('promtool', ['test', 'rules', 'posguard-alerts.test.yml'], {
-        cwd: dir,
+      const files = RULE_TESTS.filter((file) =>
+        readFileSync(file, 'utf8').includes(`alertname: ${alert}\n`),
+      ).map((file) => {
+        copyFileSync(file, join(dir, basename(file)));
+        return basename(file);
       });
+      expect(files, `no unit-test file tests ${alert}`).not.toEqual([]);
+      const result = await run('promtool', ['test', 'rules', ...files], { cwd: dir });
       return result.code === 0 ? `${alert} ${label}` : null;
     };
     const survivors = await Promise.all(
