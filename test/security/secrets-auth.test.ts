@@ -20,6 +20,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { type EmbeddedRedis, freePort, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { waitFor } from '../helpers/wait.js';
 import { CLI, assertCliBuilt, httpGet, spawnService } from '../helpers/reliability-process.js';
 
 const API_KEY = 'sec-api-key-7f3a';
@@ -121,7 +122,12 @@ describe('secrets never leave the process', () => {
       venue.control.addFault({ kind: 'invalid_api_key', count: 2 });
       venue.control.addFault({ kind: 'timestamp_outside_recv_window', count: 2 });
       venue.control.addFault({ kind: 'http_5xx', count: 2 });
-      await new Promise((r) => setTimeout(r, 2500));
+      // Every injected fault was served, and the brain logged its failed polls.
+      await waitFor(
+        () =>
+          venue.control.faults().length === 0 && brain.output().includes('snapshot poll failing'),
+        { what: () => `faults left: ${JSON.stringify(venue.control.faults())}` },
+      );
       for (const [name, port] of [
         ['brain', brainPort],
         ['reconcile', enginePort],
