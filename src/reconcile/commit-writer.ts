@@ -1,9 +1,9 @@
 /**
- * The cycle's writes: ONE pipeline holding every symbol's commit and the heartbeat. A
+ * The cycle's write step: ONE pipeline holding every symbol's commit and the heartbeat. A
  * symbol whose decision can change something (a hold, an event, a ledger write, a status
  * change) gets its own atomic `reconcile_commit` call; steady OK symbols are written in
- * batches by `reconcile_steady`. Calls that meet NOSCRIPT (Redis restarted, SCRIPT FLUSH)
- * are reloaded and only those calls are re-run.
+ * batches by `reconcile_steady`. NOSCRIPT is not handled here: the script layer re-sends
+ * the call (src/redis/scripts/script.ts).
  *
  * No partial truth: the heartbeat names the symbols whose commit failed (`failing_symbols`),
  * and the brain denies those symbols `reconcile_engine_down`. The pipeline's heartbeat names
@@ -14,28 +14,23 @@
 import { hostname } from 'node:os';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Decision } from '../domain/drift.js';
-import type { Keys } from '../redis/keys.js';
-import { isNoScript } from '../redis/lua-script.js';
-import {
-  type CommitReply,
-  type CommitSettings,
-  type ScriptCommit,
-  type WrongTypeReply,
-  decodeCommitReply,
-  encodeCommit,
-  queueCommit,
-  wrongTypeProblem,
-} from './commit.js';
 import { encodeHeartbeat, heartbeatTtlMs } from '../domain/reconcile-heartbeat.js';
-import type { SymbolReads } from './read.js';
+import type { Keys } from '../redis/keys.js';
 import {
-  STEADY_BATCH,
+  type CommitArgs,
+  type CommitReply,
+  type WrongTypeReply,
+  reconcileCommit,
+} from '../redis/scripts/reconcile-commit.js';
+import {
+  type SteadyOutcome,
   type SteadyRow,
-  decodeSteadyReply,
-  encodeSteady,
-  isSteady,
-  queueSteadyBatch,
-} from './steady.js';
+  reconcileSteady,
+} from '../redis/scripts/reconcile-steady.js';
+import { queueScript, scriptPipeline } from '../redis/scripts/script.js';
+import { type CommitSettings, STATE_FIELDS, commitArgs, wrongTypeProblem } from './commit.js';
+import type { SymbolReads } from './read.js';
+import { STEADY_BATCH, STEADY_REPLY, isSteady, steadyRow } from './steady.js';
 
 export type CommitResult = CommitReply | WrongTypeReply | { code: 'error'; problem: string };
 
@@ -62,61 +57,34 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-type PipelineResult = [Error | null, unknown];
-
 /** One call on the write pipeline: a symbol's commit script, or a batch of steady symbols. */
 type WriteUnit =
-  | { kind: 'commit'; index: number; commit: ScriptCommit }
+  | { kind: 'commit'; index: number; args: CommitArgs }
   | { kind: 'steady'; indices: number[]; rows: SteadyRow[] };
-
-export interface CommitWriterOptions {
-  redis: Redis;
-  keys: Keys;
-  cadenceSec: number;
-  symbols: number;
-  identity?: { pid: number; host: string };
-  /** Reloads the scripts after NOSCRIPT. */
-  reloadScripts: () => Promise<void>;
-  /** Symbols per steady call (default STEADY_BATCH). */
-  steadyBatch?: number;
-}
-
-export interface CommitBatch {
-  decisions: readonly Decision[];
-  reads: readonly SymbolReads[];
-  settings: CommitSettings;
-  /** The cycle number written to the heartbeat. */
-  cycle: number;
-}
+type SteadyUnit = Extract<WriteUnit, { kind: 'steady' }>;
 
 function problemOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function unitIndices(unit: WriteUnit): number[] {
-  return unit.kind === 'commit' ? [unit.index] : unit.indices;
 }
 
 function firstIndex(unit: WriteUnit): number {
   return unit.kind === 'commit' ? unit.index : (unit.indices[0] ?? 0);
 }
 
-type SteadyUnit = Extract<WriteUnit, { kind: 'steady' }>;
-
 /**
- * A cycle's write units, built symbol by symbol (the engine adds each read batch as soon as
- * it is decided, while Redis is still reading the next one). Steady symbols are grouped into
- * steady calls; every other symbol gets its own commit; a symbol that cannot be encoded
- * fails alone.
+ * Write: a cycle's writes, encoded symbol by symbol as the decisions are taken (the engine
+ * adds each read batch as soon as it is decided, while Redis is still reading the next one).
+ * Steady symbols are grouped into steady calls; every other symbol gets its own commit; a
+ * symbol that cannot be encoded fails alone.
  */
-export class WritePlan {
+export class CycleWrites {
   readonly units: WriteUnit[] = [];
   readonly failures = new Map<number, string>();
   private steady: SteadyUnit | null = null;
 
   constructor(
     private readonly keys: Keys,
-    private readonly settings: CommitSettings,
+    readonly settings: CommitSettings,
     private readonly steadyBatch: number,
   ) {}
 
@@ -128,7 +96,7 @@ export class WritePlan {
           this.steady = { kind: 'steady', indices: [], rows: [] };
           this.units.push(this.steady);
         }
-        this.steady.rows.push(encodeSteady(this.keys, d));
+        this.steady.rows.push(steadyRow(d));
         this.steady.indices.push(index);
         return;
       }
@@ -136,12 +104,22 @@ export class WritePlan {
       this.units.push({
         kind: 'commit',
         index,
-        commit: encodeCommit(this.keys, d, ledger, this.settings),
+        args: commitArgs(this.keys, d, ledger, this.settings),
       });
     } catch (error) {
       this.failures.set(index, problemOf(error));
     }
   }
+}
+
+export interface CommitWriterOptions {
+  redis: Redis;
+  keys: Keys;
+  cadenceSec: number;
+  symbols: number;
+  identity?: { pid: number; host: string };
+  /** Symbols per steady call (default STEADY_BATCH). */
+  steadyBatch?: number;
 }
 
 export class CommitWriter {
@@ -150,121 +128,115 @@ export class CommitWriter {
 
   constructor(private readonly o: CommitWriterOptions) {}
 
-  /** An empty plan for a cycle with these settings. */
-  plan(settings: CommitSettings): WritePlan {
-    return new WritePlan(this.o.keys, settings, this.o.steadyBatch ?? STEADY_BATCH);
+  /** Empty writes for a cycle with these settings. */
+  plan(settings: CommitSettings): CycleWrites {
+    return new CycleWrites(this.o.keys, settings, this.o.steadyBatch ?? STEADY_BATCH);
   }
 
   /**
-   * Writes one cycle; a per-symbol failure is that symbol's result, a pipeline failure
-   * throws. `plan` holds the cycle's symbols already encoded; without it they are encoded here.
+   * Runs a cycle's writes; `decisions` are the cycle's, in the order `writes` indexes them.
+   * A per-symbol failure is that symbol's result; a failed heartbeat write throws.
    */
-  async write(batch: CommitBatch, plan?: WritePlan): Promise<CommitResult[]> {
-    const results: CommitResult[] = batch.decisions.map(() => ({
-      code: 'error',
-      problem: 'not run',
-    }));
-    const built = plan ?? this.planAll(batch);
-    for (const [index, problem] of built.failures) results[index] = { code: 'error', problem };
-    // Calls in symbol order, however the batches arrived.
-    const units = [...built.units].sort((a, b) => firstIndex(a) - firstIndex(b));
+  async write(
+    writes: CycleWrites,
+    decisions: readonly Decision[],
+    cycle: number,
+  ): Promise<CommitResult[]> {
+    const results: CommitResult[] = decisions.map(() => ({ code: 'error', problem: 'not run' }));
+    for (const [index, problem] of writes.failures) results[index] = { code: 'error', problem };
     const expected = [
       ...new Set([
         ...this.failing,
-        ...[...built.failures.keys()].map((i) => batch.decisions[i]?.symbol ?? ''),
+        ...[...writes.failures.keys()].map((i) => decisions[i]?.symbol ?? ''),
       ]),
     ]
       .filter((s) => s !== '')
       .sort();
-    const noScript = await this.exec(units, results, batch, expected);
-    if (noScript.length > 0) {
-      await this.o.reloadScripts();
-      await this.exec(noScript, results, batch, null);
-    }
-    const failing = failingSymbols(batch.decisions, results);
+    const nowMs = writes.settings.nowMs;
+    const pipeline = scriptPipeline(this.o.redis, [reconcileCommit, reconcileSteady]);
+    // Calls in symbol order, however the batches arrived.
+    const units = [...writes.units].sort((a, b) => firstIndex(a) - firstIndex(b));
+    for (const unit of units) this.queue(pipeline, unit, nowMs, results);
+    pipeline.set(
+      this.o.keys.reconcileHeartbeat,
+      this.heartbeat(nowMs, cycle, expected),
+      'PX',
+      this.ttl(),
+    );
+    const replies = (await pipeline.exec()) ?? [];
+    const beat = replies[replies.length - 1];
+    if (beat === undefined) throw new Error('the write pipeline returned no replies');
+    if (beat[0]) throw beat[0];
+    const failing = failingSymbols(decisions, results);
     if (!sameList(failing, expected)) {
-      const ttl = heartbeatTtlMs(this.o.cadenceSec);
       await this.o.redis.set(
         this.o.keys.reconcileHeartbeat,
-        this.heartbeat(batch, failing),
+        this.heartbeat(nowMs, cycle, failing),
         'PX',
-        ttl,
+        this.ttl(),
       );
     }
     this.failing = failing;
     return results;
   }
 
-  private planAll(batch: CommitBatch): WritePlan {
-    const plan = this.plan(batch.settings);
-    batch.decisions.forEach((d, index) => plan.add(index, d, batch.reads[index]));
-    return plan;
-  }
-
-  private queue(pipeline: ChainableCommander, unit: WriteUnit, nowMs: number): void {
-    if (unit.kind === 'commit') queueCommit(pipeline, unit.commit);
-    else queueSteadyBatch(pipeline, unit.rows, nowMs);
-  }
-
-  /** Records one unit's reply in `results`. */
-  private settle(unit: WriteUnit, value: unknown, results: CommitResult[]): void {
+  /** Queues one unit; its reply settles its symbols' results as soon as it arrives. */
+  private queue(
+    pipeline: ChainableCommander,
+    unit: WriteUnit,
+    nowMs: number,
+    results: CommitResult[],
+  ): void {
     if (unit.kind === 'commit') {
-      results[unit.index] = decodeCommitReply(value) ?? {
-        code: 'error',
-        problem: 'unknown reply from reconcile_commit',
-      };
+      queueScript(pipeline, reconcileCommit, unit.args, (error, reply) => {
+        results[unit.index] = error
+          ? { code: 'error', problem: error.message }
+          : (reply as CommitResult);
+      });
       return;
     }
-    const decoded = decodeSteadyReply(value, unit.rows.length);
-    unit.indices.forEach((symbolIndex, k) => {
-      results[symbolIndex] = decoded?.[k] ?? {
-        code: 'error',
-        problem: 'unknown reply from reconcile_steady',
-      };
+    const args = { keys: this.o.keys, nowMs, fields: STATE_FIELDS, rows: unit.rows };
+    queueScript(pipeline, reconcileSteady, args, (error, outcomes) => {
+      unit.indices.forEach((symbolIndex, k) => {
+        results[symbolIndex] = steadyResult(error, outcomes, unit.rows.length, k);
+      });
     });
   }
 
-  /**
-   * Runs `units` (and the heartbeat naming `failing`, unless null); returns the units that
-   * met NOSCRIPT.
-   */
-  private async exec(
-    units: readonly WriteUnit[],
-    results: CommitResult[],
-    batch: CommitBatch,
-    failing: readonly string[] | null,
-  ): Promise<WriteUnit[]> {
-    const withHeartbeat = failing !== null;
-    const pipeline = this.o.redis.pipeline();
-    for (const unit of units) this.queue(pipeline, unit, batch.settings.nowMs);
-    if (withHeartbeat) {
-      const ttl = heartbeatTtlMs(this.o.cadenceSec);
-      pipeline.set(this.o.keys.reconcileHeartbeat, this.heartbeat(batch, failing), 'PX', ttl);
-    }
-    const replies = ((await pipeline.exec()) ?? []) as PipelineResult[];
-    const noScript: WriteUnit[] = [];
-    units.forEach((unit, k) => {
-      const [error, value] = replies[k] ?? [new Error('no reply'), null];
-      if (error && isNoScript(error)) noScript.push(unit);
-      else if (error) {
-        for (const i of unitIndices(unit)) results[i] = { code: 'error', problem: error.message };
-      } else this.settle(unit, value, results);
-    });
-    const beat = withHeartbeat ? replies[units.length] : undefined;
-    if (beat?.[0]) throw beat[0];
-    return noScript;
+  private ttl(): number {
+    return heartbeatTtlMs(this.o.cadenceSec);
   }
 
-  private heartbeat(batch: CommitBatch, failing: readonly string[]): string {
+  private heartbeat(nowMs: number, cycle: number, failing: readonly string[]): string {
     const identity = this.o.identity ?? { pid: process.pid, host: hostname() };
     return encodeHeartbeat({
-      ts_ms: batch.settings.nowMs,
+      ts_ms: nowMs,
       pid: identity.pid,
       host: identity.host,
-      cycle: batch.cycle,
+      cycle,
       symbols: this.o.symbols,
       cadence_sec: this.o.cadenceSec,
       failing_symbols: failing,
     });
   }
+}
+
+/** Row `k` of a steady call: written, refused by key type, or failed with the call. */
+function steadyResult(
+  error: Error | null,
+  outcomes: readonly SteadyOutcome[] | undefined,
+  rows: number,
+  k: number,
+): CommitResult {
+  if (error) return { code: 'error', problem: error.message };
+  if (outcomes?.length !== rows)
+    return {
+      code: 'error',
+      problem: `reconcile_steady answered for ${outcomes?.length ?? 'no'} of ${rows} rows`,
+    };
+  const outcome = outcomes[k] as SteadyOutcome;
+  if (outcome.kind === 'written') return STEADY_REPLY;
+  if (outcome.kind === 'wrong_type')
+    return { code: 'wrong_type', key: outcome.key, found: outcome.found };
+  return { code: 'error', problem: outcome.problem };
 }

@@ -1,40 +1,23 @@
 /**
- * Typed wrapper of `reconcile_commit.lua`: pure payload encoding and reply decoding, and
- * queueing on the cycle's write pipeline. The script is the only writer of the state
- * hash, the engine's holds, reconcile events and the engine's ledger writes.
+ * A symbol's decision as the arguments of its `reconcile_commit` call (spec:
+ * src/redis/scripts/reconcile-commit.ts): the state fields, the event details, and for an
+ * init or repair the ledger write with its compare-and-set and evidence. Pure. The script is
+ * the only writer of the state hash, the engine's holds, reconcile events and the engine's
+ * ledger writes.
  */
-import type { ChainableCommander } from 'ioredis';
 import { type Amount, formatAmount, sideOf } from '../domain/amount.js';
 import type { Decision } from '../domain/drift.js';
 import { LEDGER_AMOUNT_FIELDS, encodeLedger } from '../domain/ledger.js';
 import { type Keys, isKeySafeOrderId } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
-
-export const reconcileCommitScript = LuaScript.load('reconcile_commit');
+import type {
+  CommitArgs,
+  CommitLedgerWrite,
+  CommitRepair,
+  WrongTypeReply,
+} from '../redis/scripts/reconcile-commit.js';
 
 /** The events stream is capped (SPEC §1). */
 export const EVENTS_MAXLEN = 10000;
-
-export type CommitCode = 'ok' | 'conflict' | 'evidence_used' | 'evidence_applied';
-export type HoldBy = 'p34' | 'shared' | 'foreign' | '';
-
-export interface CommitReply {
-  code: CommitCode;
-  holdBy: HoldBy;
-  /** A hold episode started (or changed reason) in this call. */
-  newEpisode: boolean;
-  events: number;
-  /** The episode's hold was gone (deleted, expired) and the engine set it again. */
-  holdLost: boolean;
-}
-
-/** A key of the wrong type: the script refused before writing anything. */
-export interface WrongTypeReply {
-  code: 'wrong_type';
-  key: string;
-  /** The key's type (`string`, `list`, …). */
-  found: string;
-}
 
 export interface CommitSettings {
   nowMs: number;
@@ -122,11 +105,12 @@ function expectedLedger(rawLedger: Record<string, string>): Record<string, strin
   return expect;
 }
 
-/** Ledger fields and event fields of an init or repair; throws if the decision cannot carry one. */
-function ledgerChange(
+/** The ledger write of an init or repair; throws if the decision cannot carry one. */
+function ledgerWrite(
   d: Decision,
+  rawLedger: Record<string, string>,
   s: CommitSettings,
-): { ledger: Record<string, string>; event: Record<string, string> } {
+): CommitLedgerWrite {
   if (d.exchangeAmt === null || d.ledgerVersion === null) {
     throw new Error(
       `decision ${d.status}/${d.reason} for ${d.symbol} has no exchange amount or ledger version`,
@@ -152,7 +136,15 @@ function ledgerChange(
       evidence_qty: formatAmount(d.evidence.signedQty),
     });
   }
-  return { ledger, event };
+  return {
+    expect: expectedLedger(rawLedger),
+    ledger,
+    event,
+    ledgerTtlMs: s.ledgerTtlMs,
+    evidenceTtlMs: s.evidenceTtlMs,
+    // The brain must never apply a fill the repair accounted for, for as long as a ledger lives.
+    appliedTtlMs: Math.max(s.ledgerTtlMs, s.evidenceTtlMs),
+  };
 }
 
 /**
@@ -170,94 +162,38 @@ export function orderMarker(d: Decision): { mode: 'set' | 'check'; orderId: stri
   return null;
 }
 
-export interface ScriptCommit {
-  kind: 'script';
-  keys: string[];
-  args: [string];
-}
-
-/** Builds KEYS and the JSON argument of one symbol's commit. */
-export function encodeCommit(
+/** The arguments of one symbol's `reconcile_commit` call. */
+export function commitArgs(
   keys: Keys,
   d: Decision,
   rawLedger: Record<string, string>,
   s: CommitSettings,
-): ScriptCommit {
-  const sym = d.symbol;
-  const scriptKeys = [
-    keys.hold(sym),
-    keys.holdOwner(sym),
-    keys.reconcileState(sym),
-    keys.reconcileEventsStream,
-    keys.ledger(sym),
-  ];
+): CommitArgs {
   const action =
     d.action === 'ledger_init' ? 'init' : d.action === 'auto_repair' ? 'repair' : 'status';
-  const payload: Record<string, unknown> = {
+  const args: CommitArgs = {
+    keys,
+    symbol: d.symbol,
     action,
-    symbol: sym,
     status: d.status,
     reason: d.reason,
-    hold_policy: d.holdPolicy,
-    now_ms: String(s.nowMs),
-    ts: String(Math.floor(s.nowMs / 1000)),
-    hold_ttl_ms: String(Math.max(1, Math.round(s.holdTtlMs))),
-    events_maxlen: String(EVENTS_MAXLEN),
+    holdPolicy: d.holdPolicy,
+    nowMs: s.nowMs,
+    holdTtlMs: s.holdTtlMs,
+    eventsMaxlen: EVENTS_MAXLEN,
     state: stateFields(d),
     details: eventDetails(d, s),
   };
-  if (action !== 'status') {
-    const change = ledgerChange(d, s);
-    Object.assign(payload, {
-      expect: expectedLedger(rawLedger),
-      ledger: change.ledger,
-      event: change.event,
-      ledger_ttl_ms: String(Math.max(1, Math.round(s.ledgerTtlMs))),
-      evidence_ttl_ms: String(Math.max(1, Math.round(s.evidenceTtlMs))),
-      // The brain must never apply a fill the repair accounted for, for as long as a ledger lives.
-      applied_ttl_ms: String(Math.max(1, Math.round(Math.max(s.ledgerTtlMs, s.evidenceTtlMs)))),
-    });
-  }
-  if (action === 'repair') {
-    for (const id of d.evidence?.entryIds ?? [])
-      scriptKeys.push(keys.evidenceUsed(id), keys.resultApplied(id));
-    const marker = orderMarker(d);
-    payload.order_marker = marker?.mode ?? '';
-    if (marker) scriptKeys.push(keys.orderAccounted(sym, marker.orderId));
-  }
-  return { kind: 'script', keys: scriptKeys, args: [JSON.stringify(payload)] };
+  if (action !== 'status') args.ledgerWrite = ledgerWrite(d, rawLedger, s);
+  if (action === 'repair') args.repair = repairOf(d);
+  return args;
 }
 
-const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used', 'evidence_applied']);
-const HOLDERS: ReadonlySet<string> = new Set(['p34', 'shared', 'foreign', '']);
-
-export function decodeCommitReply(reply: unknown): CommitReply | WrongTypeReply | null {
-  if (!Array.isArray(reply)) return null;
-  if (reply.length === 3 && reply[0] === 'wrong_type') {
-    const [, key, found] = reply as unknown[];
-    if (typeof key !== 'string' || typeof found !== 'string') return null;
-    return { code: 'wrong_type', key, found };
-  }
-  if (reply.length !== 5) return null;
-  const [code, holdBy, newEpisode, events, holdLost] = reply as unknown[];
-  if (typeof code !== 'string' || !CODES.has(code)) return null;
-  if (typeof holdBy !== 'string' || !HOLDERS.has(holdBy)) return null;
-  if (typeof newEpisode !== 'number' || typeof events !== 'number') return null;
-  if (holdLost !== 0 && holdLost !== 1) return null;
-  return {
-    code: code as CommitCode,
-    holdBy: holdBy as HoldBy,
-    newEpisode: newEpisode === 1,
-    events,
-    holdLost: holdLost === 1,
-  };
+function repairOf(d: Decision): CommitRepair {
+  return { entryIds: d.evidence?.entryIds ?? [], orderMarker: orderMarker(d) };
 }
 
 /** What a refused key means for operators: which key, and what it should have been. */
 export function wrongTypeProblem(reply: WrongTypeReply): string {
   return `${reply.key} is a ${reply.found}, not the type the engine writes there; nothing written for this symbol (inspect it with redis-cli TYPE, then fix or delete it)`;
-}
-
-export function queueCommit(pipeline: ChainableCommander, commit: ScriptCommit): void {
-  reconcileCommitScript.queue(pipeline, commit.keys, commit.args);
 }

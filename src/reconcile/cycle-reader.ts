@@ -1,130 +1,119 @@
 /**
- * The cycle's read pipeline (SPEC §7): the incremental evidence poll plus one
- * `reconcile_read_batch` call per batch of symbols, in ONE round trip. Each batch is decided
- * as soon as its reply arrives, so the decisions of one batch are taken while Redis is still
- * reading the next (Redis and the engine run on different cores). The result is the same as
- * reading everything first and deciding after: decisions are pure, every batch is decided
- * with the evidence window of this cycle, and whatever could not be decided on arrival (a
- * backlog of results still to page in, a reply that came early) is decided at the end.
+ * The cycle's read step (SPEC §7): the incremental evidence poll plus one
+ * `reconcile_read_batch` call per batch of symbols, in ONE round trip. Each batch is handed
+ * on (decided and encoded by the engine) as soon as its reply arrives, so the decisions of
+ * one batch are taken while Redis is still reading the next (Redis and the engine run on
+ * different cores). The result is the same as reading everything first and deciding after:
+ * decisions are pure, every batch is handed on with the evidence window of this cycle, and a
+ * batch that could not be handed on when it arrived (a backlog of results still to page in,
+ * a reply that came before the poll's) is handed on at the end. NOSCRIPT is not handled
+ * here: the script layer re-sends the call (src/redis/scripts/script.ts).
  */
 import type { Redis } from 'ioredis';
-import type { Decision } from '../domain/drift.js';
-import { isNoScript } from '../redis/lua-script.js';
+import { reconcileReadBatch } from '../redis/scripts/reconcile-read-batch.js';
+import { queueScript, scriptPipeline } from '../redis/scripts/script.js';
 import type { EvidenceFeed } from './evidence-feed.js';
-import { type ReadBatch, type SymbolReads, parseReadBatch, queueReadBatch } from './read.js';
+import { type ReadBatch, type SymbolReads, batchReads } from './read.js';
 
 export interface CycleReaderOptions {
   redis: Redis;
   feed: EvidenceFeed;
   batches: readonly ReadBatch[];
-  /** Loads the scripts (force: again, after NOSCRIPT). */
-  loadScripts: (force: boolean) => Promise<void>;
 }
 
-/** How a cycle decides: called in the order below, from the reply callbacks or after. */
-export interface CycleDecider {
-  /** A read round starts: forget what earlier rounds decided (a NOSCRIPT round is redone). */
-  begin?: () => void;
-  /** The evidence window holds this cycle's results (runs before any decision). */
+/** One read batch's symbols, from `offset` in allowlist order. */
+export interface BatchReads {
+  offset: number;
+  reads: readonly SymbolReads[];
+}
+
+/** What the read step calls while the replies arrive. */
+export interface ReadHooks {
+  /** The evidence window holds this cycle's results (called before any batch is handed on). */
   evidenceReady: () => void;
-  /** One symbol's decision. */
-  decide: (reads: SymbolReads) => Decision;
-  /** A batch is decided: its first symbol's index in the allowlist, its reads and decisions. */
-  decided?: (offset: number, reads: readonly SymbolReads[], decisions: readonly Decision[]) => void;
+  /** One batch's reads, exactly once per batch, in any order. */
+  batch: (batch: BatchReads) => void;
 }
 
+/** Read: every symbol's reads, in allowlist order. */
 export interface CycleReads {
-  reads: SymbolReads[];
-  decisions: Decision[];
+  readonly reads: readonly SymbolReads[];
 }
 
-/** What one pipeline round saw, filled in by the reply callbacks. */
-class Round {
+/** What one read pipeline saw, filled in by the reply callbacks. */
+class ReadRound {
   evidenceReady = false;
   /** The poll came back full: more results must be paged in before deciding. */
   backlog = false;
-  noScript = false;
   streamError: Error | null = null;
   /** An exception thrown inside a callback, rethrown after the pipeline. */
   failure: Error | null = null;
   readonly reads: (SymbolReads[] | undefined)[];
-  readonly decisions: (Decision[] | undefined)[];
+  readonly handedOn: boolean[];
 
-  constructor(batches: number) {
-    this.reads = new Array<SymbolReads[] | undefined>(batches);
-    this.decisions = new Array<Decision[] | undefined>(batches);
+  constructor(
+    private readonly batches: readonly ReadBatch[],
+    private readonly hooks: ReadHooks,
+  ) {
+    this.reads = new Array<SymbolReads[] | undefined>(batches.length);
+    this.handedOn = batches.map(() => false);
+  }
+
+  /** Runs a reply callback; an exception is kept for after the pipeline. */
+  guard(body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      this.failure ??= error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  polled(backlog: boolean): void {
+    this.backlog = backlog;
+    if (backlog) return;
+    this.hooks.evidenceReady();
+    this.evidenceReady = true;
+  }
+
+  arrived(b: number, reads: SymbolReads[]): void {
+    this.reads[b] = reads;
+    if (this.evidenceReady) this.handOn(b);
+  }
+
+  handOn(b: number): void {
+    const batch = this.batches[b] as ReadBatch;
+    const reads = (this.reads[b] ??= batchReads(batch, new Error('no reply'), undefined));
+    this.handedOn[b] = true;
+    this.hooks.batch({ offset: batch.offset, reads });
   }
 }
 
 export class CycleReader {
   constructor(private readonly o: CycleReaderOptions) {}
 
-  /** Reads every symbol and decides it (a round that met NOSCRIPT is run once more). */
-  async read(decider: CycleDecider): Promise<CycleReads> {
-    await this.o.loadScripts(false);
-    let round = await this.round(decider);
-    if (round.noScript) {
-      await this.o.loadScripts(true);
-      round = await this.round(decider);
-    }
+  /** Reads every symbol, handing each batch on as soon as it can be decided. */
+  async read(hooks: ReadHooks): Promise<CycleReads> {
+    const round = new ReadRound(this.o.batches, hooks);
+    const pipeline = scriptPipeline(this.o.redis, [reconcileReadBatch]);
+    this.o.feed.queuePoll(pipeline, (error, reply) =>
+      round.guard(() => {
+        if (error) round.streamError = error;
+        else round.polled(this.o.feed.ingest(reply).full);
+      }),
+    );
+    this.o.batches.forEach((batch, b) =>
+      queueScript(pipeline, reconcileReadBatch, { symbolKeys: batch.keys }, (error, entries) =>
+        round.guard(() => round.arrived(b, batchReads(batch, error, entries))),
+      ),
+    );
+    await pipeline.exec();
     if (round.failure !== null) throw round.failure;
     if (round.streamError) throw round.streamError;
     if (round.backlog) {
       await this.o.feed.drain();
-      decider.evidenceReady();
+      hooks.evidenceReady();
     }
-    const reads: SymbolReads[] = [];
-    const decisions: Decision[] = [];
-    this.o.batches.forEach((batch, b) => {
-      const batchReads = round.reads[b] ?? parseReadBatch(batch, new Error('no reply'), null);
-      let batchDecisions = round.decisions[b];
-      if (batchDecisions === undefined) {
-        batchDecisions = batchReads.map(decider.decide);
-        decider.decided?.(batch.offset, batchReads, batchDecisions);
-      }
-      reads.push(...batchReads);
-      decisions.push(...batchDecisions);
-    });
-    return { reads, decisions };
-  }
-
-  private async round(decider: CycleDecider): Promise<Round> {
-    decider.begin?.();
-    const round = new Round(this.o.batches.length);
-    const guard = (body: () => void): void => {
-      try {
-        body();
-      } catch (error) {
-        round.failure ??= error instanceof Error ? error : new Error(String(error));
-      }
-    };
-    const pipeline = this.o.redis.pipeline();
-    this.o.feed.queuePoll(pipeline, (error, reply) =>
-      guard(() => {
-        if (error) {
-          round.streamError = error;
-          return;
-        }
-        round.backlog = this.o.feed.ingest(reply).full;
-        if (round.backlog) return;
-        decider.evidenceReady();
-        round.evidenceReady = true;
-      }),
-    );
-    this.o.batches.forEach((batch, b) =>
-      queueReadBatch(pipeline, batch, (error, reply) =>
-        guard(() => {
-          if (error && isNoScript(error)) round.noScript = true;
-          const reads = parseReadBatch(batch, error, reply);
-          round.reads[b] = reads;
-          if (!round.evidenceReady || round.noScript) return;
-          const decisions = reads.map(decider.decide);
-          round.decisions[b] = decisions;
-          decider.decided?.(batch.offset, reads, decisions);
-        }),
-      ),
-    );
-    await pipeline.exec();
-    return round;
+    round.handedOn.forEach((done, b) => done || round.handOn(b));
+    return { reads: round.reads.flatMap((r) => r ?? []) };
   }
 }

@@ -1,21 +1,16 @@
 /**
  * Per-symbol memory of the last decoded lot size, snapshot and ledger, reused while the raw
- * hash read from Redis is unchanged. The codecs are pure functions of the hash (and of ε for
- * the ledger), so a reused result is exactly what decoding again would return; only the
- * decimal parsing is saved (most hashes are unchanged from one cycle to the next, and
- * parsing them again was a fifth of a cycle's CPU). Nothing here depends on "now": the
- * decision, which does, is taken fresh every cycle.
+ * hash read from Redis is unchanged. On a miss it decodes with the shared part decoders
+ * (`src/redis/symbol-state-parts.ts`: the same codecs every other reader uses), which are pure
+ * functions of the hash (and of the lot size for the ledger), so a reused result is exactly
+ * what decoding again would return; only the decimal parsing is saved (most hashes are
+ * unchanged from one cycle to the next, and parsing them again was a fifth of a cycle's CPU).
+ * Nothing here depends on "now": the decision, which does, is taken fresh every cycle.
  */
-import { type Amount, epsilonFor } from '../domain/amount.js';
-import { type LedgerRead, decodeLedger } from '../domain/ledger.js';
-import { type LotSize, decodeLotSize } from '../domain/lot-size.js';
-import { type SnapshotRead, decodeSnapshot } from '../domain/snapshot.js';
-
-export interface DecodedLot {
-  lotSize: LotSize | null;
-  /** ε of the symbol: half its lot step, or the default when the step is unknown. */
-  epsilon: Amount;
-}
+import type { LedgerRead } from '../domain/ledger.js';
+import type { LotSize } from '../domain/lot-size.js';
+import type { SnapshotRead } from '../domain/snapshot.js';
+import { type HashRead, ledgerFrom, lotSizeFrom, snapshotFrom } from '../redis/symbol-state.js';
 
 interface Entry<T> {
   raw: Record<string, string>;
@@ -23,7 +18,8 @@ interface Entry<T> {
 }
 
 interface LedgerEntry extends Entry<LedgerRead> {
-  epsilon: Amount;
+  /** The lot size it was decoded with (the object `lot` returned: same object, same ε). */
+  lotSize: LotSize | null;
 }
 
 /** Same fields with the same values (the order of the fields does not matter). */
@@ -38,33 +34,36 @@ export function sameFields(a: Record<string, string>, b: Record<string, string>)
 }
 
 export class DecodeMemo {
-  private readonly lots = new Map<string, Entry<DecodedLot>>();
+  private readonly lots = new Map<string, Entry<LotSize | null>>();
   private readonly snapshots = new Map<string, Entry<SnapshotRead>>();
   private readonly ledgers = new Map<string, LedgerEntry>();
 
-  lot(symbol: string, raw: Record<string, string>): DecodedLot {
+  /** The lot size; the same object while its raw fields are unchanged. */
+  lot(symbol: string, read: HashRead): LotSize | null {
+    if (read.kind !== 'hash') return lotSizeFrom(read);
     const last = this.lots.get(symbol);
-    if (last && sameFields(last.raw, raw)) return last.value;
-    const lotSize = decodeLotSize(raw);
-    const value = { lotSize, epsilon: epsilonFor(lotSize?.stepSize) };
-    this.lots.set(symbol, { raw, value });
+    if (last && sameFields(last.raw, read.fields)) return last.value;
+    const value = lotSizeFrom(read);
+    this.lots.set(symbol, { raw: read.fields, value });
     return value;
   }
 
-  snapshot(symbol: string, raw: Record<string, string>): SnapshotRead {
+  snapshot(symbol: string, read: HashRead): SnapshotRead {
+    if (read.kind !== 'hash') return snapshotFrom(read);
     const last = this.snapshots.get(symbol);
-    if (last && sameFields(last.raw, raw)) return last.value;
-    const value = decodeSnapshot(raw);
-    this.snapshots.set(symbol, { raw, value });
+    if (last && sameFields(last.raw, read.fields)) return last.value;
+    const value = snapshotFrom(read);
+    this.snapshots.set(symbol, { raw: read.fields, value });
     return value;
   }
 
-  ledger(symbol: string, raw: Record<string, string>, epsilon: Amount): LedgerRead {
+  /** The ledger with ε of `lotSize` (pass what `lot` returned: it is compared by identity). */
+  ledger(symbol: string, read: HashRead, lotSize: LotSize | null): LedgerRead {
+    if (read.kind !== 'hash') return ledgerFrom(read, lotSize);
     const last = this.ledgers.get(symbol);
-    if (last && (last.epsilon === epsilon || last.epsilon.eq(epsilon)) && sameFields(last.raw, raw))
-      return last.value;
-    const value = decodeLedger(raw, epsilon);
-    this.ledgers.set(symbol, { raw, value, epsilon });
+    if (last && last.lotSize === lotSize && sameFields(last.raw, read.fields)) return last.value;
+    const value = ledgerFrom(read, lotSize);
+    this.ledgers.set(symbol, { raw: read.fields, value, lotSize });
     return value;
   }
 }

@@ -1,30 +1,34 @@
 /**
- * One reconcile cycle (SPEC §7): one pipelined read for all symbols (the incremental
- * evidence read and one batched read call per few hundred symbols), a pure decision per
- * symbol, one pipelined write (a commit script per symbol that needs one, batched writes of
- * the steady OK symbols, the heartbeat). Round trips per cycle do not grow with the number
- * of symbols.
+ * One reconcile cycle (SPEC §7), as three steps with a value each:
+ *
+ * - read   → `CycleReads`: one pipelined read for all symbols (the incremental evidence read
+ *            and one batched read call per few hundred symbols) — cycle-reader.ts;
+ * - decide → `CycleDecisions`: a pure decision per symbol (src/domain/drift.ts), below;
+ * - write  → `CycleWrites`: the decisions encoded as writes, then run as one pipeline (a
+ *            commit script per symbol that needs one, batched writes of the steady OK
+ *            symbols, the heartbeat) — commit-writer.ts.
+ *
+ * The steps overlap: each read batch is decided and encoded as soon as its reply arrives,
+ * while Redis reads the next batch (the hooks of `CycleReader.read`). Round trips per cycle
+ * do not grow with the number of symbols.
  */
 import type { Redis } from 'ioredis';
 import type { LedgerConfig, ReconcileConfig } from '../config/config.js';
 import { type Decision, type DriftConfig, decide } from '../domain/drift.js';
 import { EvidenceWindow } from '../domain/evidence.js';
-import { streamIdMs } from '../domain/identifiers.js';
-import type { LedgerRead } from '../domain/ledger.js';
-import type { SnapshotRead } from '../domain/snapshot.js';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
-import { reconcileCommitScript } from './commit.js';
-import { CommitWriter, type WritePlan } from './commit-writer.js';
+import type { CommitSettings } from './commit.js';
+import { type CommitResult, CommitWriter, type CycleWrites } from './commit-writer.js';
+import { type BatchReads, CycleReader, type CycleReads } from './cycle-reader.js';
 import { DecodeMemo } from './decode-memo.js';
 import { EvidenceFeed } from './evidence-feed.js';
 import type { ReconcileMetrics } from './metrics.js';
-import { type SymbolGauges, observeOutcomes } from './observe.js';
-import { CycleReader } from './cycle-reader.js';
-import { type SymbolReads, planReadBatches, reconcileReadScript } from './read.js';
-import { reconcileSteadyScript } from './steady.js';
-import type { CycleReport } from './outcome.js';
+import { CycleObserver } from './observe.js';
+import { type CycleReport, evidenceUsedBy } from './outcome.js';
+import { type SymbolReads, planReadBatches } from './read.js';
+import { UsedEvidence } from './used-evidence.js';
 
 export type { CommitResult } from './commit-writer.js';
 export type { CycleReport, SymbolOutcome } from './outcome.js';
@@ -40,26 +44,24 @@ export interface EngineOptions {
   identity?: { pid: number; host: string };
 }
 
-type PipelineResult = [Error | null, unknown];
+/** Decide: one decision per symbol, in allowlist order (the order of `CycleReads`). */
+export interface CycleDecisions {
+  readonly decisions: readonly Decision[];
+}
 
 export class ReconcileEngine {
   private cycle = 0;
-  private scriptsLoaded = false;
+  /** Probe PEXPIRETIME at the next cycle: the first, and the first after a failed one. */
+  private probeHoldExpiry = true;
   /** Whether the server answers PEXPIRETIME (null: not probed yet). */
   private holdExpiryAvailable: boolean | null = null;
-  /** Evidence entry ids known to have justified a repair (the NX marker in Redis is the guard). */
-  private readonly used = new Set<string>();
+  private readonly used = new UsedEvidence();
   private readonly feed: EvidenceFeed;
   private readonly drift: DriftConfig;
   private readonly symbols: readonly string[];
-  /** Symbols whose commit failed, so the failure is logged once, not every cycle. */
-  private readonly failingSymbols = new Set<string>();
-  /** Symbols whose lost hold was logged in the current episode. */
-  private readonly holdLostLogged = new Set<string>();
-  /** Gauge values already set, so a cycle only sets the ones that changed. */
-  private readonly gauges = new Map<string, SymbolGauges>();
   private readonly writer: CommitWriter;
   private readonly reader: CycleReader;
+  private readonly observer: CycleObserver;
   /** Decoded hashes reused while their raw fields are unchanged. */
   private readonly decoded = new DecodeMemo();
 
@@ -76,7 +78,6 @@ export class ReconcileEngine {
       cadenceSec: o.reconcile.cadenceSec,
       symbols: this.symbols.length,
       identity: o.identity,
-      reloadScripts: () => this.ensureScripts(true),
     });
     const window = new EvidenceWindow(new Set(this.symbols));
     this.feed = new EvidenceFeed(o.redis, o.keys, window, this.windowMs, (id, problem) => {
@@ -87,8 +88,8 @@ export class ReconcileEngine {
       redis: o.redis,
       feed: this.feed,
       batches: planReadBatches(o.keys, this.symbols),
-      loadScripts: (force) => this.ensureScripts(force),
     });
+    this.observer = new CycleObserver(o.metrics, o.logger);
   }
 
   private get windowMs(): number {
@@ -99,80 +100,86 @@ export class ReconcileEngine {
   async runOnce(options: { dryRun?: boolean } = {}): Promise<CycleReport> {
     const dryRun = options.dryRun ?? false;
     const nowMs = this.o.clock.nowMs();
-    if (!this.feed.started) await this.rebuildEvidence(nowMs);
-    this.pruneUsed(nowMs);
-    const settings = {
+    try {
+      await this.prepare(nowMs);
+      const writes = dryRun ? null : this.writer.plan(this.commitSettings(nowMs));
+      const { reads, decisions } = await this.readAndDecide(nowMs, writes);
+      if (writes === null) return this.report(nowMs, reads, decisions, null);
+      const commits = await this.writer.write(writes, decisions.decisions, this.cycle + 1);
+      this.cycle += 1;
+      const report = this.report(nowMs, reads, decisions, commits);
+      for (const outcome of report.outcomes) this.used.add(evidenceUsedBy(outcome));
+      this.observer.observe(report.outcomes, nowMs);
+      this.o.metrics.evidenceFills.set(this.feed.window.size);
+      return report;
+    } catch (error) {
+      // Redis may have restarted or been replaced: probe its PEXPIRETIME again next cycle.
+      this.probeHoldExpiry = true;
+      throw error;
+    }
+  }
+
+  /**
+   * Read → decide → encode, batch by batch as the read replies arrive (Redis reads the next
+   * batch meanwhile). `writes` (null in a dry run) receives each symbol's encoded write.
+   */
+  private async readAndDecide(
+    nowMs: number,
+    writes: CycleWrites | null,
+  ): Promise<{ reads: CycleReads; decisions: CycleDecisions }> {
+    const decisions = new Array<Decision>(this.symbols.length);
+    const decideBatch = ({ offset, reads }: BatchReads): void => {
+      reads.forEach((r, i) => {
+        const d = this.decideOne(r, nowMs);
+        decisions[offset + i] = d;
+        writes?.add(offset + i, d, r);
+      });
+    };
+    const reads = await this.reader.read({
+      evidenceReady: () => this.feed.window.prune(nowMs - this.windowMs),
+      batch: decideBatch,
+    });
+    return { reads, decisions: { decisions } };
+  }
+
+  private report(
+    nowMs: number,
+    { reads }: CycleReads,
+    { decisions }: CycleDecisions,
+    commits: readonly CommitResult[] | null,
+  ): CycleReport {
+    return {
+      cycle: this.cycle,
+      nowMs,
+      dryRun: commits === null,
+      outcomes: decisions.map((decision, i) => ({
+        decision,
+        reads: reads[i] as SymbolReads,
+        commit: commits === null ? null : (commits[i] ?? null),
+      })),
+    };
+  }
+
+  private commitSettings(nowMs: number): CommitSettings {
+    return {
       nowMs,
       holdTtlMs: this.o.reconcile.holdTtlSec * 1000,
       ledgerTtlMs: this.o.ledger.ledgerTtlSec * 1000,
       evidenceTtlMs: 2 * this.windowMs,
     };
-    let plan: WritePlan | null = null;
-    const { reads, decisions } = await this.reader.read({
-      begin: () => (plan = dryRun ? null : this.writer.plan(settings)),
-      evidenceReady: () => this.feed.window.prune(nowMs - this.windowMs),
-      decide: (r) => this.decideOne(r, nowMs),
-      // Writes are encoded batch by batch while Redis still reads the next batches.
-      decided: (offset, batchReads, batchDecisions) =>
-        batchDecisions.forEach((d, i) => plan?.add(offset + i, d, batchReads[i])),
-    });
-    if (dryRun) {
-      return {
-        cycle: this.cycle,
-        nowMs,
-        dryRun,
-        outcomes: decisions.map((d, i) => ({
-          decision: d,
-          reads: reads[i] as SymbolReads,
-          commit: null,
-        })),
-      };
-    }
-    const commits = await this.writer.write(
-      { decisions, reads, settings, cycle: this.cycle + 1 },
-      plan ?? undefined,
-    );
-    this.cycle += 1;
-    const outcomes = decisions.map((d, i) => ({
-      decision: d,
-      reads: reads[i] as SymbolReads,
-      commit: commits[i] ?? null,
-    }));
-    observeOutcomes(outcomes, {
-      nowMs,
-      metrics: this.o.metrics,
-      logger: this.o.logger,
-      used: this.used,
-      failingSymbols: this.failingSymbols,
-      holdLostLogged: this.holdLostLogged,
-      gauges: this.gauges,
-    });
-    this.o.metrics.evidenceFills.set(this.feed.window.size);
-    return { cycle: this.cycle, nowMs, dryRun, outcomes };
   }
 
-  /** Start: the last window of apply.result, and which of its fills were already used. */
-  private async rebuildEvidence(nowMs: number): Promise<void> {
-    const fills = await this.feed.rebuild(nowMs);
-    if (fills.length === 0) return;
-    const pipeline = this.o.redis.pipeline();
-    for (const fill of fills) pipeline.exists(this.o.keys.evidenceUsed(fill.entryId));
-    const results = ((await pipeline.exec()) ?? []) as PipelineResult[];
-    results.forEach(([error, value], i) => {
-      const fill = fills[i];
-      if (fill && (error !== null || value === 1)) this.used.add(fill.entryId);
-    });
-  }
-
-  /** Loads the scripts once (and again after a Redis restart answered NOSCRIPT). */
-  private async ensureScripts(force = false): Promise<void> {
-    if (this.scriptsLoaded && !force) return;
-    for (const script of [reconcileReadScript, reconcileCommitScript, reconcileSteadyScript]) {
-      if (force) await this.o.redis.script('LOAD', script.source);
-      else await script.ensureLoaded(this.o.redis);
+  /** Before a cycle: the evidence window at start, used evidence pruned, the server probed. */
+  private async prepare(nowMs: number): Promise<void> {
+    if (!this.feed.started) {
+      const fills = await this.feed.rebuild(nowMs);
+      await this.used.rebuild(this.o.redis, this.o.keys, fills);
     }
-    this.scriptsLoaded = true;
-    await this.checkHoldExpiry();
+    this.used.prune(nowMs - 2 * this.windowMs);
+    if (this.probeHoldExpiry) {
+      await this.checkHoldExpiry();
+      this.probeHoldExpiry = false;
+    }
   }
 
   /**
@@ -195,31 +202,19 @@ export class ReconcileEngine {
     }
   }
 
+  /** Decide one symbol: its hashes through the shared codecs (memoised), then the pure rule. */
   private decideOne(reads: SymbolReads, nowMs: number): Decision {
     const { symbol } = reads;
-    const { lotSize, epsilon } = this.decoded.lot(symbol, reads.lotSize);
-    const snapshot: SnapshotRead =
-      reads.snapshot.kind === 'hash'
-        ? this.decoded.snapshot(symbol, reads.snapshot.fields)
-        : { kind: 'invalid', problem: reads.snapshot.problem };
-    const ledger: LedgerRead =
-      reads.ledger.kind === 'hash'
-        ? this.decoded.ledger(symbol, reads.ledger.fields, epsilon)
-        : { kind: 'invalid', problem: reads.ledger.problem, rawVersion: '' };
+    const lotSize = this.decoded.lot(symbol, reads.lotSize);
     return decide({
       symbol,
-      snapshot,
-      ledger,
+      snapshot: this.decoded.snapshot(symbol, reads.snapshot),
+      ledger: this.decoded.ledger(symbol, reads.ledger, lotSize),
       lotSize,
       evidence: this.feed.window.fillsFor(symbol),
-      usedEvidence: this.used,
+      usedEvidence: this.used.set,
       nowMs,
       config: this.drift,
     });
-  }
-
-  private pruneUsed(nowMs: number): void {
-    const oldest = nowMs - 2 * this.windowMs;
-    for (const id of this.used) if (streamIdMs(id) < oldest) this.used.delete(id);
   }
 }

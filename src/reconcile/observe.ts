@@ -1,6 +1,9 @@
 /**
- * What a committed cycle means for metrics, logs and the engine's memory of used evidence.
- * Logs are one line per state transition per symbol — never one per cycle per symbol.
+ * What a committed cycle means for metrics and logs. Logs are one line per state transition
+ * per symbol — never one per cycle per symbol. The observer keeps its own memory across
+ * cycles (which symbols are failing, whose lost hold was logged, which gauge values are set);
+ * nothing else reads or writes it. (The engine's memory of used evidence is the engine's:
+ * `evidenceUsedBy` in outcome.ts.)
  */
 import type { Decision } from '../domain/drift.js';
 import { formatAmount } from '../domain/amount.js';
@@ -9,16 +12,20 @@ import { commitFailure } from './commit-writer.js';
 import { type ReconcileMetrics, STATUSES } from './metrics.js';
 import type { SymbolOutcome } from './outcome.js';
 
-export interface ObserveContext {
+/** The observer's memory across cycles. */
+interface ObserverState {
+  /** Symbols whose commit is failing (the failure is logged once per streak). */
+  readonly failingSymbols: Set<string>;
+  /** Symbols whose lost hold was logged in the current episode (logged once per episode). */
+  readonly holdLostLogged: Set<string>;
+  /** Gauge values set in earlier cycles. */
+  readonly gauges: Map<string, SymbolGauges>;
+}
+
+interface ObserveContext extends ObserverState {
   nowMs: number;
   metrics: ReconcileMetrics;
   logger: Logger;
-  used: Set<string>;
-  failingSymbols: Set<string>;
-  /** Symbols whose lost hold was logged in the current episode (logged once per episode). */
-  holdLostLogged: Set<string>;
-  /** Gauge values set in earlier cycles (kept by the engine across cycles). */
-  gauges: Map<string, SymbolGauges>;
 }
 
 function amountText(d: Decision): Record<string, string | null> {
@@ -69,7 +76,6 @@ function observeMetrics(outcome: SymbolOutcome, holdActive: boolean, ctx: Observ
 function observeRepair(outcome: SymbolOutcome, ctx: ObserveContext): void {
   const d = outcome.decision;
   const ids = d.evidence?.entryIds ?? [];
-  for (const id of ids) ctx.used.add(id);
   ctx.metrics.autoRepairTotal.inc({ symbol: d.symbol });
   ctx.metrics.driftTotal.inc({ symbol: d.symbol, reason: d.reason });
   ctx.metrics.lastFixAgeSec.set({ symbol: d.symbol }, 0);
@@ -146,10 +152,6 @@ function observeOne(outcome: SymbolOutcome, ctx: ObserveContext): void {
     ctx.logger.info({ symbol: d.symbol }, 'reconcile commit recovered');
   observeMetrics(outcome, commit.holdBy !== '', ctx);
   if (commit.code !== 'ok') {
-    // A fill already used by a repair, or already applied to the ledger by the brain, can
-    // never justify a repair: remember it so the next decision looks for other evidence.
-    if (commit.code === 'evidence_used' || commit.code === 'evidence_applied')
-      for (const id of d.evidence?.entryIds ?? []) ctx.used.add(id);
     ctx.metrics.repairConflictTotal.inc({ symbol: d.symbol, code: commit.code });
     ctx.logger.info(
       { symbol: d.symbol, action: d.action, code: commit.code },
@@ -165,6 +167,26 @@ function observeOne(outcome: SymbolOutcome, ctx: ObserveContext): void {
   logTransition(outcome, commit.holdBy, ctx);
 }
 
-export function observeOutcomes(outcomes: readonly SymbolOutcome[], ctx: ObserveContext): void {
-  for (const outcome of outcomes) observeOne(outcome, ctx);
+/** Turns each committed cycle into metrics and logs (one per engine). */
+export class CycleObserver {
+  private readonly state: ObserverState = {
+    failingSymbols: new Set(),
+    holdLostLogged: new Set(),
+    gauges: new Map(),
+  };
+
+  constructor(
+    private readonly metrics: ReconcileMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  observe(outcomes: readonly SymbolOutcome[], nowMs: number): void {
+    const ctx: ObserveContext = {
+      ...this.state,
+      nowMs,
+      metrics: this.metrics,
+      logger: this.logger,
+    };
+    for (const outcome of outcomes) observeOne(outcome, ctx);
+  }
 }

@@ -20,3 +20,16 @@ export interface CycleReport {
   dryRun: boolean;
   outcomes: SymbolOutcome[];
 }
+
+/**
+ * The evidence entries a committed outcome shows used: those of a repair that was written,
+ * and those the commit refused as already used by a repair or already applied by the brain
+ * (they can never justify a repair: the next decision looks for other evidence).
+ */
+export function evidenceUsedBy(outcome: SymbolOutcome): readonly string[] {
+  const { decision: d, commit } = outcome;
+  const ids = d.evidence?.entryIds ?? [];
+  if (commit === null || ids.length === 0) return [];
+  if (commit.code === 'ok') return d.action === 'auto_repair' ? ids : [];
+  return commit.code === 'evidence_used' || commit.code === 'evidence_applied' ? ids : [];
+}

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTestRedis } from '../helpers/redis.js';
-import { LuaScript } from '../../src/redis/lua-script.js';
+import { gateConsume } from '../../src/redis/scripts/gate-consume.js';
+import { runScript } from '../../src/redis/scripts/script.js';
 
 describe('test harness', () => {
   const t = openTestRedis();
@@ -12,9 +13,9 @@ describe('test harness', () => {
   });
 
   it('runs a script after SCRIPT FLUSH (NOSCRIPT fallback)', async () => {
-    const script = new LuaScript('echo', 'return ARGV[1] .. KEYS[1]');
-    expect(await script.run(t.redis, ['k'], ['v'])).toBe('vk');
+    const consume = () => runScript(t.redis, gateConsume, { keys: t.keys, planId: 'harness-1' });
+    expect(await consume()).toEqual({ status: 'missing_permit_or_redis' });
     await t.redis.script('FLUSH');
-    expect(await script.run(t.redis, ['k2'], ['v2'])).toBe('v2k2');
+    expect(await consume()).toEqual({ status: 'missing_permit_or_redis' });
   });
 });

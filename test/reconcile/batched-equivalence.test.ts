@@ -17,14 +17,12 @@ import { EvidenceWindow } from '../../src/domain/evidence.js';
 import { decodeLedger } from '../../src/domain/ledger.js';
 import { decodeLotSize } from '../../src/domain/lot-size.js';
 import { decodeSnapshot } from '../../src/domain/snapshot.js';
-import {
-  decodeCommitReply,
-  encodeCommit,
-  reconcileCommitScript,
-} from '../../src/reconcile/commit.js';
+import { commitArgs } from '../../src/reconcile/commit.js';
 import { READ_BATCH } from '../../src/reconcile/read.js';
 import { STEADY_BATCH, isSteady } from '../../src/reconcile/steady.js';
 import { type Keys, buildKeys } from '../../src/redis/keys.js';
+import { reconcileCommit } from '../../src/redis/scripts/reconcile-commit.js';
+import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import {
   DRIFT_CONFIG,
@@ -112,11 +110,12 @@ class Reference {
         nowMs,
         config: DRIFT_CONFIG,
       });
-      const commit = encodeCommit(this.keys, d, ledger, { nowMs, ...SETTINGS });
-      const reply = decodeCommitReply(
-        await reconcileCommitScript.run(this.redis, commit.keys, commit.args),
+      const reply = await runScript(
+        this.redis,
+        reconcileCommit,
+        commitArgs(this.keys, d, ledger, { nowMs, ...SETTINGS }),
       );
-      if (reply?.code === 'ok' && d.action === 'auto_repair')
+      if (reply.code === 'ok' && d.action === 'auto_repair')
         for (const id of d.evidence?.entryIds ?? []) this.used.add(id);
     }
   }

@@ -106,6 +106,26 @@ describe('failing symbols in the heartbeat', () => {
     expect(await waitForPermit(t.redis, t.keys, 'fs-btc-2')).toMatchObject({ allow: true });
   });
 
+  it('an OK symbol whose hold owner marker holds another type is not steady: its commit refuses, named like any failure (fail closed)', async () => {
+    const h = engine();
+    await h.engine.runOnce(); // both symbols OK, stored as OK: steady from now on
+    expect(await heartbeat()).toMatchObject({ failing_symbols: [] });
+    const marker = t.keys.holdOwner('BTCUSDT');
+    await t.redis.sadd(marker, 'x');
+    const report = await h.engine.runOnce();
+    const btc = report.outcomes.find((o) => o.decision.symbol === 'BTCUSDT');
+    expect(btc?.decision).toMatchObject({ status: 'OK', reason: '' });
+    // An unreadable marker is not "no marker": the symbol goes through reconcile_commit,
+    // which refuses the wrong-typed key and writes nothing for it.
+    expect(btc?.reads.holdOwner).toBeUndefined();
+    expect(btc?.commit).toEqual({ code: 'wrong_type', key: marker, found: 'set' });
+    expect(await heartbeat()).toMatchObject({ failing_symbols: ['BTCUSDT'] });
+    expect(await metricValue(h.metrics, 'p34_commit_error_total', { symbol: 'BTCUSDT' })).toBe(1);
+    expect(report.outcomes.find((o) => o.decision.symbol === 'ETHUSDT')?.commit).toMatchObject({
+      code: 'ok',
+    });
+  });
+
   it('a heartbeat the brain cannot read denies every symbol (it cannot tell which are live)', async () => {
     await t.redis.set(t.keys.reconcileHeartbeat, '{not json', 'PX', 60_000);
     startBrain();

@@ -16,7 +16,7 @@ import {
   LEDGER_READ_FIELDS,
   LOT_READ_FIELDS,
   SNAPSHOT_READ_FIELDS,
-} from '../../src/reconcile/read.js';
+} from '../../src/redis/scripts/reconcile-read-batch.js';
 import { loadPeerShapes } from '../helpers/peer-shapes.js';
 import { T0, ledgerFields, snapshotFields } from './fixtures.js';
 import { assertProperty } from '../helpers/property.js';

@@ -6,12 +6,14 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CAS_FIELDS, EVENTS_MAXLEN } from '../../src/reconcile/commit.js';
-import { LuaScript } from '../../src/redis/lua-script.js';
+import { CAS_FIELDS, EVENTS_MAXLEN, STATE_FIELDS } from '../../src/reconcile/commit.js';
+import { brainApplyFill } from '../../src/redis/scripts/brain-apply-fill.js';
 import { brainIssuePermit } from '../../src/redis/scripts/brain-issue-permit.js';
 import { gateConsume } from '../../src/redis/scripts/gate-consume.js';
 import { manualHold } from '../../src/redis/scripts/manual-hold.js';
 import { manualLedger } from '../../src/redis/scripts/manual-ledger.js';
+import { reconcileCommit } from '../../src/redis/scripts/reconcile-commit.js';
+import { reconcileSteady } from '../../src/redis/scripts/reconcile-steady.js';
 import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { clearKeys, keyImage } from './key-image.js';
@@ -62,7 +64,6 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
   afterEach(() => t.close());
 
   it('reconcile_commit (an auto-repair: ledger, evidence markers, hold, state and events)', async () => {
-    const script = LuaScript.load('reconcile_commit');
     const ledger = ledgerFields('0.05', T0 - 60_000, { version: 3 });
     const k = {
       hold: t.keys.hold(SYM),
@@ -73,28 +74,31 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       used: t.keys.evidenceUsed('1767225590000-0'),
       applied: t.keys.resultApplied('1767225590000-0'),
     };
-    const keys = Object.values(k);
     const expectLedger: Record<string, string> = {};
     for (const f of CAS_FIELDS) expectLedger[f] = ledger[f] ?? '';
-    const payload = JSON.stringify({
-      action: 'repair',
+    const repair = {
+      keys: t.keys,
       symbol: SYM,
+      action: 'repair',
       status: 'REPAIRED',
       reason: 'auto_fixed',
-      hold_policy: 'clear',
-      now_ms: String(T0),
-      ts: String(T0 / 1000),
-      hold_ttl_ms: '300000',
-      events_maxlen: String(EVENTS_MAXLEN),
+      holdPolicy: 'clear',
+      nowMs: T0,
+      holdTtlMs: 300_000,
+      eventsMaxlen: EVENTS_MAXLEN,
       state: { exchange_amt: '0.062' },
       details: {},
-      expect: expectLedger,
-      ledger: { ledger_amt: '0.062', version: '4' },
-      event: {},
-      ledger_ttl_ms: '86400000',
-      evidence_ttl_ms: '600000',
-      applied_ttl_ms: '86400000',
-    });
+      ledgerWrite: {
+        expect: expectLedger,
+        ledger: { ledger_amt: '0.062', version: '4' },
+        event: {},
+        ledgerTtlMs: 86_400_000,
+        evidenceTtlMs: 600_000,
+        appliedTtlMs: 86_400_000,
+      },
+      repair: { entryIds: ['1767225590000-0'], orderMarker: null },
+    } as const;
+    expect(reconcileCommit.encode(repair).keys).toEqual(Object.values(k));
     const seed = async (): Promise<void> => {
       await t.redis.set(k.hold, '1', 'PX', 300_000);
       await t.redis.set(k.owner, 'operator-was-here', 'PX', 300_000);
@@ -114,48 +118,37 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
         [k.applied, 'string'],
       ],
       seed,
-      () => script.run(t.redis, keys, [payload]),
-      (key, found) => ({ reply: ['wrong_type', key, found] }),
+      () => runScript(t.redis, reconcileCommit, repair),
+      (key, found) => ({ reply: { code: 'wrong_type', key, found } }),
     );
   });
 
   it('reconcile_commit: a status call never touches the ledger, so a wrong-typed one still holds (SPEC §7 row 3)', async () => {
-    const script = LuaScript.load('reconcile_commit');
     await t.redis.set(t.keys.ledger(SYM), 'a string ledger');
-    const keys = [
-      t.keys.hold(SYM),
-      t.keys.holdOwner(SYM),
-      t.keys.reconcileState(SYM),
-      t.keys.reconcileEventsStream,
-      t.keys.ledger(SYM),
-    ];
-    const payload = JSON.stringify({
-      action: 'status',
+    const reply = await runScript(t.redis, reconcileCommit, {
+      keys: t.keys,
       symbol: SYM,
+      action: 'status',
       status: 'MANUAL_REQUIRED',
       reason: 'ledger_invalid',
-      hold_policy: 'set',
-      now_ms: String(T0),
-      ts: String(T0 / 1000),
-      hold_ttl_ms: '300000',
-      events_maxlen: '10000',
+      holdPolicy: 'set',
+      nowMs: T0,
+      holdTtlMs: 300_000,
+      eventsMaxlen: 10_000,
       state: {},
       details: {},
     });
-    const reply = (await script.run(t.redis, keys, [payload])) as unknown[];
-    expect(reply[0]).toBe('ok');
+    expect(reply.code).toBe('ok');
     expect(await t.redis.get(t.keys.hold(SYM))).toBe('1');
     expect(await t.redis.get(t.keys.ledger(SYM))).toBe('a string ledger');
   });
 
   it('reconcile_steady: the refused row names its key and is not written', async () => {
-    const script = LuaScript.load('reconcile_steady');
     const a = t.keys.reconcileState('AUSDT');
     const b = t.keys.reconcileState('BUSDT');
-    const args = [
-      String(T0 / 1000),
-      String(T0),
-      JSON.stringify({ fields: ['detail'], rows: [['a'], ['b']] }),
+    const rows = [
+      { symbol: 'AUSDT', values: STATE_FIELDS.map(() => 'a') },
+      { symbol: 'BUSDT', values: STATE_FIELDS.map(() => 'b') },
     ];
     for (const [index, key] of [a, b].entries()) {
       await clearKeys(t);
@@ -163,8 +156,16 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       await t.redis.hset(b, { status: 'OK' });
       await spoil(t.redis, key, 'hash');
       const dump = (await t.redis.dumpBuffer(key))?.toString('hex');
-      const reply = await script.run(t.redis, [a, b], args);
-      expect(reply).toEqual([1, index + 1, `wrong_type ${key} string`]);
+      const reply = await runScript(t.redis, reconcileSteady, {
+        keys: t.keys,
+        nowMs: T0,
+        fields: STATE_FIELDS,
+        rows,
+      });
+      const refused = { kind: 'wrong_type', key, found: 'string' };
+      expect(reply).toEqual(
+        index === 0 ? [refused, { kind: 'written' }] : [{ kind: 'written' }, refused],
+      );
       expect((await t.redis.dumpBuffer(key))?.toString('hex')).toBe(dump);
     }
   });
@@ -227,6 +228,43 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
         (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
       );
     }
+  });
+
+  it('brain_apply_fill (ledger, result-applied marker, result stream, order-accounted marker)', async () => {
+    const entryId = '1767225590000-0';
+    const k = {
+      ledger: t.keys.ledger(SYM),
+      marker: t.keys.resultApplied(entryId),
+      stream: t.keys.applyResultStream,
+      order: t.keys.orderAccounted(SYM, '77'),
+    };
+    await eachPosition(
+      t,
+      [
+        [k.ledger, 'hash'],
+        [k.marker, 'string'],
+        [k.stream, 'stream'],
+        [k.order, 'string'],
+      ],
+      async () => {
+        await t.redis.hset(k.ledger, { ledger_amt: '0.05', version: '3' });
+        await t.redis.xadd(k.stream, entryId, 'symbol', SYM);
+        await t.redis.xgroup('CREATE', k.stream, 'g', '0');
+      },
+      () =>
+        runScript(t.redis, brainApplyFill, {
+          keys: t.keys,
+          symbol: SYM,
+          entryId,
+          expectedVersion: '3',
+          fields: { ledger_amt: '0.049', version: '4' },
+          orderId: '77',
+          group: 'g',
+          ledgerTtlMs: 86_400_000,
+          markerTtlMs: 600_000,
+        }),
+      (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
+    );
   });
 
   it('brain_issue_permit (plan-seen marker, permit, ack)', async () => {

@@ -2,9 +2,9 @@
  * Human and JSON views of a cycle's decisions, for `posguard reconcile --once/--dry-run`.
  */
 import { formatAmount } from '../../domain/amount.js';
-import { decideHoldOwner } from '../../domain/hold-owner.js';
 import { commitFailure } from '../../reconcile/commit-writer.js';
 import type { CycleReport, SymbolOutcome } from '../../reconcile/engine.js';
+import { holdFrom } from '../../redis/symbol-state.js';
 
 export interface DecisionRow {
   symbol: string;
@@ -22,10 +22,9 @@ export interface DecisionRow {
 /** What the decision does (or, in a dry run, would do) about the ledger and the hold. */
 export function plannedAction(outcome: SymbolOutcome): string {
   const d = outcome.decision;
-  const { hold, holdOwner, holdExpireMs } = outcome.reads;
+  const { hold, holdOwner, holdPttlMs, holdExpireMs } = outcome.reads;
   const ours =
-    decideHoldOwner({ present: hold !== null, expireTimeMs: holdExpireMs, marker: holdOwner }) ===
-    'p34';
+    holdFrom({ pttlMs: holdPttlMs, expireTimeMs: holdExpireMs, marker: holdOwner }).owner === 'p34';
   const parts: string[] = [];
   if (d.action === 'auto_repair') parts.push('repair ledger');
   if (d.action === 'ledger_init') parts.push('init ledger');

@@ -1,5 +1,6 @@
 --[[
 reconcile_commit — applies one symbol's reconcile decision atomically (SPEC §7).
+Spec (encode/decode): src/redis/scripts/reconcile-commit.ts
 
 Everything that must change together changes here: the ledger (init / auto-repair, with a
 compare-and-set), the evidence-used markers, the hold and its owner marker, the state hash
@@ -20,7 +21,7 @@ holds it sets "shared" (kept alive while needed, never deleted; each lapses with
 TTL after its condition ends) — fail closed, and the engine logs it once at start.
 
 Key types are checked before the first write: a key of the wrong type is refused with
-{ 'wrong_type', key, its type } and nothing is written. KEYS[5] (ledger) is checked only by
+{status="wrong_type", key, found} and nothing is written. KEYS[5] (ledger) is checked only by
 init/repair, the calls that read and write it: a status call leaves the ledger alone, so a
 wrong-typed ledger can still be held for (SPEC §7 row 3, ledger_invalid).
 
@@ -60,8 +61,8 @@ ARGV[1]  JSON object, every scalar a string:
                                  order was accounted by an earlier repair
                          ""      no order marker (pending sums; no key-safe order id)
 
-Reply: { code, hold_by, new_episode, events, hold_lost }
-  code         "ok"
+Reply: JSON object {status, hold_by, new_episode, events, hold_lost}
+  status       "ok"
                "conflict"       the ledger changed since it was read: ledger untouched
                "evidence_used"  an evidence entry already justified a repair: ledger untouched
                "evidence_applied" an evidence entry was already applied to the ledger by the
@@ -71,12 +72,13 @@ Reply: { code, hold_by, new_episode, events, hold_lost }
                (on both refusals only last_seen_ts is refreshed and an engine hold re-armed;
                the next cycle decides again)
   hold_by      "p34" | "shared" | "foreign" | ""   who holds the symbol after the call
-  new_episode  1 when a hold episode started (or its reason changed), else 0
+  new_episode  true when a hold episode started (or its reason changed)
   events       number of events written
-  hold_lost    1 when the hold of the current episode was gone (deleted or expired by someone
-               else) and the engine set it again: counted by the caller, no event (one
-               HOLD_SET per episode, however often something deletes the hold)
-Refusal, nothing written: { "wrong_type", key, type found }
+  hold_lost    true when the hold of the current episode was gone (deleted or expired by
+               someone else) and the engine set it again: counted by the caller, no event
+               (one HOLD_SET per episode, however often something deletes the hold)
+Refusal, nothing written: {status="wrong_type", key, found}
+Error reply (a caller bug): ARGV[1] is not a JSON object.
 ]]
 local p = cjson.decode(ARGV[1])
 local hold_key, owner_key, state_key, events_key, ledger_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -96,7 +98,9 @@ if p.action == 'repair' then
 end
 for _, want in ipairs(expected) do
   local found = redis.call('TYPE', want[1]).ok
-  if found ~= 'none' and found ~= want[2] then return { 'wrong_type', want[1], found } end
+  if found ~= 'none' and found ~= want[2] then
+    return cjson.encode({ status = 'wrong_type', key = want[1], found = found })
+  end
 end
 
 -- The hold's absolute expiry in ms (-1 none); false when the server has no PEXPIRETIME.
@@ -140,7 +144,8 @@ local function refuse(code)
   local holder = current_holder()
   if holder == 'p34' then holder = rearm_own_hold() end
   redis.call('HSET', state_key, 'last_seen_ts', p.ts, 'ts_ms', p.now_ms)
-  return { code, holder, 0, 0, 0 }
+  return cjson.encode({ status = code, hold_by = holder, new_episode = false, events = 0,
+    hold_lost = false })
 end
 
 local function append_sorted(args, tbl)
@@ -286,4 +291,5 @@ end
 append_sorted(args, p.state)
 redis.call('HSET', unpack(args))
 
-return { 'ok', holder, new_episode, emitted, lost }
+return cjson.encode({ status = 'ok', hold_by = holder, new_episode = new_episode == 1,
+  events = emitted, hold_lost = lost == 1 })

@@ -4,6 +4,7 @@ The engine queues one call per batch (a few hundred symbols) on the cycle's read
 one reply to decode per batch instead of one per symbol, and one JSON string instead of
 thousands of RESP elements (the client's RESP decoding was the cycle's largest cost).
 Read-only; a key of the wrong type is reported in its slot instead of failing the call.
+Spec (encode/decode): src/redis/scripts/reconcile-read-batch.ts
 
 KEYS     six per symbol, symbol after symbol (KEYS[6(i-1)+1 … 6i] for symbol i):
   +1  snapshot hash     P:position:snapshot:SYM
@@ -16,7 +17,8 @@ KEYS     six per symbol, symbol after symbol (KEYS[6(i-1)+1 … 6i] for symbol i
 ARGV[1]  JSON object: the fields to read from each hash, by name lists
            { snapshot: [field, …], ledger: […], state: […], lot: […] }
 
-Reply: one JSON string, an array with one entry per symbol, in KEYS order:
+Reply: JSON object {status="ok", symbols=[entry, …]}, one entry per symbol in KEYS order
+(symbols is {} when there are none: cjson writes an empty table as an object); an entry:
   [ snapshot, ledger, hold, hold_pttl_ms, owner, state, lot, hold_expire_at_ms ]
   snapshot, ledger,     the hash's values of its field list (HMGET order, false when the
   state, lot            field is absent); when NONE of the listed fields exists, the whole
@@ -29,7 +31,7 @@ Reply: one JSON string, an array with one entry per symbol, in KEYS order:
   hold_expire_at_ms     PEXPIRETIME of the hold (-2 absent, -1 no expiry, -3 unknown: Redis
                         < 7.0 has no PEXPIRETIME) — the engine's hold is the one whose
                         expiry its owner marker recorded (SPEC §7)
-A call with a KEYS count that is not a multiple of 6 is an error.
+Error reply (a caller bug): a KEYS count that is not a multiple of 6.
 ]]
 if #KEYS % 6 ~= 0 then return redis.error_reply('reconcile_read_batch: KEYS must come in sixes') end
 
@@ -74,4 +76,4 @@ for i = 1, #KEYS, 6 do
     expire_at,
   }
 end
-return cjson.encode(out)
+return cjson.encode({ status = 'ok', symbols = out })

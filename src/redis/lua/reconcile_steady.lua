@@ -5,47 +5,54 @@ and only its liveness and amounts move. One call per batch (a few hundred symbol
 one HSET per symbol on the cycle's write pipeline. Status, reason, since_ts, hold_by and
 episode_reason are left as they are; holds and events are never touched here (symbols that
 need them go through reconcile_commit, one atomic call each).
+Spec (encode/decode): src/redis/scripts/reconcile-steady.ts
 
 KEYS[i]  state hash of symbol i   P:reconcile:state:SYM
 
-ARGV[1]  ts       now in integer seconds (time comes in, never TIME) -> last_seen_ts
-ARGV[2]  now_ms   now in ms                                          -> ts_ms
-ARGV[3]  JSON object, every value a string:
-           fields  [name, …]              the state fields every row sets
-           rows    [[value, …], …]        one row per key, values in `fields` order
+ARGV[1]  JSON object, every value a string:
+  ts      now in integer seconds (time comes in, never TIME)  -> last_seen_ts
+  now_ms  now in ms                                          -> ts_ms
+  fields  [name, …]              the state fields every row sets
+  rows    [[value, …], …]        one row per key, values in `fields` order
 
-Reply: { written, i1, error1, i2, error2, … }
-  written       number of state hashes written
-  i, error      the 1-based KEYS index of a symbol whose write was refused and why:
-                "wrong_type <key> <type>" when its state key is not a hash (HSET checks the
-                type before writing, so nothing is written for that symbol), else Redis'
-                error text; the other symbols are written regardless — each symbol is its
-                own unit, one wrong key never stops the batch
-A rows count that differs from the KEYS count is an error (nothing is written).
+Reply: JSON object (each symbol is its own unit, one wrong key never stops the batch, so
+the batch always answers "ok")
+  {status="ok", keys, written, wrong_type?, failed?}
+    keys        #KEYS
+    written     number of state hashes written
+    wrong_type  [{i, key, found}, …]  the 1-based KEYS index of a symbol whose state key is
+                                      not a hash, and the type it holds (HSET checks the
+                                      type before writing: nothing written for it)
+    failed      [{i, error}, …]       a row Redis refused for another reason (its error text)
+    (a list that would be empty is left out)
+Error reply (a caller bug; nothing written): a rows count that differs from the KEYS count.
 ]]
-local p = cjson.decode(ARGV[3])
+local p = cjson.decode(ARGV[1])
 local names, rows = p.fields, p.rows
 if #rows ~= #KEYS then return redis.error_reply('reconcile_steady: one row per key') end
 
-local reply = { 0 }
+local written, wrong_type, failed = 0, {}, {}
 for i = 1, #KEYS do
   local row = rows[i]
-  local args = { 'last_seen_ts', ARGV[1], 'ts_ms', ARGV[2] }
+  local args = { 'last_seen_ts', p.ts, 'ts_ms', p.now_ms }
   for j = 1, #names do
     args[#args + 1] = names[j]
     args[#args + 1] = row[j]
   end
   local result = redis.pcall('HSET', KEYS[i], unpack(args))
   if type(result) == 'table' and result.err ~= nil then
-    reply[#reply + 1] = i
     local found = redis.call('TYPE', KEYS[i]).ok
     if found ~= 'hash' and found ~= 'none' then
-      reply[#reply + 1] = 'wrong_type ' .. KEYS[i] .. ' ' .. found
+      wrong_type[#wrong_type + 1] = { i = i, key = KEYS[i], found = found }
     else
-      reply[#reply + 1] = result.err
+      failed[#failed + 1] = { i = i, error = result.err }
     end
   else
-    reply[1] = reply[1] + 1
+    written = written + 1
   end
 end
-return reply
+
+local reply = { status = 'ok', keys = #KEYS, written = written }
+if #wrong_type > 0 then reply.wrong_type = wrong_type end
+if #failed > 0 then reply.failed = failed end
+return cjson.encode(reply)

@@ -1,0 +1,98 @@
+/**
+ * `reconcile_steady.lua`: the steady-OK fast path (SPEC §7) — liveness and amounts of a
+ * batch of symbols that were OK, are still OK and have no hold and no owner marker, one
+ * HSET each, in one call. Every symbol is its own unit: a wrong-typed state key fails alone.
+ */
+import { PosguardError } from '../../errors.js';
+import type { Keys } from '../keys.js';
+import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+
+/** One steady symbol: the values of the state fields, in the order of `fields`. */
+export interface SteadyRow {
+  symbol: string;
+  values: readonly string[];
+}
+
+export interface SteadyArgs {
+  keys: Keys;
+  nowMs: number;
+  /** The state fields every row sets. */
+  fields: readonly string[];
+  rows: readonly SteadyRow[];
+}
+
+export type SteadyOutcome =
+  | { kind: 'written' }
+  /** The state key holds another type: nothing written for this symbol. */
+  | { kind: 'wrong_type'; key: string; found: string }
+  /** Redis refused the row for another reason (its error text). */
+  | { kind: 'failed'; problem: string };
+
+const WRITTEN: SteadyOutcome = { kind: 'written' };
+
+/** One outcome per row, in KEYS order. */
+export const reconcileSteady: ScriptSpec<SteadyArgs, SteadyOutcome[]> = {
+  name: 'reconcile_steady',
+  version: 2,
+  keyCount: 'variable',
+  encode: (a) => ({
+    keys: a.rows.map((r) => a.keys.reconcileState(r.symbol)),
+    argv: {
+      ts: String(Math.floor(a.nowMs / 1000)),
+      now_ms: String(a.nowMs),
+      fields: a.fields,
+      rows: a.rows.map((r) => r.values),
+    },
+  }),
+  decode: (reply) => {
+    if (reply.status !== 'ok') return unknownStatus(reconcileSteady, reply);
+    const outcomes = decodeOutcomes(reply);
+    if (outcomes === null) {
+      throw new PosguardError(
+        'SCRIPT_REPLY_INVALID',
+        `reconcile_steady: the outcomes do not add up in ${JSON.stringify(reply).slice(0, 200)}`,
+      );
+    }
+    return outcomes;
+  },
+};
+
+/** The outcomes of an `ok` reply, or null when they do not account for every key once. */
+function decodeOutcomes(reply: ScriptReply): SteadyOutcome[] | null {
+  const { keys: count, written } = reply;
+  if (!isCount(count) || !isCount(written)) return null;
+  const outcomes: (SteadyOutcome | undefined)[] = Array.from({ length: count });
+  const place = (i: unknown, outcome: SteadyOutcome): boolean => {
+    if (!Number.isInteger(i) || (i as number) < 1 || (i as number) > count) return false;
+    if (outcomes[(i as number) - 1] !== undefined) return false;
+    outcomes[(i as number) - 1] = outcome;
+    return true;
+  };
+  const wrongType = listOf(reply.wrong_type);
+  const failed = listOf(reply.failed);
+  if (wrongType === null || failed === null) return null;
+  for (const entry of wrongType) {
+    if (typeof entry !== 'object' || entry === null) return null;
+    const { i, key, found } = entry as Record<string, unknown>;
+    if (typeof key !== 'string' || typeof found !== 'string') return null;
+    if (!place(i, { kind: 'wrong_type', key, found })) return null;
+  }
+  for (const entry of failed) {
+    if (typeof entry !== 'object' || entry === null) return null;
+    const { i, error } = entry as Record<string, unknown>;
+    if (typeof error !== 'string') return null;
+    if (!place(i, { kind: 'failed', problem: error })) return null;
+  }
+  if (written !== count - wrongType.length - failed.length) return null;
+  return outcomes.map((o) => o ?? WRITTEN);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0;
+}
+
+/** A list the script left out when empty. */
+function listOf(value: unknown): unknown[] | null {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : null;
+}
