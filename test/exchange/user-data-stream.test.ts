@@ -4,7 +4,7 @@ import { formatAmount } from '../../src/domain/amount.js';
 import { UserDataStream, type UserDataEvent } from '../../src/exchange/user-data-stream.js';
 import { parseStreamMessage } from '../../src/exchange/user-data-schemas.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { type Rig, sleep, startRig } from './helpers.js';
+import { type Rig, startRig } from './helpers.js';
 import { waitFor as waitUntil } from '../helpers/wait.js';
 import { assertProperty } from '../helpers/property.js';
 
@@ -110,12 +110,9 @@ describe('UserDataStream against the simulated venue', () => {
 
   it('keeps the listenKey alive with PUT on its interval', async () => {
     const { rig: r } = await openStream({ keepAliveMs: 50 });
-    const start = Date.now();
-    while (Date.now() - start < 10_000) {
-      if ((r.venue.control.requestCounts()['/fapi/v1/listenKey'] ?? 0) >= 3) break;
-      await sleep(20);
-    }
-    expect(r.venue.control.requestCounts()['/fapi/v1/listenKey']).toBeGreaterThanOrEqual(3);
+    await waitUntil(() => (r.venue.control.requestCounts()['/fapi/v1/listenKey'] ?? 0) >= 3, {
+      what: 'three listenKey requests (create + keep-alive PUTs)',
+    });
   });
 
   it('keeps retrying while the venue refuses listenKeys, then connects', async () => {

@@ -16,7 +16,7 @@ import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-serv
 import { buildKeys } from '../../src/redis/keys.js';
 import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import {
   type ServiceProcess,
   assertCliBuilt,
@@ -155,13 +155,14 @@ describe('Redis killed and restarted empty under running services', () => {
       // While down: both readiness probes fail, both services keep running and count failures.
       await waitUntil(async () => (await httpGet(brainPort, '/readyz')).status === 503);
       await waitUntil(async () => (await httpGet(enginePort, '/readyz')).status === 503);
-      await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - killMs))));
-      expect((await httpGet(brainPort, '/metrics')).body).toMatch(
-        /p33_loop_errors_total\{[^}]*\} [1-9]/,
+      await waitUntil(async () =>
+        /p33_loop_errors_total\{[^}]*\} [1-9]/.test((await httpGet(brainPort, '/metrics')).body),
       );
-      expect((await httpGet(enginePort, '/metrics')).body).toMatch(
-        /p34_cycle_failures_total [1-9]/,
+      await waitUntil(async () =>
+        /p34_cycle_failures_total [1-9]/.test((await httpGet(enginePort, '/metrics')).body),
       );
+      // The outage lasts OUTAGE_MS (the fault injected), then Redis comes back.
+      await sleep(Math.max(0, OUTAGE_MS - (Date.now() - killMs)));
       expect(brain.running() && engine.running()).toBe(true);
 
       await server.restart();
