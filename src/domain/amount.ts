@@ -91,10 +91,3 @@ export function parseSide(raw: unknown): Side | null {
   const side = raw.trim().toUpperCase();
   return side === 'LONG' || side === 'SHORT' || side === 'FLAT' ? side : null;
 }
-
-/** |ex − ledger| / max(|ex|, |ledger|) × 100; 0 when both are zero. */
-export function diffPct(exchange: Amount, ledger: Amount): Amount {
-  const base = Decimal.max(exchange.abs(), ledger.abs());
-  if (base.isZero()) return ZERO;
-  return exchange.minus(ledger).abs().div(base).mul(100);
-}

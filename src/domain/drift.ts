@@ -4,15 +4,8 @@
  * applies decides. Nothing here can repair from a missing, stale or future snapshot, a
  * side mismatch, a drift without evidence, or a drift above the tolerance.
  */
-import {
-  type Amount,
-  amountsEqual,
-  diffPct,
-  epsilonFor,
-  formatAmount,
-  isFlat,
-  sideOf,
-} from './amount.js';
+import { type Amount, amountsEqual, epsilonFor, formatAmount, isFlat, sideOf } from './amount.js';
+import { reconcileDiffPct } from './drift-pct.js';
 import { type Evidence, type EvidenceItem, findEvidence } from './evidence.js';
 import type { Ledger, LedgerOrderFields, LedgerRead } from './ledger.js';
 import type { LotSize } from './lot-size.js';
@@ -126,7 +119,7 @@ function outcome(
     holdPolicy: holdPolicyFor(status),
     detail,
     diffAmt: both ? exchangeAmt.minus(ledgerAmt) : null,
-    diffPct: both ? diffPct(exchangeAmt, ledgerAmt) : null,
+    diffPct: both ? reconcileDiffPct(exchangeAmt, ledgerAmt) : null,
     evidence: extra.evidence ?? null,
   };
 }
@@ -268,7 +261,7 @@ function compareAmounts(
       'no executed fill or unconfirmed order explains the drift',
     );
   }
-  const pct = diffPct(ex, led);
+  const pct = reconcileDiffPct(ex, led);
   const tolerance = input.config.qtyDriftTolerancePct;
   if (pct.gt(tolerance)) {
     return outcome(

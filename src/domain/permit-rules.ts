@@ -5,6 +5,7 @@
  * in `failed`. Every check is evaluated; none short-circuits another.
  */
 import { type Amount, Decimal, ZERO, epsilonFor, sideOf } from './amount.js';
+import { permitQtyMismatchPct } from './drift-pct.js';
 import type { LedgerRead } from './ledger.js';
 import { type LotSize, floorToStep } from './lot-size.js';
 import type { Plan } from './plan.js';
@@ -158,8 +159,8 @@ function checkAgreement(
       ledger_amt: ledger,
     });
   }
-  if (exchange.isZero()) return; // no_position already says it; a percentage of zero means nothing
-  const pct = exchange.minus(ledger).abs().div(exchange.abs()).mul(100);
+  const pct = permitQtyMismatchPct(exchange, ledger);
+  if (pct === null) return; // no_position already says it; a percentage of zero means nothing
   if (pct.gt(inputs.config.qtyTolerancePct)) {
     fail(5, 'reconcile_required_qty_mismatch', {
       exchange_amt: exchange,

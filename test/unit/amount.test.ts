@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import {
   Decimal,
   amountsEqual,
-  diffPct,
   epsilonFor,
   formatAmount,
   parseAmount,
@@ -76,11 +75,6 @@ describe('amounts', () => {
     expect(parseSide('SHORT')).toBe('SHORT');
     expect(parseSide('NONE')).toBeNull();
     expect(parseSide('')).toBeNull();
-  });
-
-  it('computes diff_pct against the larger magnitude', () => {
-    expect(diffPct(new Decimal('0.050'), new Decimal('0.045')).toFixed()).toBe('10');
-    expect(diffPct(new Decimal(0), new Decimal(0)).toFixed()).toBe('0');
   });
 
   it('round-trips any decimal through its canonical text', () => {

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Amount, Decimal, diffPct, epsilonFor } from '../../src/domain/amount.js';
+import { type Amount, Decimal, epsilonFor } from '../../src/domain/amount.js';
+import { reconcileDiffPct } from '../../src/domain/drift-pct.js';
 import { type Fill, parseApplyResult } from '../../src/domain/apply-result.js';
 import { type DriftInput, decide } from '../../src/domain/drift.js';
 import { decodeLedger } from '../../src/domain/ledger.js';
@@ -150,7 +151,7 @@ describe('decide — properties', () => {
         const ledger = input.ledger.kind === 'ok' ? input.ledger.ledger : null;
         expect(snapshot && ledger).toBeTruthy();
         expect(
-          diffPct(snapshot!.amount, ledger!.amount).lte(input.config.qtyDriftTolerancePct),
+          reconcileDiffPct(snapshot!.amount, ledger!.amount).lte(input.config.qtyDriftTolerancePct),
         ).toBe(true);
         const byId = new Map(input.evidence.map((f) => [f.entryId, f]));
         let sum = new Decimal(0);
