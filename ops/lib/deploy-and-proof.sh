@@ -29,6 +29,7 @@ DAP_BRAIN_ENV=""
 DAP_RECONCILE_ENV=""
 DAP_SYMBOL=PROOFUSDT
 DAP_READY_TIMEOUT=60
+DAP_ACCOUNT=""       # --account NAME: the template units …@NAME and /etc/quantum/<service>-NAME.env
 
 dap_say() { echo "$DAP_NAME: $*"; }
 
@@ -38,6 +39,8 @@ dap_usage() {
 Options:
   --dry-run              print what would be done; change nothing, run no proof
   --root DIR             install into a staging tree (deploy.sh --root); no systemctl
+  --account NAME         one account's deployment (deploy.sh --account NAME): restart
+                         …@NAME, env files /etc/quantum/<service>-NAME.env
   --prefix DIR           where the app goes (default /opt/posguard)
   --source DIR           the built checkout to install from (default: this repository)
   --node PATH            node binary the units and the proof run (default /usr/bin/node)
@@ -60,6 +63,7 @@ dap_parse() {
     case "$1" in
       --dry-run) DAP_DRY_RUN=1; DAP_DEPLOY_ARGS+=(--dry-run); shift ;;
       --root) DAP_ROOT="${2:?--root needs a directory}"; DAP_DEPLOY_ARGS+=(--root "$2"); shift 2 ;;
+      --account) DAP_ACCOUNT="${2:?--account needs a name}"; DAP_DEPLOY_ARGS+=(--account "$2"); shift 2 ;;
       --prefix) DAP_PREFIX="${2:?--prefix needs a directory}"; DAP_DEPLOY_ARGS+=(--prefix "$2"); shift 2 ;;
       --source) DAP_DEPLOY_ARGS+=(--source "${2:?--source needs a directory}"); shift 2 ;;
       --node) DAP_NODE="${2:?--node needs a path}"; DAP_DEPLOY_ARGS+=(--node "$2"); shift 2 ;;
@@ -81,8 +85,21 @@ dap_parse() {
     mkdir -p "$DAP_ROOT"
     DAP_ROOT="$(cd "$DAP_ROOT" && pwd)"
   fi
-  DAP_BRAIN_ENV="${DAP_BRAIN_ENV:-$DAP_ROOT/etc/quantum/position-state-brain.env}"
-  DAP_RECONCILE_ENV="${DAP_RECONCILE_ENV:-$DAP_ROOT/etc/quantum/reconcile-engine.env}"
+  local suffix="" i
+  if [ -n "$DAP_ACCOUNT" ]; then
+    # deploy.sh validates the name too; refuse here before anything runs.
+    [[ "$DAP_ACCOUNT" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$ ]] ||
+      { echo "$DAP_NAME: --account: \"$DAP_ACCOUNT\" is not an account name" >&2; exit 2; }
+    suffix="-$DAP_ACCOUNT"
+    for i in "${!DAP_UNITS[@]}"; do
+      case "${DAP_UNITS[$i]}" in
+        quantum-position-state-brain.service | quantum-reconcile-engine.service)
+          DAP_UNITS[i]="${DAP_UNITS[$i]%.service}@$DAP_ACCOUNT.service" ;;
+      esac
+    done
+  fi
+  DAP_BRAIN_ENV="${DAP_BRAIN_ENV:-$DAP_ROOT/etc/quantum/position-state-brain$suffix.env}"
+  DAP_RECONCILE_ENV="${DAP_RECONCILE_ENV:-$DAP_ROOT/etc/quantum/reconcile-engine$suffix.env}"
 }
 
 dap_fail() {

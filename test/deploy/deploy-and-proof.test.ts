@@ -81,6 +81,27 @@ describe.skipIf(!ready)('deploy-and-proof scripts', () => {
       );
     });
 
+    it("--account NAME: deploy.sh --account, the …@NAME units, the account's env files", async () => {
+      const result = await script('p34_deploy_and_proof.sh', ['--dry-run', '--account', 'acct1']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(
+        '1/3 install/update: ops/deploy.sh --dry-run --account acct1',
+      );
+      const restarts = [...result.stdout.matchAll(/^\[dry-run\] systemctl restart (\S+)$/gm)].map(
+        (m) => m[1],
+      );
+      expect(restarts).toEqual([
+        'quantum-reconcile-engine@acct1.service',
+        'quantum-position-state-brain@acct1.service',
+      ]);
+      expect(result.stdout).toContain(
+        'p34_proof.sh --env-file /etc/quantum/reconcile-engine-acct1.env --brain-env-file /etc/quantum/position-state-brain-acct1.env',
+      );
+      const bad = await script('p33_deploy_and_proof.sh', ['--dry-run', '--account', '../x']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('is not an account name');
+    });
+
     it.each(SCRIPTS)('%s: an unknown option is a usage error (exit 2)', async (name) => {
       const result = await script(name, ['--frobnicate']);
       expect(result.code).toBe(2);
