@@ -25,6 +25,8 @@ import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { counterValue, drained, startBrainPieces, until } from '../helpers/reliability-brain.js';
 import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { seededRandom } from '../helpers/seeded-random.js';
+import { sleep } from '../helpers/wait.js';
 
 let t: TestRedis;
 beforeEach(() => {
@@ -207,6 +209,7 @@ describe('concurrency', () => {
     const { redis, keys } = t;
     const clock = { nowMs: () => Date.now() };
     const eng = engine(redis, keys, ['RACEUSDT'], clock);
+    const random = seededRandom(); // where the operator lands in each round
     const ROUNDS = 30;
     let manual = 0;
     let conflicts = 0;
@@ -236,7 +239,7 @@ describe('concurrency', () => {
           ledgerTtlSec: 86400,
           target: async () => {
             // Land anywhere from before the engine's read to after its commit.
-            await new Promise((r) => setTimeout(r, Math.random() * 3));
+            await sleep(random.between(0, 3));
             return {
               amount: base.minus('0.001'),
               event: 'MANUAL_LEDGER_SET' as const,

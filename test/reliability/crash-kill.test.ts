@@ -24,6 +24,8 @@ import { buildKeys } from '../../src/redis/keys.js';
 import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { drained, until } from '../helpers/reliability-brain.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { type SeededRandom, generatorFor, seededRandom } from '../helpers/seeded-random.js';
+import { sleep } from '../helpers/wait.js';
 import {
   type ServiceProcess,
   snapshotBuild,
@@ -67,8 +69,6 @@ function env(): Record<string, string> {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 beforeAll(async () => {
   build = snapshotBuild();
   server = await startEmbeddedRedis();
@@ -102,11 +102,15 @@ afterAll(async () => {
 const killedAfterStart = { brain: 0, reconcile: 0 };
 const STARTED = /position state brain started|reconcile engine started/;
 
-/** Kills and restarts one service `kills` times at random points; returns its last incarnation. */
+/**
+ * Kills and restarts one service `kills` times at random points (drawn from `random`, so a
+ * failing run's points can be drawn again); returns its last incarnation.
+ */
 async function killLoop(
   name: 'brain' | 'reconcile',
   kills: number,
   stopAt: { stop: boolean },
+  random: SeededRandom,
 ): Promise<ServiceProcess> {
   for (let i = 0; i < kills && !stopAt.stop; i += 1) {
     const proc = spawnService(name, [name], env(), build.cli);
@@ -116,10 +120,10 @@ async function killLoop(
       const deadline = Date.now() + 5000;
       while (!STARTED.test(proc.output()) && proc.running() && Date.now() < deadline)
         await sleep(5);
-      await sleep(Math.random() * 250);
+      await sleep(random.between(0, 250));
     } else {
       // The other half anywhere in start-up: group creation, pending sweep, evidence rebuild.
-      await sleep(20 + Math.random() * 380);
+      await sleep(random.between(20, 400));
     }
     if (STARTED.test(proc.output())) killedAfterStart[name] += 1;
     await proc.kill('SIGKILL');
@@ -133,6 +137,8 @@ async function killLoop(
 describe('SIGKILL at random points', () => {
   it(`${BRAIN_KILLS} brain + ${ENGINE_KILLS} engine kills: no lost or doubled fill, permit or hold`, async () => {
     const control = { stop: false };
+    // The kill points: printed with the replay command if this test fails.
+    const { seed } = seededRandom();
     const samples: { version: number; amt: string; source: string }[] = [];
     let holdSetAt: number | null = null;
     let holdMissing = 0;
@@ -230,8 +236,8 @@ describe('SIGKILL at random points', () => {
     })();
 
     const loops: [Promise<ServiceProcess>, Promise<ServiceProcess>] = [
-      killLoop('brain', BRAIN_KILLS, control),
-      killLoop('reconcile', ENGINE_KILLS, control),
+      killLoop('brain', BRAIN_KILLS, control, generatorFor(seed + 1)),
+      killLoop('reconcile', ENGINE_KILLS, control, generatorFor(seed + 2)),
     ];
     let brain: ServiceProcess;
     let engine: ServiceProcess;
