@@ -19,6 +19,7 @@ export const LOCALHOST = '127.0.0.1';
 export class RedisProcess {
   private child: ChildProcess | undefined;
   private everPid = -1;
+  private stopped = false;
   readonly confPath: string;
   readonly logPath: string;
 
@@ -39,6 +40,24 @@ export class RedisProcess {
   /** The PID of the last start (kept after the process ended, for checks). */
   get pid(): number {
     return this.everPid;
+  }
+
+  /** SIGSTOPped by `pause()` and not yet resumed. */
+  get paused(): boolean {
+    return this.stopped && this.running;
+  }
+
+  /** SIGSTOP: the process keeps its sockets but answers nothing (a hung host). */
+  pause(): void {
+    if (!this.running) return;
+    this.child?.kill('SIGSTOP');
+    this.stopped = true;
+  }
+
+  /** SIGCONT after `pause()`. */
+  resume(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+    this.stopped = false;
   }
 
   get running(): boolean {
@@ -68,6 +87,7 @@ export class RedisProcess {
     if (child === undefined || !this.running) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
+    if (this.stopped) this.resume(); // a stopped process handles SIGTERM only once continued
     const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
     await exited;
     clearTimeout(timer);

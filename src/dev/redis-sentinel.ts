@@ -40,6 +40,8 @@ export interface SentinelNode {
   /** The PID it was started with (kept after it ended). */
   readonly pid: number;
   readonly running: boolean;
+  /** SIGSTOPped by `pause()`. */
+  readonly paused: boolean;
 }
 
 export interface SentinelSetup {
@@ -52,7 +54,13 @@ export interface SentinelSetup {
   readonly sentinels: readonly SentinelNode[];
   /** The PIDs of all five processes as started (also of those that ended). */
   pids(): number[];
-  /** The master every running sentinel reports (throws when they disagree). */
+  /**
+   * SIGSTOPs a node or a sentinel (a hung host: its sockets stay open, nothing answers);
+   * `resume()` continues it. A paused sentinel is left out of `masterAddress()`.
+   */
+  pause(node: SentinelNode): void;
+  resume(node: SentinelNode): void;
+  /** The master every running, unpaused sentinel reports (throws when they disagree). */
   masterAddress(): Promise<RedisAddress>;
   /**
    * SENTINEL FAILOVER; resolves with the new master once every sentinel reports it, it
@@ -110,23 +118,32 @@ export async function startSentinelSetup(
     const dead = processes.filter((p) => !p.running);
     const logs = dead.map((p) => `${p.name} exited:\n${p.logTail()}`).join('\n');
     await stopAll();
-    const reason = error instanceof Error ? error.message : String(error);
-    const message =
-      `Redis Sentinel set-up did not start: ${reason}` +
-      (logs === '' ? '' : `\n${logs}`) +
-      `\nEvery process it started is stopped (PIDs ${processes.map((p) => p.pid).join(', ')}); ` +
-      `directory ${dir} removed.`;
-    if (dead.some((p) => p.name.startsWith('sentinel-')) && !/CONFIG FILE ERROR/.test(logs)) {
-      throw new PosguardError(
-        'REDIS_SERVER_MISSING',
-        `${message}\nIf this redis-server has no Sentinel mode, install one that has (Debian/Ubuntu: ` +
-          `sudo apt-get install redis-server redis-sentinel; macOS: brew install redis) or set ` +
-          `REDIS_SERVER_BIN to its path. Redis ≥ 6.2 is required.`,
-        { cause: error },
-      );
-    }
-    throw new Error(message, { cause: error });
+    throw startFailure(error, logs, processes, dir);
   }
+}
+
+/** Why the set-up did not start, what it cleaned up, and what to install when it is Sentinel support. */
+function startFailure(
+  error: unknown,
+  logs: string,
+  processes: readonly RedisProcess[],
+  dir: string,
+): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  const message =
+    `Redis Sentinel set-up did not start: ${reason}` +
+    (logs === '' ? '' : `\n${logs}`) +
+    `\nEvery process it started is stopped (PIDs ${processes.map((p) => p.pid).join(', ')}); ` +
+    `directory ${dir} removed.`;
+  const sentinelDied = processes.some((p) => p.name.startsWith('sentinel-') && !p.running);
+  if (!sentinelDied || /CONFIG FILE ERROR/.test(logs)) return new Error(message, { cause: error });
+  return new PosguardError(
+    'REDIS_SERVER_MISSING',
+    `${message}\nIf this redis-server has no Sentinel mode, install one that has (Debian/Ubuntu: ` +
+      `sudo apt-get install redis-server redis-sentinel; macOS: brew install redis) or set ` +
+      `REDIS_SERVER_BIN to its path. Redis ≥ 6.2 is required.`,
+    { cause: error },
+  );
 }
 
 async function distinctFreePorts(count: number): Promise<number[]> {
@@ -153,6 +170,20 @@ class Setup implements SentinelSetup {
 
   pids(): number[] {
     return [...this.dataNodes, ...this.sentinels].map((p) => p.pid);
+  }
+
+  pause(node: SentinelNode): void {
+    this.own(node).pause();
+  }
+
+  resume(node: SentinelNode): void {
+    this.own(node).resume();
+  }
+
+  private own(node: SentinelNode): RedisProcess {
+    const found = [...this.dataNodes, ...this.sentinels].find((p) => p === node);
+    if (found === undefined) throw new Error(`${node.name} is not part of this set-up`);
+    return found;
   }
 
   /** Every node answers, the replica is in sync, each sentinel knows the replica and the two others. */
@@ -189,7 +220,7 @@ class Setup implements SentinelSetup {
   async masterAddress(): Promise<RedisAddress> {
     const answers = await Promise.all(
       this.sentinels
-        .filter((s) => s.running)
+        .filter((s) => s.running && !s.paused)
         .map(async (s) => {
           const reply = await this.askSentinel(s, ['GET-MASTER-ADDR-BY-NAME', this.masterName]);
           if (!Array.isArray(reply))
@@ -203,10 +234,20 @@ class Setup implements SentinelSetup {
     return answers[0] as RedisAddress;
   }
 
+  /**
+   * The master once the sentinels agree on it: during a failover the leader already names
+   * the promoted replica while the others still name the old master.
+   */
+  private agreedMaster(): Promise<RedisAddress> {
+    return waitFor('the sentinels to agree on the master', SWITCH_TIMEOUT_MS, () =>
+      this.masterAddress(),
+    );
+  }
+
   async failover(): Promise<RedisAddress> {
-    const before = await this.masterAddress();
+    const before = await this.agreedMaster();
     await waitFor('SENTINEL FAILOVER to be accepted', SWITCH_TIMEOUT_MS, async () => {
-      const sentinel = this.sentinels.find((s) => s.running);
+      const sentinel = this.sentinels.find((s) => s.running && !s.paused);
       if (sentinel === undefined) throw new GaveUp('no sentinel is running');
       await this.askSentinel(sentinel, ['FAILOVER', this.masterName]);
     });
@@ -214,7 +255,7 @@ class Setup implements SentinelSetup {
   }
 
   async killMaster(): Promise<RedisAddress> {
-    const before = await this.masterAddress();
+    const before = await this.agreedMaster();
     const node = this.dataNodes.find((n) => n.port === before.port);
     if (node === undefined) throw new Error(`the master ${addressText(before)} is not one of ours`);
     await node.stop('SIGKILL');
