@@ -2,26 +2,25 @@
  * The brain service end to end: real Redis, the simulated venue over real HTTP, the
  * Binance client built from config, and the three components running together.
  */
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { API_KEY, API_SECRET, type Rig, startRig } from '../exchange/helpers.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startBrain, type BrainService } from '../../src/brain/service.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { Redis } from 'ioredis';
 import { PLAN_GROUP } from '../../src/brain/plan-evaluator.js';
 import { RESULT_GROUP } from '../../src/brain/ledger-updater.js';
 import { groupNames } from '../helpers/reliability-brain.js';
+import { type CapturedLogs, captureLogs } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
 import { addPlan, waitForPermit, writeLedger } from './helpers.js';
 
 let t: TestRedis;
 let rig: Rig;
 let service: BrainService | null;
-let logs: string[];
+let logs: CapturedLogs;
 
 function env(overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -43,15 +42,9 @@ function env(overrides: Record<string, string> = {}): Record<string, string> {
 }
 
 async function start(overrides: Record<string, string> = {}): Promise<BrainService> {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
   service = await startBrain({
     config: loadConfig(env(overrides)),
-    logger: createLogger({ name: 'brain-test', level: 'info', destination: sink }),
+    logger: logs.logger,
     consumer: 'brain-test',
   });
   return service;
@@ -85,7 +78,7 @@ beforeEach(async () => {
   t = openTestRedis('sv');
   rig = await startRig({ symbols: ['BTCUSDT', 'ETHUSDT'] });
   service = null;
-  logs = [];
+  logs = captureLogs('info', 'brain-test');
 });
 
 afterEach(async () => {
@@ -278,7 +271,9 @@ describe('brain service', () => {
       reason: 'no_exchange_snapshot',
     });
     expect(
-      logs.some((l) => l.includes('BINANCE_API_KEY') && l.includes('BINANCE_API_SECRET')),
+      logs.lines.some(
+        (l) => l.msg.includes('BINANCE_API_KEY') && l.msg.includes('BINANCE_API_SECRET'),
+      ),
     ).toBe(true);
     expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'))).toBe(0);
   });
@@ -298,7 +293,7 @@ describe('brain service', () => {
         (await t.redis.exists(t.keys.brainHeartbeat)) === 1
       );
     });
-    const errors = logs.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
+    const errors = logs.lines.filter((l) => l.level >= 50).map((l) => JSON.stringify(l));
     expect(errors.filter((l) => /redis|writeable|stream consumer|heartbeat/i.test(l))).toEqual([]);
   });
 
@@ -357,7 +352,7 @@ describe('brain service', () => {
     const beat = JSON.parse((await t.redis.get(t.keys.brainHeartbeat))!) as Record<string, unknown>;
     expect(beat).toMatchObject({ consumer: 'brain-test' });
     expect(await t.redis.pttl(t.keys.brainHeartbeat)).toBeGreaterThan(0);
-    expect(logs.join('\n')).not.toContain(API_SECRET);
+    expect(logs.text()).not.toContain(API_SECRET);
   });
 
   it('P33_USER_STREAM=true: ACCOUNT_UPDATE writes the snapshot at once; every reconnect reseeds from REST', async () => {
@@ -445,7 +440,7 @@ describe('brain service — Redis outage', () => {
     const errorsBefore = await metricSum('p33_loop_errors_total');
     await server.kill();
     // The outage is seen and lasts several failed rounds before Redis comes back.
-    await waitFor(() => logs.some((l) => l.includes('redis unreachable')));
+    await waitFor(() => logs.matching('redis unreachable').length > 0);
     await waitFor(async () => (await metricSum('p33_loop_errors_total')) >= errorsBefore + 5);
     await server.restart();
     const restartedAt = Date.now();
@@ -455,9 +450,9 @@ describe('brain service — Redis outage', () => {
     expect(after, JSON.stringify(after)).toMatchObject({ plan_id: 'after-outage', allow: true });
     if (process.env.BRAIN_REPORT)
       console.log(`permit ${Date.now() - restartedAt} ms after redis-server restarted`);
-    const outageLines = logs.filter((l) => l.includes('redis unreachable'));
+    const outageLines = logs.matching('redis unreachable');
     expect(outageLines).toHaveLength(1);
-    expect(logs.some((l) => l.includes('redis reachable again'))).toBe(true);
+    expect(logs.matching('redis reachable again')).not.toEqual([]);
     direct.disconnect();
   });
 });

@@ -5,28 +5,20 @@
  * (one log line, `p33_user_stream_up` 0, `p33_user_stream_silent_total` 1, a reconnect)
  * while REST keeps the snapshots right; a stream that pushes again is a source again.
  */
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { API_KEY, API_SECRET, type Rig, startRig } from '../exchange/helpers.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startBrain, type BrainService } from '../../src/brain/service.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { waitFor } from './helpers.js';
+import { type CapturedLogs, captureLogs } from '../helpers/logs.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestRedis;
 let rig: Rig;
 let service: BrainService | null;
-let logs: { msg: string; source?: string }[];
+let logs: CapturedLogs;
 
 async function start(wsUrl: string, pollSec = '0.2'): Promise<BrainService> {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
-        logs.push(JSON.parse(line) as { msg: string });
-      done();
-    },
-  });
   service = await startBrain({
     config: loadConfig({
       REDIS_URL: t.url,
@@ -40,7 +32,7 @@ async function start(wsUrl: string, pollSec = '0.2'): Promise<BrainService> {
       BINANCE_API_KEY: API_KEY,
       BINANCE_API_SECRET: API_SECRET,
     }),
-    logger: createLogger({ name: 'brain-test', level: 'info', destination: sink }),
+    logger: logs.logger,
     consumer: 'brain-test',
   });
   return service;
@@ -54,7 +46,7 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
   );
 }
 
-const silentLines = () => logs.filter((l) => l.msg.includes('connected but silent')).length;
+const silentLines = () => logs.lines.filter((l) => l.msg.includes('connected but silent')).length;
 const listenKeyPosts = () =>
   rig.venue.control
     .requestLog()
@@ -73,7 +65,7 @@ beforeEach(async () => {
   t = openTestRedis('usw');
   rig = await startRig({ symbols: ['BTCUSDT', 'ETHUSDT'] });
   service = null;
-  logs = [];
+  logs = captureLogs('info', 'brain-test');
 });
 
 afterEach(async () => {
@@ -145,7 +137,7 @@ describe('user-data stream watchdog in the brain', () => {
     await polls(2);
     rig.venue.control.externalTrade('ETHUSDT', '-0.5');
     await waitFor(async () => ((await metric('p33_user_stream_up')) === 1 ? true : null));
-    expect(logs.some((l) => l.msg.includes('pushes again'))).toBe(true);
+    expect(logs.lines.some((l) => l.msg.includes('pushes again'))).toBe(true);
     await waitFor(async () => ((await snapshot('ETHUSDT')).position_amt === '1' ? true : null));
     expect(await metric('p33_user_stream_silent_total')).toBe(1);
   });

@@ -18,14 +18,19 @@ export interface CapturedLogs {
   lines: LogLine[];
   /** Lines whose message or fields contain `text`. */
   matching(text: string): LogLine[];
+  /** Everything written, as written (what a grep of the service's output would see). */
+  text(): string;
 }
 
 export function captureLogs(level: Level = 'debug', name = 'test'): CapturedLogs {
   const lines: LogLine[] = [];
+  const written: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const text of chunk.toString('utf8').split('\n'))
-        if (text.trim() !== '') lines.push(JSON.parse(text) as LogLine);
+      const text = chunk.toString('utf8');
+      written.push(text);
+      for (const line of text.split('\n'))
+        if (line.trim() !== '') lines.push(JSON.parse(line) as LogLine);
       callback();
     },
   });
@@ -33,5 +38,6 @@ export function captureLogs(level: Level = 'debug', name = 'test'): CapturedLogs
     logger: createLogger({ name, level, destination: sink }),
     lines,
     matching: (text) => lines.filter((line) => JSON.stringify(line).includes(text)),
+    text: () => written.join(''),
   };
 }
