@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
+import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
 import {
   type ScriptReply,
   type ScriptSpec,
@@ -86,37 +87,21 @@ export const brainWriteSnapshots: ScriptSpec<SnapshotWriteArgs, SnapshotWriteOut
 function decodeOutcomes(reply: ScriptReply): SnapshotWriteOutcome[] | null {
   const { keys: count, written } = reply;
   if (!isCount(count) || !isCount(written)) return null;
-  const outcomes: (SnapshotWriteOutcome | undefined)[] = Array.from({ length: count });
-  const place = (i: unknown, outcome: SnapshotWriteOutcome): boolean => {
-    if (!Number.isInteger(i) || (i as number) < 1 || (i as number) > count) return false;
-    if (outcomes[(i as number) - 1] !== undefined) return false;
-    outcomes[(i as number) - 1] = outcome;
-    return true;
-  };
+  const outcomes = new IndexedOutcomes<SnapshotWriteOutcome>(count);
   const changed = listOf(reply.changed);
   const stale = listOf(reply.stale);
   const wrongType = listOf(reply.wrong_type);
   if (changed === null || stale === null || wrongType === null) return null;
-  for (const i of changed) if (!place(i, { kind: 'written', changed: true })) return null;
-  for (const i of stale) if (!place(i, { kind: 'stale' })) return null;
+  for (const i of changed) if (!outcomes.place(i, { kind: 'written', changed: true })) return null;
+  for (const i of stale) if (!outcomes.place(i, { kind: 'stale' })) return null;
   for (const entry of wrongType) {
     if (typeof entry !== 'object' || entry === null) return null;
     const { i, key, found } = entry as Record<string, unknown>;
     if (typeof key !== 'string' || typeof found !== 'string') return null;
-    if (!place(i, { kind: 'wrong_type', key, found })) return null;
+    if (!outcomes.place(i, { kind: 'wrong_type', key, found })) return null;
   }
   if (written !== count - stale.length - wrongType.length) return null;
-  return outcomes.map((o) => o ?? { kind: 'written', changed: false });
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) >= 0;
-}
-
-/** A list the script left out when empty. */
-function listOf(value: unknown): unknown[] | null {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : null;
+  return outcomes.all({ kind: 'written', changed: false });
 }
 
 /** Writes every snapshot (batched, one pipeline); one outcome per write, in order. */

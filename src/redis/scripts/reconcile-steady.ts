@@ -5,6 +5,7 @@
  */
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
+import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
 import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
 
 /** One steady symbol: the values of the state fields, in the order of `fields`. */
@@ -61,13 +62,7 @@ export const reconcileSteady: ScriptSpec<SteadyArgs, SteadyOutcome[]> = {
 function decodeOutcomes(reply: ScriptReply): SteadyOutcome[] | null {
   const { keys: count, written } = reply;
   if (!isCount(count) || !isCount(written)) return null;
-  const outcomes: (SteadyOutcome | undefined)[] = Array.from({ length: count });
-  const place = (i: unknown, outcome: SteadyOutcome): boolean => {
-    if (!Number.isInteger(i) || (i as number) < 1 || (i as number) > count) return false;
-    if (outcomes[(i as number) - 1] !== undefined) return false;
-    outcomes[(i as number) - 1] = outcome;
-    return true;
-  };
+  const outcomes = new IndexedOutcomes<SteadyOutcome>(count);
   const wrongType = listOf(reply.wrong_type);
   const failed = listOf(reply.failed);
   if (wrongType === null || failed === null) return null;
@@ -75,24 +70,14 @@ function decodeOutcomes(reply: ScriptReply): SteadyOutcome[] | null {
     if (typeof entry !== 'object' || entry === null) return null;
     const { i, key, found } = entry as Record<string, unknown>;
     if (typeof key !== 'string' || typeof found !== 'string') return null;
-    if (!place(i, { kind: 'wrong_type', key, found })) return null;
+    if (!outcomes.place(i, { kind: 'wrong_type', key, found })) return null;
   }
   for (const entry of failed) {
     if (typeof entry !== 'object' || entry === null) return null;
     const { i, error } = entry as Record<string, unknown>;
     if (typeof error !== 'string') return null;
-    if (!place(i, { kind: 'failed', problem: error })) return null;
+    if (!outcomes.place(i, { kind: 'failed', problem: error })) return null;
   }
   if (written !== count - wrongType.length - failed.length) return null;
-  return outcomes.map((o) => o ?? WRITTEN);
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) >= 0;
-}
-
-/** A list the script left out when empty. */
-function listOf(value: unknown): unknown[] | null {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : null;
+  return outcomes.all(WRITTEN);
 }
