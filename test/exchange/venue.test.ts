@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { Decimal, formatAmount } from '../../src/domain/amount.js';
 import { hmacSha256Hex } from '../../src/exchange/signing.js';
 import { type Venue, startVenue, syntheticSymbols } from '../../src/dev/venue/venue.js';
-import { API_KEY, API_SECRET, type Rig, rejectionOf, sleep, startRig } from './helpers.js';
+import { API_KEY, API_SECRET, type Rig, rejectionOf, startRig } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 import { assertProperty } from '../helpers/property.js';
 
 let venue: Venue | null = null;
@@ -148,12 +149,11 @@ describe('simulated venue', () => {
       path: '/fapi/v2/positionRisk',
       count: 1,
     });
-    const late = rig.client.positionRisk();
-    const deadline = Date.now() + 5000;
-    while ((rig.venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0) === 0) {
-      if (Date.now() > deadline) throw new Error('the request never arrived');
-      await sleep(5);
-    }
+    const { venue, client } = rig;
+    const late = client.positionRisk();
+    await waitFor(() => (venue.control.requestCounts()['/fapi/v2/positionRisk'] ?? 0) > 0, {
+      what: 'the request to arrive',
+    });
     rig.venue.control.setPosition('BTCUSDT', '0.1');
     const rows = await late;
     expect(formatAmount(rows.find((r) => r.symbol === 'BTCUSDT')!.positionAmt)).toBe('0.5');

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './wait.js';
 
 export const CLI = join(process.cwd(), 'dist/src/cli/main.js');
 
@@ -117,18 +118,18 @@ export function spawnService(
     exited,
     running: () => alive,
     output: () => raw.join(''),
-    httpPort: async (timeoutMs = 15_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        for (const line of lines) {
-          const port = portFrom(line.json);
-          if (port !== null) return port;
-        }
-        if (!alive) throw new Error(`${name} exited before binding its port:\n${raw.join('')}`);
-        if (Date.now() > deadline) throw new Error(`${name} did not report its port`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    httpPort: (timeoutMs = 15_000) =>
+      waitFor(
+        () => {
+          for (const line of lines) {
+            const port = portFrom(line.json);
+            if (port !== null) return port;
+          }
+          if (!alive) throw new Error(`${name} exited before binding its port:\n${raw.join('')}`);
+          return null;
+        },
+        { timeoutMs, everyMs: 20, what: `${name} to report its port` },
+      ),
     kill: async (signal = 'SIGKILL') => {
       if (!alive) return;
       child.kill(signal);

@@ -25,7 +25,7 @@ import { type Venue, startVenue } from '../../src/dev/venue/venue.js';
 import { drained, until } from '../helpers/reliability-brain.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { type SeededRandom, generatorFor, seededRandom } from '../helpers/seeded-random.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import {
   type ServiceProcess,
   snapshotBuild,
@@ -117,9 +117,10 @@ async function killLoop(
     if (i % 2 === 0) {
       // Half the kills land in steady state: after the start line, while batches, cycles,
       // fills, repairs and permit writes are in flight.
-      const deadline = Date.now() + 5000;
-      while (!STARTED.test(proc.output()) && proc.running() && Date.now() < deadline)
-        await sleep(5);
+      await waitFor(() => STARTED.test(proc.output()) || !proc.running(), {
+        timeoutMs: 5000,
+        everyMs: 5,
+      }).catch(() => undefined); // not started within 5 s: killed in start-up instead
       await sleep(random.between(0, 250));
     } else {
       // The other half anywhere in start-up: group creation, pending sweep, evidence rebuild.
