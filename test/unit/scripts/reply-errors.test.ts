@@ -1,5 +1,5 @@
 /** The one place Redis error replies become typed errors (no Redis: ioredis' own ReplyError). */
-import { ReplyError } from 'ioredis';
+import { ReplyError as IoredisReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { PosguardError } from '../../../src/errors.js';
 import {
@@ -8,6 +8,9 @@ import {
   replyErrorKind,
   typedReplyError,
 } from '../../../src/redis/scripts/reply-errors.js';
+
+/** ioredis' own error-reply class (typed loosely by ioredis). */
+const ReplyError = IoredisReplyError as unknown as new (message: string) => Error;
 
 describe('reply errors', () => {
   it.each([
