@@ -3,7 +3,13 @@
  * once (compare-and-set on the raw `version`, result-applied marker, ack), SPEC §4.
  */
 import { type Keys, isKeySafeOrderId } from '../keys.js';
-import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  unknownStatus,
+  decodeWrongType,
+  type WrongTypeResult,
+} from './script.js';
 
 /** `fill`: a confirmed fill, applied once. `order`: an unconfirmed order's order fields only. */
 export type ApplyFillMode = 'fill' | 'order';
@@ -40,7 +46,7 @@ export type ApplyFillResult =
   /** A confirmed fill of an order a repair already accounted: not applied, marked done, acked. */
   | { status: 'order_accounted' }
   /** A key of another Redis type: nothing written, not acked. */
-  | { status: 'wrong_type'; key: string; found: string };
+  | WrongTypeResult;
 
 const PLAIN = new Set(['applied', 'recorded', 'duplicate', 'conflict', 'order_accounted']);
 
@@ -76,12 +82,8 @@ export const brainApplyFill: ScriptSpec<ApplyFillArgs, ApplyFillResult> = {
   decode: (reply: ScriptReply) => {
     if (PLAIN.has(reply.status))
       return { status: reply.status as Exclude<ApplyFillResult['status'], 'wrong_type'> };
-    if (
-      reply.status === 'wrong_type' &&
-      typeof reply.key === 'string' &&
-      typeof reply.found === 'string'
-    )
-      return { status: 'wrong_type', key: reply.key, found: reply.found };
+    const wrongType = decodeWrongType(brainApplyFill, reply);
+    if (wrongType) return wrongType;
     return unknownStatus(brainApplyFill, reply);
   },
 };

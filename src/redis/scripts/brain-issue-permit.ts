@@ -3,7 +3,13 @@
  * the ack of its entry, in one step (SPEC §5).
  */
 import type { Keys } from '../keys.js';
-import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  unknownStatus,
+  decodeWrongType,
+  type WrongTypeResult,
+} from './script.js';
 
 export interface IssuePermitArgs {
   keys: Keys;
@@ -21,7 +27,7 @@ export type IssuePermitResult =
   | { status: 'issued' }
   | { status: 'duplicate' }
   /** A key of the wrong type: nothing written, not even the ack (the caller acks and counts). */
-  | { status: 'wrong_type'; key: string; found: string };
+  | WrongTypeResult;
 
 export const brainIssuePermit: ScriptSpec<IssuePermitArgs, IssuePermitResult> = {
   name: 'brain_issue_permit',
@@ -40,12 +46,8 @@ export const brainIssuePermit: ScriptSpec<IssuePermitArgs, IssuePermitResult> = 
   }),
   decode: (reply: ScriptReply) => {
     if (reply.status === 'issued' || reply.status === 'duplicate') return { status: reply.status };
-    if (
-      reply.status === 'wrong_type' &&
-      typeof reply.key === 'string' &&
-      typeof reply.found === 'string'
-    )
-      return { status: 'wrong_type', key: reply.key, found: reply.found };
+    const wrongType = decodeWrongType(brainIssuePermit, reply);
+    if (wrongType) return wrongType;
     return unknownStatus(brainIssuePermit, reply);
   },
 };

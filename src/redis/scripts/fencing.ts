@@ -29,6 +29,7 @@
 import { isEpoch } from '../../domain/leadership.js';
 import { PosguardError } from '../../errors.js';
 import type { ScriptReply } from './script.js';
+export { type WrongTypeResult, decodeWrongType } from './script.js';
 
 /** The fence check, verbatim in every write script of a role (see the header). */
 export const FENCE_CHECK_LUA = `-- fence check (SPEC §11; src/redis/scripts/fencing.ts): nothing is written below the fence
@@ -43,13 +44,6 @@ export interface FencedResult {
   status: 'fenced';
   fence: number | null;
   epoch: number;
-}
-
-/** A key of the wrong type (or an epoch key holding no epoch): nothing written. */
-export interface WrongTypeResult {
-  status: 'wrong_type';
-  key: string;
-  found: string;
 }
 
 /** The writer's epoch for an ARGV object; a caller without a valid epoch is a bug. */
@@ -78,16 +72,4 @@ export function decodeFenced(spec: { name: string }, reply: ScriptReply): Fenced
     return invalid(spec, 'fenced reply');
   }
   return { status: 'fenced', fence: fence as number | null, epoch };
-}
-
-/** The typed `wrong_type` refusal, or null when the reply is not one. */
-export function decodeWrongType(
-  spec: { name: string },
-  reply: ScriptReply,
-): WrongTypeResult | null {
-  if (reply.status !== 'wrong_type') return null;
-  if (typeof reply.key !== 'string' || typeof reply.found !== 'string') {
-    return invalid(spec, 'wrong_type reply');
-  }
-  return { status: 'wrong_type', key: reply.key, found: reply.found };
 }

@@ -4,7 +4,13 @@
  */
 import type { HoldOwner } from '../../domain/hold-owner.js';
 import type { Keys } from '../keys.js';
-import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  unknownStatus,
+  decodeWrongType,
+  type WrongTypeResult,
+} from './script.js';
 
 export type HoldChangeMode = { mode: 'set'; ttlMs: number } | { mode: 'clear' };
 
@@ -32,7 +38,7 @@ export type ManualHoldReply =
   /** clear, and there was no hold: nothing written, no event. */
   | { status: 'no_hold' }
   /** A key of the wrong type: nothing written (either mode). */
-  | { status: 'wrong_type'; key: string; found: string };
+  | WrongTypeResult;
 
 export const manualHold: ScriptSpec<ManualHoldArgs, ManualHoldReply> = {
   name: 'manual_hold',
@@ -52,12 +58,8 @@ export const manualHold: ScriptSpec<ManualHoldArgs, ManualHoldReply> = {
     if (reply.status === 'ok' && PREVIOUS_OWNERS.has(reply.previous_owner))
       return { status: 'ok', previousOwner: reply.previous_owner as PreviousHoldOwner };
     if (reply.status === 'no_hold') return { status: 'no_hold' };
-    if (
-      reply.status === 'wrong_type' &&
-      typeof reply.key === 'string' &&
-      typeof reply.found === 'string'
-    )
-      return { status: 'wrong_type', key: reply.key, found: reply.found };
+    const wrongType = decodeWrongType(manualHold, reply);
+    if (wrongType) return wrongType;
     return unknownStatus(manualHold, reply);
   },
 };

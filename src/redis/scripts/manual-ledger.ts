@@ -3,7 +3,13 @@
  * SPEC §4, §10) with a compare-and-set on its raw `version`, and the audit event, in one step.
  */
 import type { Keys } from '../keys.js';
-import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  unknownStatus,
+  decodeWrongType,
+  type WrongTypeResult,
+} from './script.js';
 
 export interface ManualLedgerArgs {
   keys: Keys;
@@ -24,7 +30,7 @@ export type ManualLedgerReply =
   /** The ledger changed since it was read; `version` is its raw version now. Nothing written. */
   | { status: 'conflict'; version: string }
   /** A key of the wrong type: nothing written. */
-  | { status: 'wrong_type'; key: string; found: string };
+  | WrongTypeResult;
 
 export const manualLedger: ScriptSpec<ManualLedgerArgs, ManualLedgerReply> = {
   name: 'manual_ledger',
@@ -43,12 +49,8 @@ export const manualLedger: ScriptSpec<ManualLedgerArgs, ManualLedgerReply> = {
   decode: (reply: ScriptReply) => {
     if ((reply.status === 'ok' || reply.status === 'conflict') && typeof reply.version === 'string')
       return { status: reply.status, version: reply.version };
-    if (
-      reply.status === 'wrong_type' &&
-      typeof reply.key === 'string' &&
-      typeof reply.found === 'string'
-    )
-      return { status: 'wrong_type', key: reply.key, found: reply.found };
+    const wrongType = decodeWrongType(manualLedger, reply);
+    if (wrongType) return wrongType;
     return unknownStatus(manualLedger, reply);
   },
 };

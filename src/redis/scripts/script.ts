@@ -117,6 +117,32 @@ export function unknownStatus(spec: { name: string }, reply: { status?: unknown 
   );
 }
 
+/** A key of the wrong type (or an epoch key holding no epoch): nothing written. */
+export interface WrongTypeResult {
+  status: 'wrong_type';
+  key: string;
+  found: string;
+}
+
+/**
+ * The refusal every write script shares: a key holding another type than the script
+ * writes there, found by the type checks before the first write — nothing was written.
+ * Null when the reply is not one; a malformed one is SCRIPT_REPLY_INVALID.
+ */
+export function decodeWrongType(
+  spec: { name: string },
+  reply: ScriptReply,
+): WrongTypeResult | null {
+  if (reply.status !== 'wrong_type') return null;
+  if (typeof reply.key !== 'string' || typeof reply.found !== 'string') {
+    throw new PosguardError(
+      'SCRIPT_REPLY_INVALID',
+      `${spec.name} returned a malformed wrong_type reply`,
+    );
+  }
+  return { status: 'wrong_type', key: reply.key, found: reply.found };
+}
+
 function preview(reply: unknown): string {
   const text = typeof reply === 'string' ? reply : JSON.stringify(reply);
   return text === undefined ? String(reply) : text.slice(0, 120);
