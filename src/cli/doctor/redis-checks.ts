@@ -14,12 +14,31 @@ export const MIN_REDIS_VERSION = '6.2';
 const PINGS = 5;
 const RTT_WARN_MS = 50;
 
+/** PEXPIRETIME, which the engine's hold ownership uses, came with Redis 7.0. */
+const PEXPIRETIME_VERSION = '7.0.0';
+
 async function versionCheck(redis: Redis): Promise<CheckResult> {
   const info = await redis.info('server');
-  const version = /^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown';
-  return versionAtLeast(version, MIN_REDIS_VERSION)
-    ? check('redis version', 'PASS', `${version} (≥ ${MIN_REDIS_VERSION})`)
-    : check('redis version', 'FAIL', `${version}: posguard needs Redis ≥ ${MIN_REDIS_VERSION}`);
+  return redisVersionCheck(/^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown');
+}
+
+/** Judges a Redis version: FAIL below 6.2, WARN below 7.0 (no PEXPIRETIME), else PASS. */
+export function redisVersionCheck(version: string): CheckResult {
+  if (!versionAtLeast(version, MIN_REDIS_VERSION))
+    return check(
+      'redis version',
+      'FAIL',
+      `${version}: posguard needs Redis ≥ ${MIN_REDIS_VERSION}`,
+    );
+  // The engine tells its own hold from an operator's by PEXPIRETIME (Redis ≥ 7.0); below
+  // that it fails closed: its holds are treated as shared and lapse by TTL (docs/reconcile-engine.md).
+  if (!versionAtLeast(version, PEXPIRETIME_VERSION))
+    return check(
+      'redis version',
+      'WARN',
+      `${version}: below ${PEXPIRETIME_VERSION} (no PEXPIRETIME) the engine cannot tell its holds from an operator's; its holds stay up to P34_HOLD_TTL_SEC after their condition clears — upgrade Redis`,
+    );
+  return check('redis version', 'PASS', `${version} (≥ ${MIN_REDIS_VERSION})`);
 }
 
 async function rttCheck(redis: Redis): Promise<CheckResult> {
