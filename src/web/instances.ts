@@ -3,16 +3,15 @@
  * records exist. The HA issue that writes them is not built yet; this reads the names the
  * SPEC gives — presence records `P:posguard:instance:<service>:<id>` (JSON: role, version,
  * started, epoch; short TTL) and leases `P:posguard:lease:<role>` — so the section shows up
- * by itself once services write them. Until keys.ts builds these names (with the HA issue),
- * they are derived from the prefix here, in one place.
+ * by itself once services write them. The key names come from keys.ts and the roles from
+ * domain/leadership.ts, like every other reader's.
  *
  * Finding the records takes a SCAN of the keyspace (there is no index of instances), so
  * the page does it rarely (every INSTANCES_EVERY_MS) and only while a page is open.
  */
 import type { Redis } from 'ioredis';
+import { LEADER_ROLES } from '../domain/leadership.js';
 import type { Keys } from '../redis/keys.js';
-
-export const LEADER_ROLES = ['reconcile', 'brain-poller'] as const;
 
 export interface InstanceView {
   service: string;
@@ -27,14 +26,6 @@ export interface InstancesView {
   instances: InstanceView[];
   /** role → the lease value (the leader's id), null when nobody holds the lease. */
   leaders: Record<string, string | null>;
-}
-
-export function instanceKeyBase(keys: Keys): string {
-  return `${keys.prefix}:posguard:instance:`;
-}
-
-export function leaseKey(keys: Keys, role: string): string {
-  return `${keys.prefix}:posguard:lease:${role}`;
 }
 
 /** One presence record as text; never throws. */
@@ -65,7 +56,7 @@ export function instanceView(
 
 /** Null when no instance record exists (the page then shows no section at all). */
 export async function readInstances(redis: Redis, keys: Keys): Promise<InstancesView | null> {
-  const base = instanceKeyBase(keys);
+  const base = keys.instanceKeyPrefix;
   const found = new Set<string>();
   let cursor = '0';
   do {
@@ -77,7 +68,7 @@ export async function readInstances(redis: Redis, keys: Keys): Promise<Instances
   const names = [...found].sort();
   const pipeline = redis.pipeline();
   for (const key of names) pipeline.get(key).pttl(key);
-  for (const role of LEADER_ROLES) pipeline.get(leaseKey(keys, role));
+  for (const role of LEADER_ROLES) pipeline.get(keys.lease(role));
   const replies = (await pipeline.exec()) ?? [];
   const text = (i: number): string | null => {
     const [error, value] = replies[i] ?? [null, null];
