@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { SYMBOL_RE } from '../domain/identifiers.js';
+import { MIN_LEASE_MS, isInstanceId } from '../domain/leadership.js';
 import {
   BINANCE_ENVIRONMENTS,
   type BinanceEnvironment,
@@ -123,6 +124,19 @@ export class Reader {
 
   optional(name: string): string | undefined {
     return this.raw(name);
+  }
+
+  /** An instance id (it becomes part of key names), or undefined when unset or empty. */
+  instanceId(name: string): string | undefined {
+    const raw = this.raw(name);
+    if (raw === undefined || raw === '') return undefined;
+    if (!isInstanceId(raw)) {
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)}: expected 1-128 characters of A-Z a-z 0-9 : _ . - (unique per process), or unset for hostname:pid`,
+      );
+      return undefined;
+    }
+    return raw;
   }
 
   symbols(name: string, fallback: string): string[] {
@@ -251,6 +265,14 @@ export interface GateConfig {
   waitMs: number;
 }
 
+/** Several instances (SPEC §11). */
+export interface HaConfig {
+  /** POSGUARD_INSTANCE_ID; undefined = `hostname:pid` (domain/leadership.ts defaultInstanceId). */
+  instanceId: string | undefined;
+  /** POSGUARD_LEASE_MS: a leader role's lease; renewed every lease/3. */
+  leaseMs: number;
+}
+
 export interface Config {
   redis: RedisConfig;
   keys: KeysConfig;
@@ -259,6 +281,7 @@ export interface Config {
   brain: BrainConfig;
   binance: BinanceConfig;
   gate: GateConfig;
+  ha: HaConfig;
 }
 
 function binanceEnvironment(read: Reader): BinanceEnvironment {
@@ -337,6 +360,10 @@ function readConfig(read: Reader): Config {
       recvWindowMs: read.integer('BINANCE_RECV_WINDOW_MS', 5000, 1, 60000),
     },
     gate: { waitMs: read.integer('GATE_WAIT_MS', 1200, 0, 60000) },
+    ha: {
+      instanceId: read.instanceId('POSGUARD_INSTANCE_ID'),
+      leaseMs: read.integer('POSGUARD_LEASE_MS', 3000, MIN_LEASE_MS, 600_000),
+    },
   };
   return config;
 }

@@ -114,6 +114,11 @@ export interface Keys {
   reconcileLease: string;
   /** Pub/sub channel: the brain publishes a symbol whose snapshot amount changed. */
   snapshotChangedChannel: string;
+  /**
+   * Pub/sub channel: a brain that applied a fill but does not lead `brain-poller` asks the
+   * leader to refresh the symbol's snapshot (message: the symbol).
+   */
+  snapshotRefreshChannel: string;
   // Several instances (SPEC §11).
   /** Presence record of one instance (JSON, short TTL): `P:posguard:instance:<service>:<id>`. */
   instance(serviceName: string, id: string): string;
@@ -154,6 +159,7 @@ export function buildKeys(
     brainHeartbeat: `${own}:brain:heartbeat`,
     reconcileLease: `${own}:reconcile:lease`,
     snapshotChangedChannel: `${own}:snapshot:changed`,
+    snapshotRefreshChannel: `${own}:snapshot:refresh`,
     instance: (svc, id) => `${own}:instance:${service(svc)}:${instanceId(id)}`,
     instanceKeyPrefix: `${own}:instance:`,
     lease: (role) => `${own}:lease:${leaderRole(role)}`,

@@ -181,6 +181,28 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
     expect(a.keeper.epochOf(ROLE)).toBe(2);
   });
 
+  it('a candidate that finds the lease held tries again when it expires, not a round later (a dead leader is replaced within about a lease)', async () => {
+    const a = keeper('a:1', 60_000);
+    await a.keeper.tick(); // a leads, then dies: no renewal, no release
+    expect(a.keeper.epochOf(ROLE)).not.toBeNull();
+    await t.redis.pexpire(t.keys.lease(ROLE), 150); // its lease has 150 ms left in Redis
+    const b = keeper('b:1', 60_000);
+    const start = b.clock.ms;
+    b.keeper.start();
+    // First round done (held): it sleeps until the lease's expiry (PTTL + 1 ms), far before
+    // its next round at +20 s.
+    const wake = await waitFor(() => b.clock.pending().find((at) => at < start + 20_000) ?? null);
+    expect(b.elected()).toEqual([]);
+    expect(wake - start).toBeGreaterThan(0);
+    expect(wake - start).toBeLessThanOrEqual(151);
+    expect(b.keeper.timing.renewEveryMs).toBe(20_000);
+    await waitFor(async () => (await t.redis.exists(t.keys.lease(ROLE))) === 0);
+    b.clock.advance(wake - b.clock.ms);
+    await waitFor(() => b.elected().length === 1);
+    expect(b.elected()[0]?.atMs).toBe(wake);
+    expect(await t.redis.get(t.keys.lease(ROLE))).toBe('b:1');
+  });
+
   const write = (epoch: number, writer: string) => ({
     keys: t.keys,
     role: ROLE,

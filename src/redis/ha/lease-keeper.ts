@@ -148,12 +148,25 @@ export class LeaseKeeper {
       round = Math.max(round + 1, Math.ceil((clock.nowMs() - start) / every));
       const dueMs = start + round * every;
       while (!signal.aborted && clock.nowMs() < dueMs) {
-        const wakeMs = Math.min(dueMs, this.nextDeadlineMs());
+        const wakeMs = Math.min(dueMs, this.nextDeadlineMs(), this.nextRetryMs());
         await scheduler.sleep(wakeMs - clock.nowMs(), signal);
         const now = clock.nowMs();
         for (const lease of this.roles.values()) lease.expireIfDue(now);
+        if (signal.aborted) break;
+        // A held lease expired: try to take it now rather than at the next round.
+        const due = [...this.roles.values()].filter((l) => (l.retryDueMs() ?? Infinity) <= now);
+        if (due.length > 0) {
+          await Promise.all(due.map((lease) => lease.step()));
+          await this.writePresence();
+        }
       }
     }
+  }
+
+  private nextRetryMs(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const lease of this.roles.values()) next = Math.min(next, lease.retryDueMs() ?? next);
+    return next;
   }
 
   private nextDeadlineMs(): number {

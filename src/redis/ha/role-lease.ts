@@ -69,6 +69,12 @@ type State = { kind: 'candidate' } | { kind: 'leader'; epoch: number; deadlineMs
 export class RoleLease {
   private state: State = { kind: 'candidate' };
   private term = 0;
+  /**
+   * A candidate that found the lease held tries again the moment it expires (the holder's
+   * PTTL), not at the next round: a dead leader is replaced within about one lease, so the
+   * takeover ends before the reconcile heartbeat lapses (SPEC §11).
+   */
+  private retryAtMs: number | null = null;
 
   constructor(
     private readonly ctx: LeaseContext,
@@ -82,6 +88,11 @@ export class RoleLease {
 
   deadlineMs(): number | null {
     return this.state.kind === 'leader' ? this.state.deadlineMs : null;
+  }
+
+  /** When a candidate should try again before the next round (the held lease's expiry), or null. */
+  retryDueMs(): number | null {
+    return this.state.kind === 'candidate' ? this.retryAtMs : null;
   }
 
   /** One round: a leader renews, a candidate (or a leader past its deadline) acquires. */
@@ -127,6 +138,7 @@ export class RoleLease {
   }
 
   private async acquire(sentAtMs: number): Promise<void> {
+    this.retryAtMs = null;
     const term = this.term;
     const { timing } = this.ctx;
     const call = runScript(this.ctx.redis, leaseAcquire, {
@@ -153,6 +165,8 @@ export class RoleLease {
         return;
       }
       case 'held':
+        // 1 ms after the PTTL the holder had when Redis answered (a little after, seen from here).
+        if (reply.ttl_ms >= 0) this.retryAtMs = this.ctx.clock.nowMs() + reply.ttl_ms + 1;
         if (reply.ttl_ms === -1) {
           this.error(
             new PosguardError(
