@@ -30,11 +30,12 @@ export class PollerRole {
 
   elected(): void {
     this.leading = true;
-    this.enqueue(async () => {
-      if (!this.leading || this.running !== null) return;
+    this.enqueue(() => {
+      if (!this.leading || this.running !== null) return Promise.resolve();
       const components = this.build();
       this.running = components;
       for (const c of components) c.start();
+      return Promise.resolve();
     });
   }
 
