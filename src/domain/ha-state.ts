@@ -116,9 +116,13 @@ export interface HaState {
  * written by hand) quoted, cut and with control characters escaped.
  */
 export function shownId(value: string): string {
-  if (INSTANCE_ID_RE.test(value)) return value;
-  const quoted: string = JSON.stringify(value.slice(0, 80));
-  return quoted.replace(
+  return INSTANCE_ID_RE.test(value) ? value : quoted(value);
+}
+
+/** Any value from Redis in a message: quoted, cut at 40, control characters escaped. */
+function quoted(value: string): string {
+  const json: string = JSON.stringify(value.slice(0, 40));
+  return json.replace(
     /[\u007f-\u009f]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
@@ -219,7 +223,7 @@ function counter(
   const value = epochValue(k.read.value);
   if (value === null)
     return fail(
-      `the ${what} ${k.key} holds ${JSON.stringify(k.read.value.slice(0, 40))}, not an integer: ` +
+      `the ${what} ${k.key} holds ${quoted(k.read.value)}, not an integer: ` +
         (what === 'fence' ? 'every write of the role is refused and ' : '') +
         'nobody can take the lease',
       setIt(),

@@ -1,6 +1,7 @@
 /**
  * `posguard doctor` — is this host ready? Configuration (every problem), Redis
- * (reachable, ≥ 6.2, round trip, clock skew, prefix, heartbeats), the exchange
+ * (reachable, ≥ 6.2, round trip, clock skew, prefix, heartbeats, instances and leaders of
+ * SPEC §11: src/cli/doctor/instance-checks.ts), the exchange
  * (reachable, clock skew) and credentials (set/missing). PASS/WARN/FAIL per line;
  * exit 1 when anything FAILs. Never prints a secret. The configuration is loaded by the
  * services' own `configFrom` (`--env-file` read as systemd reads it, inline comments
@@ -19,6 +20,7 @@ import {
   exchangeChecks,
   userStreamBaseCheck,
 } from '../doctor/exchange-checks.js';
+import { instanceChecks } from '../doctor/instance-checks.js';
 import { redisChecks } from '../doctor/redis-checks.js';
 import { type Colour, painterFor } from '../output/colour.js';
 import { print, printJson } from '../output/json.js';
@@ -50,11 +52,18 @@ async function redisSection(config: Readonly<Config>): Promise<CheckResult[]> {
   } catch (error) {
     return [
       check('redis', 'FAIL', errorMessage(error)),
-      check('redis checks', 'SKIP', 'version, round trip, clock, heartbeats need Redis'),
+      check('redis checks', 'SKIP', 'version, round trip, clock, heartbeats, leaders need Redis'),
     ];
   }
   try {
-    return await redisChecks(redis, config, keysFor(config), systemClock);
+    const keys = keysFor(config);
+    return [
+      ...(await redisChecks(redis, config, keys, systemClock)),
+      ...(await instanceChecks(redis, keys, {
+        leaseMs: config.ha.leaseMs,
+        nowMs: systemClock.nowMs(),
+      })),
+    ];
   } finally {
     await closeRedis(redis);
   }
@@ -112,7 +121,8 @@ export function registerDoctor(program: Command): void {
       .command('doctor')
       .summary('check config, Redis, heartbeats, exchange reachability and clock skew')
       .description(
-        'check this host: configuration, Redis (reachable, ≥ 6.2, round trip, clock skew, heartbeats),\n' +
+        'check this host: configuration, Redis (reachable, ≥ 6.2, round trip, clock skew, heartbeats,\n' +
+          'instances and leaders: no leader, stale claims, broken leases, epochs or fences),\n' +
           'the exchange (/fapi/v1/time, clock skew) and credentials. Exit 1 if any line FAILs.',
       )
       .option('--json', 'print the checks as JSON')

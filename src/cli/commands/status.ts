@@ -2,10 +2,15 @@
  * `posguard status [SYM…]` — one table for the allowlist: exchange amount, ledger amount,
  * diff, the engine's status and reason, hold (owner, TTL), snapshot age. Everything is
  * read by the shared symbol-state reader: one round trip, the codecs the services use.
+ * Then, when several instances left records (SPEC §11): the instances, and each role's
+ * leader, epoch, fence and lease, from the one HA reader (src/redis/ha/instances-reader.ts).
+ * A deployment with no presence record and no lease key shows nothing more.
  */
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { type Amount, formatAmount } from '../../domain/amount.js';
+import type { HaState } from '../../domain/ha-state.js';
+import { readHaState } from '../../redis/ha/instances-reader.js';
 import type { Keys } from '../../redis/keys.js';
 import type { SymbolState } from '../../redis/symbol-state.js';
 import { readSymbolStates } from '../../redis/symbol-state-reader.js';
@@ -13,6 +18,7 @@ import { configFrom, withEnvFile } from '../config-option.js';
 import { symbolArg, systemClock } from '../arguments.js';
 import { type Colour, painterFor } from '../output/colour.js';
 import { print, printJson } from '../output/json.js';
+import { renderHaState } from '../output/instances-view.js';
 import { renderTable } from '../output/table.js';
 import { withSession } from '../redis-session.js';
 
@@ -113,6 +119,12 @@ export function renderStatus(
   );
 }
 
+/** `status --json`: the symbol rows, and the instances section (null when there is none). */
+export interface StatusReport {
+  symbols: StatusRow[];
+  ha: HaState | null;
+}
+
 async function status(
   symbols: string[],
   options: { envFile?: string; json?: boolean },
@@ -122,11 +134,16 @@ async function status(
     symbols.length > 0
       ? symbols
       : [...new Set([...config.reconcile.allowlist, ...config.brain.allowlist])].sort();
-  const rows = await withSession(config, ({ redis, keys }) =>
-    readStatus(redis, keys, list, systemClock.nowMs()),
-  );
-  if (options.json === true) printJson(rows);
-  else print(renderStatus(rows));
+  const nowMs = systemClock.nowMs();
+  const report = await withSession(config, async ({ redis, keys }): Promise<StatusReport> => ({
+    symbols: await readStatus(redis, keys, list, nowMs),
+    ha: await readHaState(redis, keys, { leaseMs: config.ha.leaseMs, nowMs }),
+  }));
+  if (options.json === true) printJson(report);
+  else
+    print(
+      renderStatus(report.symbols) + (report.ha === null ? '' : renderHaState(report.ha, nowMs)),
+    );
 }
 
 export function registerStatus(program: Command): void {
@@ -136,14 +153,19 @@ export function registerStatus(program: Command): void {
       .summary('exchange vs ledger, status, holds and snapshot age for every symbol')
       .description(
         'one table for the allowlist (P34_ALLOWLIST ∪ P33_ALLOWLIST) or the given symbols: exchange and\n' +
-          "ledger amounts, diff, the engine's status and reason, hold owner and TTL, snapshot age",
+          "ledger amounts, diff, the engine's status and reason, hold owner and TTL, snapshot age;\n" +
+          "then, when instance records or leases exist (SPEC §11), the instances and each role's\n" +
+          'leader, epoch, fence and lease age',
       )
       .argument(
         '[symbols...]',
         'symbols to show (default: both allowlists)',
         (value: string, previous: string[] = []) => [...previous, symbolArg(value)],
       )
-      .option('--json', 'print the rows as JSON (amounts as decimal strings)')
+      .option(
+        '--json',
+        'print {symbols, ha} as JSON (amounts as decimal strings; ha null without instance records)',
+      )
       .addHelpText(
         'after',
         '\nExamples:\n  posguard status\n  posguard status BTCUSDT ETHUSDT --json',
