@@ -42,15 +42,24 @@ export interface RedisConfig {
    */
   sentinel?: RedisSentinelConfig | null;
   /**
-   * REDIS_MIN_REPLICAS_ACK: replicas the brain WAITs for after issuing a permit, before
-   * acking the plan (SPEC §11; read here, wired into the brain by issue 12). Absent = 0.
+   * REDIS_MIN_REPLICAS_ACK: replicas that must have a write before it counts (SPEC §11):
+   * the brain WAITs for them after issuing permits, before acking the plans; the gate after
+   * consuming a permit, before the Apply Layer may execute. 0 = no WAIT. Absent = 0.
    */
   minReplicasAck?: number;
+  /**
+   * REDIS_REPLICA_WAIT_MS: the WAIT's timeout, ms (default 500). Fewer replicas by then =
+   * not replicated: the brain leaves the plans pending, the gate refuses (`not_replicated`).
+   */
+  replicaWaitMs?: number;
 }
 
 const MASTER_NAME_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const SENTINEL_RE = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/;
 const MAX_REPLICAS_ACK = 16;
+/** WAIT's timeout: 0 would block for ever, so 1 ms is the least. */
+export const DEFAULT_REPLICA_WAIT_MS = 500;
+const MAX_REPLICA_WAIT_MS = 10_000;
 
 export function readRedisConfig(read: Reader): RedisConfig {
   const urlGiven = read.optional('REDIS_URL') !== undefined;
@@ -64,6 +73,12 @@ export function readRedisConfig(read: Reader): RedisConfig {
   const masterName = read.optional('REDIS_SENTINEL_MASTER');
   const sentinelPassword = read.optional('REDIS_SENTINEL_PASSWORD');
   const minReplicasAck = read.integer('REDIS_MIN_REPLICAS_ACK', 0, 0, MAX_REPLICAS_ACK);
+  const replicaWaitMs = read.integer(
+    'REDIS_REPLICA_WAIT_MS',
+    DEFAULT_REPLICA_WAIT_MS,
+    1,
+    MAX_REPLICA_WAIT_MS,
+  );
 
   for (const [name, value] of [
     ['REDIS_USERNAME', username],
@@ -96,6 +111,7 @@ export function readRedisConfig(read: Reader): RedisConfig {
       db,
       sentinel: null,
       minReplicasAck,
+      replicaWaitMs,
     };
   }
 
@@ -121,6 +137,7 @@ export function readRedisConfig(read: Reader): RedisConfig {
     db,
     sentinel: { sentinels, masterName: name, username, password, sentinelPassword },
     minReplicasAck,
+    replicaWaitMs,
   };
 }
 

@@ -100,6 +100,7 @@ describe('Redis Sentinel and credentials (SPEC §11)', () => {
       db: 0,
       sentinel: null,
       minReplicasAck: 0,
+      replicaWaitMs: 500,
     });
   });
 
@@ -111,6 +112,7 @@ describe('Redis Sentinel and credentials (SPEC §11)', () => {
       REDIS_PASSWORD: 'data-pw',
       REDIS_DB: '2',
       REDIS_MIN_REPLICAS_ACK: '1',
+      REDIS_REPLICA_WAIT_MS: '250',
     });
     expect(c.redis.sentinel).toEqual({
       sentinels: [
@@ -125,6 +127,7 @@ describe('Redis Sentinel and credentials (SPEC §11)', () => {
     });
     expect(c.redis.db).toBe(2);
     expect(c.redis.minReplicasAck).toBe(1);
+    expect(c.redis.replicaWaitMs).toBe(250);
     // `url` only describes the set-up in messages; it carries no credentials
     expect(c.redis.url).toBe(
       'redis-sentinel://posguard-main?sentinels=10.0.0.1:26379,sentinel-b.internal:26380,[::1]:26381',
@@ -187,6 +190,10 @@ describe('Redis Sentinel and credentials (SPEC §11)', () => {
     );
     for (const bad of ['1.5', 'x', '17']) {
       expect(problemsOf({ REDIS_MIN_REPLICAS_ACK: bad })).toMatch(/REDIS_MIN_REPLICAS_ACK/);
+    }
+    // WAIT 0 blocks for ever: a timeout of at least 1 ms, at most 10 s
+    for (const bad of ['0', '2.5', '10001']) {
+      expect(problemsOf({ REDIS_REPLICA_WAIT_MS: bad })).toMatch(/REDIS_REPLICA_WAIT_MS=.*integer/);
     }
     // REDIS_HOST/REDIS_PORT keep their defaults in the env files and are ignored with Sentinel
     expect(problemsOf({ ...sentinelEnv, REDIS_HOST: 'localhost', REDIS_PORT: '6379' })).toBe('');
