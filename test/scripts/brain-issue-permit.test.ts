@@ -10,6 +10,7 @@ import {
 } from '../../src/redis/scripts/brain-issue-permit.js';
 import { queueScript, runScript, scriptPipeline } from '../../src/redis/scripts/script.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('brain_issue_permit (real Redis)', () => {
   let t: TestRedis;
@@ -76,6 +77,45 @@ describe('brain_issue_permit (real Redis)', () => {
     await pipeline.exec();
     expect(replies).toEqual([{ status: 'issued' }, { status: 'issued' }]);
     expect(await t.redis.exists(t.keys.permitP33('p3'), t.keys.permitP33('p4'))).toBe(2);
+  });
+
+  it('ack=false (REDIS_MIN_REPLICAS_ACK > 0): issued and duplicate leave the entry pending; the duplicate rewrites its marker unchanged', async () => {
+    const id = await deliver('p6');
+    const unacked = { ...args('p6', id, '{"first":1}'), ack: false };
+    expect(await runScript(t.redis, brainIssuePermit, unacked)).toEqual({ status: 'issued' });
+    expect(await pending()).toBe(1);
+    expect(await t.redis.get(t.keys.permitP33('p6'))).toBe('{"first":1}');
+    const marker = await t.redis.get(t.keys.planSeen('p6'));
+    const ttl = await t.redis.pttl(t.keys.planSeen('p6'));
+
+    // what the script runs, seen through MONITOR (filtered to this key: files run in parallel)
+    const monitor = await t.redis.monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, command: string[]) => {
+      if (command.includes(t.keys.planSeen('p6'))) seen.push(command);
+    });
+    const again = { ...args('p6', id, '{"second":1}'), ack: false };
+    expect(await runScript(t.redis, brainIssuePermit, again)).toEqual({ status: 'duplicate' });
+    expect(await pending()).toBe(1);
+    expect(await t.redis.get(t.keys.permitP33('p6'))).toBe('{"first":1}');
+    expect(await t.redis.get(t.keys.planSeen('p6'))).toBe(marker);
+    const ttlAfter = await t.redis.pttl(t.keys.planSeen('p6'));
+    expect(ttlAfter).toBeLessThanOrEqual(ttl);
+    expect(ttlAfter).toBeGreaterThan(ttl - 5_000);
+    // a write (so the caller's WAIT covers the marker), not a read
+    await waitFor(() => (seen.some((c) => c[0]?.toUpperCase() === 'SET') ? true : null));
+    monitor.disconnect();
+    expect(seen.find((c) => c[0]?.toUpperCase() === 'SET')?.slice(1)).toEqual([
+      t.keys.planSeen('p6'),
+      marker,
+      'KEEPTTL',
+    ]);
+
+    // the caller acks after its WAIT; the default (ack) still acks a duplicate
+    expect(await runScript(t.redis, brainIssuePermit, args('p6', id, '{}'))).toEqual({
+      status: 'duplicate',
+    });
+    expect(await pending()).toBe(0);
   });
 
   it('a wrong-typed permit key: typed refusal naming the key, nothing written, not acked', async () => {

@@ -1,6 +1,7 @@
 /**
  * `brain_issue_permit.lua`: the one permit a plan id ever gets, its plan-seen marker and
- * the ack of its entry, in one step (SPEC §5).
+ * the ack of its entry, in one step (SPEC §5). With `ack: false` (REDIS_MIN_REPLICAS_ACK
+ * > 0, SPEC §11) the entry is left pending for the caller to ack after its WAIT.
  */
 import type { Keys } from '../keys.js';
 import {
@@ -21,17 +22,24 @@ export interface IssuePermitArgs {
   group: string;
   permitTtlMs: number;
   planSeenTtlMs: number;
+  /**
+   * Default true: the script acks the entry. false: it does not (the caller acks after
+   * WAIT), and a duplicate rewrites its marker unchanged so that WAIT covers it.
+   */
+  ack?: boolean;
 }
 
 export type IssuePermitResult =
+  /** Marker and permit written; the entry acked unless `ack` was false. */
   | { status: 'issued' }
+  /** Answered before: no permit written; the entry acked unless `ack` was false. */
   | { status: 'duplicate' }
   /** A key of the wrong type: nothing written, not even the ack (the caller acks and counts). */
   | WrongTypeResult;
 
 export const brainIssuePermit: ScriptSpec<IssuePermitArgs, IssuePermitResult> = {
   name: 'brain_issue_permit',
-  version: 2,
+  version: 3,
   keyCount: 3,
   encode: (a) => ({
     keys: [a.keys.planSeen(a.planId), a.keys.permitP33(a.planId), a.keys.applyPlanStream],
@@ -42,6 +50,7 @@ export const brainIssuePermit: ScriptSpec<IssuePermitArgs, IssuePermitResult> = 
       permit_ttl_ms: Math.max(1, Math.round(a.permitTtlMs)),
       seen_ttl_ms: Math.max(1, Math.round(a.planSeenTtlMs)),
       outcome: `${a.outcome} ${a.entryId}`,
+      ...(a.ack === false ? { ack: false } : {}),
     },
   }),
   decode: (reply: ScriptReply) => {

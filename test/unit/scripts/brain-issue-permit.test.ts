@@ -34,6 +34,10 @@ describe('brain_issue_permit encode', () => {
     });
     expect(commandArgs(brainIssuePermit, call)).toEqual([...call.keys, JSON.stringify(call.argv)]);
   });
+  it('passes ack:false only when the caller acks after WAIT (the default ARGV is unchanged)', () => {
+    expect(brainIssuePermit.encode({ ...ARGS, ack: false }).argv).toMatchObject({ ack: false });
+    expect(brainIssuePermit.encode({ ...ARGS, ack: true }).argv).not.toHaveProperty('ack');
+  });
   it('never passes a TTL below 1 ms (SET PX 0 is an error)', () => {
     expect(brainIssuePermit.encode({ ...ARGS, permitTtlMs: 0.2 }).argv.permit_ttl_ms).toBe(1);
   });
