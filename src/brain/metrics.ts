@@ -33,6 +33,7 @@ export interface BrainMetrics {
   loopErrorsTotal: Counter<'component'>;
   userStreamUp: Gauge;
   userStreamSilentTotal: Counter;
+  permitReplicationShortfallTotal: Counter;
 }
 
 export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): BrainMetrics {
@@ -173,6 +174,11 @@ export function createBrainMetrics(options: { defaultMetrics?: boolean } = {}): 
     userStreamSilentTotal: new Counter({
       name: 'p33_user_stream_silent_total',
       help: 'Times the user-data stream was declared silent: connected, but a position change REST showed was not pushed within 2 s',
+      registers,
+    }),
+    permitReplicationShortfallTotal: new Counter({
+      name: 'p33_permit_replication_shortfall_total',
+      help: 'Answered plans left unacknowledged because WAIT saw fewer than REDIS_MIN_REPLICAS_ACK replicas within REDIS_REPLICA_WAIT_MS (each is retried; counted per attempt)',
       registers,
     }),
   };

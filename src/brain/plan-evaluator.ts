@@ -6,6 +6,14 @@
  * then one pipeline of `brain_issue_permit.lua` calls (marker + permit + ack, atomic).
  * If anything fails the batch stays pending and is evaluated again — from fresh reads —
  * once Redis answers; a decision is never written from data read before an outage.
+ *
+ * With `minReplicasAck` N > 0 (REDIS_MIN_REPLICAS_ACK, SPEC §11) the scripts do not ack:
+ * the same pipeline ends with one `WAIT N replicaWaitMs`, and the batch's plans are acked
+ * only when N replicas have every permit and marker — so a plan whose permit a failover
+ * could still lose stays pending, and its redelivery is answered `duplicate` (no second
+ * permit) and acked after a WAIT of its own. Fewer than N: nothing acked, counted
+ * (`p33_permit_replication_shortfall_total`), logged once per outage; the claim path
+ * retries. N = 0: no WAIT, the scripts ack, as before.
  */
 import type { Redis } from 'ioredis';
 import { EMPTY_ORDER } from '../domain/ledger.js';
@@ -30,6 +38,8 @@ import { type BatchState, readBatchState } from './rule-inputs.js';
 import type { StreamEntry } from './stream-group.js';
 import { type ConsumerTuning, GroupConsumer } from './group-consumer.js';
 import { symbolLabel } from './labels.js';
+import { OutageLog } from './outage-log.js';
+import { DEFAULT_REPLICA_WAIT_MS } from '../config/redis-config.js';
 
 export const PLAN_GROUP = 'p33-brain';
 
@@ -51,6 +61,13 @@ export interface PlanEvaluatorOptions extends ConsumerTuning {
   logger: Logger;
   /** The rules; injectable so a test can prove a throwing evaluation still yields a permit. */
   evaluate?: (inputs: RuleInputs) => PermitDecision;
+  /**
+   * REDIS_MIN_REPLICAS_ACK: replicas that must have a batch's permits and markers before
+   * its plans are acked (WAIT on `redis`). Default 0: no WAIT, the script acks.
+   */
+  minReplicasAck?: number;
+  /** REDIS_REPLICA_WAIT_MS: the WAIT's timeout (default 500 ms). */
+  replicaWaitMs?: number;
 }
 
 interface Pending {
@@ -72,20 +89,39 @@ interface IssueSettings {
   group: string;
   permitTtlMs: number;
   planSeenTtlMs: number;
+  /** false when the plans are acked after WAIT instead of by the script. */
+  ack: boolean;
+}
+
+/** What one batch's pipeline answered: each plan's reply, and WAIT's count (null: no WAIT). */
+interface Answered {
+  answers: Answer[];
+  replicas: number | null;
 }
 
 export class PlanEvaluator {
   private readonly consumer: GroupConsumer;
   private readonly allowlist: ReadonlySet<string>;
   private readonly settings: IssueSettings;
+  private readonly minReplicasAck: number;
+  private readonly replicaWaitMs: number;
+  private readonly replication: OutageLog;
 
   constructor(private readonly options: PlanEvaluatorOptions) {
     this.allowlist = new Set(options.allowlist);
+    this.minReplicasAck = options.minReplicasAck ?? 0;
+    this.replicaWaitMs = options.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS;
     this.settings = {
       group: PLAN_GROUP,
       permitTtlMs: options.permitTtlSec * 1000,
       planSeenTtlMs: options.planSeenTtlSec * 1000,
+      ack: this.minReplicasAck === 0,
     };
+    this.replication = new OutageLog(
+      options.logger,
+      `permit replication (WAIT ${this.minReplicasAck} replicas, ${this.replicaWaitMs} ms)`,
+      () => options.clock.nowMs(),
+    );
     this.consumer = new GroupConsumer({
       name: 'plan-evaluator',
       reader: options.reader,
@@ -129,15 +165,15 @@ export class PlanEvaluator {
         this.options.keys,
         this.symbolsToRead(pending),
       );
-      const answers = await this.answer(pending, state, this.options.clock.nowMs());
-      await this.account(answers);
+      const answered = await this.answer(pending, state, this.options.clock.nowMs());
+      await this.account(answered);
     } finally {
       endTimer();
     }
   }
 
-  /** Decides every plan and writes all permits (and acks) in one pipeline. */
-  private async answer(pending: Pending[], state: BatchState, nowMs: number): Promise<Answer[]> {
+  /** Decides every plan and writes all permits (and acks, or the WAIT) in one pipeline. */
+  private async answer(pending: Pending[], state: BatchState, nowMs: number): Promise<Answered> {
     const { redis, keys } = this.options;
     const pipeline = scriptPipeline(redis, [brainIssuePermit]);
     const answers: Answer[] = [];
@@ -162,6 +198,14 @@ export class PlanEvaluator {
         else answer.reply = reply;
       });
     }
+    let replicas: number | null = null;
+    if (!this.settings.ack && answers.length > 0) {
+      // After every script of the batch, on the same connection: covers all their writes.
+      pipeline.wait(this.minReplicasAck, this.replicaWaitMs, (error, reply) => {
+        if (error) failure ??= error;
+        else replicas = Number(reply);
+      });
+    }
     await pipeline.exec();
     failure ??= answers.find((a) => a.error !== undefined)?.error ?? null;
     if (failure !== null) {
@@ -174,7 +218,7 @@ export class PlanEvaluator {
         },
       );
     }
-    return answers;
+    return { answers, replicas };
   }
 
   private symbolsToRead(pending: Pending[]): string[] {
@@ -233,23 +277,51 @@ export class PlanEvaluator {
     }
   }
 
-  /** Counts and logs each answer; acks the plans refused for a key of the wrong type. */
-  private async account(answers: Answer[]): Promise<void> {
+  /**
+   * Counts and logs each answer; acks the plans refused for a key of the wrong type and,
+   * when the scripts left the acks to it, the answered plans WAIT found replicated.
+   */
+  private async account({ answers, replicas }: Answered): Promise<void> {
     const nowMs = this.options.clock.nowMs();
-    const refused: string[] = [];
+    // No WAIT (N = 0: the scripts acked) counts as replicated.
+    const replicated = replicas === null || replicas >= this.minReplicasAck;
+    const toAck: string[] = [];
+    let unreplicated = 0;
     for (const answer of answers) {
       const reply = answer.reply;
       if (reply === undefined) continue;
       if (reply.status === 'wrong_type') {
         this.refuseWrongType(answer, reply);
-        refused.push(answer.entryId);
-      } else this.record(answer, reply.status, nowMs);
+        // Nothing was written for it: ack it here so it is not redelivered forever (and
+        // the plans behind it still get their permits).
+        toAck.push(answer.entryId);
+        continue;
+      }
+      this.record(answer, reply.status, nowMs, replicated);
+      if (this.settings.ack) continue;
+      if (replicated) toAck.push(answer.entryId);
+      else unreplicated += 1;
     }
-    // A plan whose marker or permit key holds another type got nothing written: ack it here
-    // so it is not redelivered forever (and the plans behind it still get their permits).
-    if (refused.length > 0) {
-      await this.options.redis.xack(this.options.keys.applyPlanStream, PLAN_GROUP, ...refused);
+    if (unreplicated > 0) this.notReplicated(unreplicated, replicas ?? 0);
+    else if (replicas !== null) this.replication.ok();
+    if (toAck.length > 0) {
+      await this.options.redis.xack(this.options.keys.applyPlanStream, PLAN_GROUP, ...toAck);
     }
+  }
+
+  /** WAIT saw fewer replicas than required: the plans stay pending; never a crash. */
+  private notReplicated(plans: number, replicas: number): void {
+    this.options.metrics.permitReplicationShortfallTotal.inc(plans);
+    this.replication.failed(
+      `WAIT saw ${replicas} of ${this.minReplicasAck} replicas within ${this.replicaWaitMs} ms`,
+      {
+        plans,
+        hint:
+          'the plans stay pending and are acked once a WAIT reaches enough replicas (claim path); ' +
+          'their permits are on the master only, and a gate with the same REDIS_MIN_REPLICAS_ACK refuses them (not_replicated); ' +
+          'check the replicas: redis-cli INFO replication',
+      },
+    );
   }
 
   /** A key of the wrong type: no permit could be written; counted and named, never silent. */
@@ -268,10 +340,14 @@ export class PlanEvaluator {
     item: { planId: string; symbol: string; entryId: string; decision: PermitDecision },
     reply: 'issued' | 'duplicate',
     nowMs: number,
+    acked: boolean,
   ): void {
     const { metrics, logger } = this.options;
     const symbol = symbolLabel(item.symbol, this.allowlist);
     if (reply === 'duplicate') {
+      // A redelivery left pending for replication is retried each claim round: logged once
+      // per outage (notReplicated), not once per plan per round.
+      if (!acked) return;
       logger.info(
         { plan_id: item.planId, entry_id: item.entryId },
         'plan already answered; redelivery acknowledged, no second permit',

@@ -325,6 +325,23 @@ describe('plan evaluator — exactly one permit per plan id', () => {
     });
   });
 
+  it('REDIS_MIN_REPLICAS_ACK=1 with no replica: permits written once, plans left pending and retried, the shortfall counted, the loop never fails', async () => {
+    // The run's redis-server has no replica (a real one: test/integration/replica-ack.test.ts).
+    await seedHealthy(t.redis, t.keys, 'BTCUSDT', '0.038');
+    start(evaluator({ minReplicasAck: 1, replicaWaitMs: 20, claimIdleMs: 50, claimEveryMs: 100 }));
+    await addPlan(t.redis, t.keys, 'w1', 'BTCUSDT');
+    await addPlan(t.redis, t.keys, 'w2', 'BTCUSDT');
+    await waitFor(async () =>
+      (await counter('p33_permit_replication_shortfall_total', {})) >= 6 ? true : null,
+    );
+    expect(await pendingCount(t.redis, t.keys.applyPlanStream, PLAN_GROUP)).toBe(2);
+    expect(await waitForPermit(t.redis, t.keys, 'w1')).toMatchObject({ allow: true });
+    expect(await waitForPermit(t.redis, t.keys, 'w2')).toMatchObject({ allow: true });
+    // the retries were answered `duplicate`: one permit per plan
+    expect(await counter('p33_permit_total', { decision: 'allow' })).toBe(2);
+    expect(await counter('p33_loop_errors_total', {})).toBe(0);
+  });
+
   it('1 000 plans added in a burst get exactly 1 000 permits', async () => {
     await seedHealthy(t.redis, t.keys, 'BTCUSDT', '0.038');
     const e = start(evaluator());
