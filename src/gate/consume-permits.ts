@@ -6,6 +6,14 @@
  * While the P3.3 permit is missing — and only then — the gate waits up to `waitMs`,
  * because the planner and the brain race (LESSONS #3). It never throws: an unreachable
  * or stalled Redis is `missing_permit_or_redis`, and the Apply Layer does not execute.
+ *
+ * With `minReplicasAck` N > 0 (REDIS_MIN_REPLICAS_ACK, SPEC §11) a consume counts only
+ * once N replicas have it: the gate sends `WAIT N replicaWaitMs` on the same connection
+ * after a `consumed` reply. A consume the next master could forget would leave the permit
+ * unconsumed there, and a second consume would succeed — two orders for one plan. So
+ * fewer than N replicas, an error, or a connection re-established between the consume and
+ * the WAIT's reply (the WAIT then covered nothing) is `not_replicated`: the permit is
+ * burned and the Apply Layer does not execute.
  */
 import type { Redis } from 'ioredis';
 import type { Clock } from '../domain/time.js';
@@ -14,10 +22,11 @@ import { errorMessage } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import { type Scheduler, settleWithin, systemClock, systemScheduler } from '../runtime/clock.js';
 import {
-  type GateRefusalCode,
+  type GateRefusalCode as ScriptRefusalCode,
   type GateReply,
   gateConsume,
 } from '../redis/scripts/gate-consume.js';
+import { DEFAULT_REPLICA_WAIT_MS } from '../config/redis-config.js';
 import { runScript } from '../redis/scripts/script.js';
 import { type AllowPermit, decodePermit } from '../domain/permit.js';
 import { p33PermitPasses } from './permit-codec.js';
@@ -30,7 +39,11 @@ export const DEFAULT_CALL_TIMEOUT_MS = 2000;
 const FIRST_BACKOFF_MS = 2;
 const MAX_BACKOFF_MS = 50;
 
-export type { GateRefusalCode } from '../redis/scripts/gate-consume.js';
+/**
+ * The script's refusals (the seed's codes, SPEC §6), and `not_replicated`: both permits
+ * were consumed, but fewer than REDIS_MIN_REPLICAS_ACK replicas confirmed it.
+ */
+export type GateRefusalCode = ScriptRefusalCode | 'not_replicated';
 
 export type GateResult =
   | { ok: true; safeCloseQty: string; permit: AllowPermit }
@@ -77,6 +90,18 @@ export interface ConsumeOptions {
   /** The backoff sleeps and the call timeout (default: the system's timers). */
   scheduler?: Scheduler;
   callTimeoutMs?: number;
+  /**
+   * REDIS_MIN_REPLICAS_ACK — the same value the brain runs with: replicas that must have a
+   * consume before the result is ok. Default 0: no WAIT.
+   */
+  minReplicasAck?: number;
+  /** REDIS_REPLICA_WAIT_MS: the WAIT's timeout (default 500 ms). */
+  replicaWaitMs?: number;
+}
+
+interface Replication {
+  minReplicasAck: number;
+  replicaWaitMs: number;
 }
 
 /** The script's reply, or an error when Redis has not answered within `ms`. */
@@ -92,13 +117,52 @@ async function attempt(
   planId: string,
   timeoutMs: number,
   scheduler: Scheduler,
+  replication: Replication,
 ): Promise<GateResult> {
+  let result: GateResult;
   try {
     const call = runScript(redis, gateConsume, { keys, planId });
-    const reply = await withTimeout(scheduler, call, timeoutMs);
-    return gateResultOf(reply);
+    result = gateResultOf(await withTimeout(scheduler, call, timeoutMs));
   } catch (error) {
     return { ok: false, code: 'missing_permit_or_redis', detail: `redis: ${errorMessage(error)}` };
+  }
+  if (!result.ok || replication.minReplicasAck === 0) return result;
+  const shortfall = await notReplicated(redis, replication, timeoutMs, scheduler);
+  if (shortfall === null) return result;
+  return {
+    ok: false,
+    code: 'not_replicated',
+    detail:
+      `both permits were consumed, but ${shortfall}: a failover could bring the permit back ` +
+      `unconsumed, so this consume does not count; the permit is burned — do not execute`,
+  };
+}
+
+/**
+ * WAIT for the consume's replication on the connection that ran it. Null when at least
+ * `minReplicasAck` replicas have it; otherwise why not. ioredis re-sends a command whose
+ * reply was lost with its connection: a WAIT answered on another connection covered none
+ * of the consume's writes, so it counts as not replicated.
+ */
+async function notReplicated(
+  redis: Redis,
+  { minReplicasAck, replicaWaitMs }: Replication,
+  timeoutMs: number,
+  scheduler: Scheduler,
+): Promise<string | null> {
+  const connection = redis.stream;
+  try {
+    const wait = redis.wait(minReplicasAck, replicaWaitMs);
+    const replicas = await withTimeout(scheduler, wait, replicaWaitMs + timeoutMs);
+    if (redis.stream !== connection) {
+      return 'the connection to Redis was re-established before WAIT answered';
+    }
+    if (replicas < minReplicasAck) {
+      return `WAIT saw ${replicas} of ${minReplicasAck} replicas within ${replicaWaitMs} ms`;
+    }
+    return null;
+  } catch (error) {
+    return `WAIT for ${minReplicasAck} replicas failed (${errorMessage(error)})`;
   }
 }
 
@@ -128,10 +192,14 @@ export async function consumePermits(
   const scheduler = options.scheduler ?? systemScheduler;
   const waitMs = Math.max(0, options.waitMs ?? DEFAULT_GATE_WAIT_MS);
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const replication: Replication = {
+    minReplicasAck: options.minReplicasAck ?? 0,
+    replicaWaitMs: options.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS,
+  };
   const deadline = clock.nowMs() + waitMs;
   let backoff = FIRST_BACKOFF_MS;
   for (;;) {
-    const result = await attempt(redis, keys, planId, timeoutMs, scheduler);
+    const result = await attempt(redis, keys, planId, timeoutMs, scheduler, replication);
     if (!isMissingP33(result)) return result;
     const remaining = deadline - clock.nowMs();
     if (remaining <= 0) return result;

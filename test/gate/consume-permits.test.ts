@@ -305,6 +305,49 @@ describe('consumePermits — waiting for the brain (LESSONS #3)', () => {
   });
 });
 
+describe('consumePermits — REDIS_MIN_REPLICAS_ACK (SPEC §11)', () => {
+  // The run's redis-server has no replica: WAIT 1 always comes back with 0.
+  // (The same against a real master and replica: test/integration/replica-ack.test.ts.)
+  it('a consume no replica confirmed is not_replicated: the permits are burned, nothing to execute', async () => {
+    const id = nextPlan();
+    await put(id, GRANTED, allow(0.028));
+    const result = await consumePermits(t.redis, t.keys, id, {
+      waitMs: 0,
+      minReplicasAck: 1,
+      replicaWaitMs: 20,
+    });
+    expect(result).toMatchObject({ ok: false, code: 'not_replicated' });
+    expect(!result.ok && result.detail).toMatch(
+      /consumed, but WAIT saw 0 of 1 replicas within 20 ms.*do not execute/,
+    );
+    expect(await remaining(id)).toBe(0);
+  });
+
+  it('a refusal is not waited on: it keeps its own code', async () => {
+    const id = nextPlan();
+    await put(id, null, allow(0.028));
+    const options = { waitMs: 0, minReplicasAck: 1, replicaWaitMs: 20 };
+    expect(await consumePermits(t.redis, t.keys, id, options)).toMatchObject({
+      ok: false,
+      code: 'missing_permit_or_redis',
+    });
+    await put(id, GRANTED, DENY);
+    expect(await consumePermits(t.redis, t.keys, id, options)).toMatchObject({
+      ok: false,
+      code: 'missing_or_denied_p33_permit',
+      p33Reason: 'stale_exchange_state',
+    });
+  });
+
+  it('0 (the default) sends no WAIT: consumed is ok', async () => {
+    const id = nextPlan();
+    await put(id, GRANTED, allow(0.028));
+    expect(
+      await consumePermits(t.redis, t.keys, id, { waitMs: 0, minReplicasAck: 0 }),
+    ).toMatchObject({ ok: true, safeCloseQty: '0.028' });
+  });
+});
+
 describe('consumePermits — Redis unavailable never throws', () => {
   it('an unreachable Redis is missing_permit_or_redis', async () => {
     const port = await freePort();

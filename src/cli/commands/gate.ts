@@ -59,6 +59,10 @@ async function consume(planId: string, options: ConsumeOptions): Promise<void> {
     await readyOrFirstError(redis, 2000).catch(() => undefined);
     const result = await consumePermits(redis, keysFor(config), planId, {
       waitMs: options.waitMs ?? config.gate.waitMs,
+      minReplicasAck: config.redis.minReplicasAck ?? 0,
+      ...(config.redis.replicaWaitMs === undefined
+        ? {}
+        : { replicaWaitMs: config.redis.replicaWaitMs }),
     });
     if (options.json === true) printJson(gateResultJson(planId, result));
     else print(describe(planId, result));
@@ -89,7 +93,8 @@ export function registerGate(program: Command): void {
       .option('--json', 'print the result as JSON')
       .addHelpText(
         'after',
-        '\nRefusal codes: missing_permit_or_redis, governor_denied, missing_or_denied_p33_permit.\n' +
+        '\nRefusal codes: missing_permit_or_redis, governor_denied, missing_or_denied_p33_permit,\n' +
+          'not_replicated (consumed, but fewer than REDIS_MIN_REPLICAS_ACK replicas confirmed it).\n' +
           'Examples:\n  posguard gate consume 7f3a-plan --json\n  posguard gate consume 7f3a-plan --wait-ms 3000',
       ),
   ).action((planId: string, options: ConsumeOptions) => consume(planId, options));
