@@ -12,6 +12,8 @@
  * (microseconds) and Redis' millisecond expiry resolution. It does NOT cover a process
  * that is paused (GC, SIGSTOP, a suspended VM) or whose clock stops: such a leader wakes
  * up believing it still leads, and only the fence in every write script stops its writes.
+ * The fence compares epochs, so epochs must never repeat, even after Redis lost them: see
+ * `isEpoch` below and src/redis/lua/lease_acquire.lua.
  */
 import { PosguardError } from '../errors.js';
 
@@ -45,7 +47,12 @@ export function defaultInstanceId(hostname: string, pid: number): string {
   return `${host}:${Math.trunc(pid)}`;
 }
 
-/** An epoch handed out by `lease_acquire`: a positive safe integer. */
+/**
+ * An epoch handed out by `lease_acquire`: a positive safe integer. Each acquisition hands
+ * out max(last epoch, fence, Redis' TIME in ms) + 1 — about 1.7e12 today, and above every
+ * earlier epoch even when a failover or a restart lost the epoch and fence keys (LESSONS
+ * #24) — so epochs are ordered, not counted: a new term's is larger, not "previous + 1".
+ */
 export function isEpoch(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }

@@ -11,6 +11,8 @@ import { waitFor } from '../helpers/wait.js';
 import { clearKeys, keyImage } from '../reconcile/key-image.js';
 
 const ROLE = 'reconcile' as const;
+/** Epochs come from Redis' clock (lease_acquire): any positive integer; the tests compare them. */
+const EPOCH: unknown = expect.any(Number);
 
 describe('LeaseKeeper (real Redis, manual clocks)', () => {
   const t: TestRedis = openTestRedis('keeper');
@@ -37,7 +39,7 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
       a.clock.advance(a.keeper.timing.renewEveryMs);
       b.clock.advance(b.keeper.timing.renewEveryMs);
     }
-    expect(a.events).toEqual([{ kind: 'elected', role: ROLE, epoch: 1, atMs: 1_000_000 }]);
+    expect(a.events).toEqual([{ kind: 'elected', role: ROLE, epoch: EPOCH, atMs: 1_000_000 }]);
     expect(b.events).toEqual([]);
   });
 
@@ -50,27 +52,30 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
     await nextTimer(b.clock); // b's first round is done: held, sleeping until its next round
     expect(b.elected()).toEqual([]);
     await a.keeper.stop();
+    const first = a.elected()[0]!.epoch;
     expect(a.lost()).toEqual([
-      { kind: 'lost', role: ROLE, reason: 'stopped', epoch: 1, atMs: 1_000_000 },
+      { kind: 'lost', role: ROLE, reason: 'stopped', epoch: first, atMs: 1_000_000 },
     ]);
     expect(await t.redis.exists(t.keys.lease(ROLE))).toBe(0);
     b.clock.advance((await nextTimer(b.clock)) - b.clock.ms);
     await waitFor(() => b.elected().length === 1);
-    expect(b.elected()[0]).toMatchObject({
-      epoch: 2,
-      atMs: 1_000_000 + b.keeper.timing.renewEveryMs,
-    });
+    expect(b.elected()[0]).toMatchObject({ atMs: 1_000_000 + b.keeper.timing.renewEveryMs });
+    expect(b.elected()[0]!.epoch).toBeGreaterThan(first);
     expect(await t.redis.get(t.keys.lease(ROLE))).toBe('b:1');
   });
 
-  it('a leader paused (clock frozen) past its lease: the other takes epoch+1, the old epoch writes nothing, and on resume its renewal is fenced — one onLost', async () => {
+  it('a leader paused (clock frozen) past its lease: the other takes a higher epoch, the old epoch writes nothing, and on resume its renewal is fenced — one onLost', async () => {
     const leaseMs = 300; // real expiry in Redis while `a` is paused
     const a = keeper('a:1', leaseMs);
     const b = keeper('b:1', leaseMs);
     await a.keeper.tick();
     await b.keeper.tick();
-    expect(a.keeper.epochOf(ROLE)).toBe(1);
-    expect(await runFencedWrite(t.redis, write(1, 'a:1'))).toEqual({ status: 'written', fence: 1 });
+    const old = a.keeper.epochOf(ROLE)!;
+    expect(old).toEqual(EPOCH);
+    expect(await runFencedWrite(t.redis, write(old, 'a:1'))).toEqual({
+      status: 'written',
+      fence: old,
+    });
     // `a` is paused: no rounds, its clock does not move. `b` keeps trying every lease/3.
     await waitFor(
       async () => {
@@ -81,14 +86,15 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
       10_000,
       20,
     );
-    expect(b.elected()[0]?.epoch).toBe(2);
+    const current = b.elected()[0]!.epoch;
+    expect(current).toBeGreaterThan(old);
     // `a` still believes (its clock stood still), but its writes land nowhere.
-    expect(a.keeper.epochOf(ROLE)).toBe(1);
+    expect(a.keeper.epochOf(ROLE)).toBe(old);
     const before = await keyImage(t);
-    expect(await runFencedWrite(t.redis, write(1, 'a:1'))).toEqual({
+    expect(await runFencedWrite(t.redis, write(old, 'a:1'))).toEqual({
       status: 'fenced',
-      fence: 2,
-      epoch: 1,
+      fence: current,
+      epoch: old,
     });
     expect(await keyImage(t)).toEqual(before);
     // `a` resumes: its renewal is fenced, it steps down once and stays a candidate.
@@ -96,50 +102,54 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
     await a.keeper.tick();
     expect(a.keeper.epochOf(ROLE)).toBeNull();
     await a.keeper.tick();
-    a.keeper.reportFenced(ROLE, 2); // its write's reply, reported late: no second onLost
+    a.keeper.reportFenced(ROLE, current); // its write's reply, reported late: no second onLost
     expect(a.lost()).toEqual([
-      { kind: 'lost', role: ROLE, reason: 'fenced', epoch: 1, atMs: a.clock.ms },
+      { kind: 'lost', role: ROLE, reason: 'fenced', epoch: old, atMs: a.clock.ms },
     ]);
     expect(a.elected()).toHaveLength(1);
-    expect(b.keeper.epochOf(ROLE)).toBe(2);
-    expect(await t.redis.get(fixtureKeys(t.keys).value)).toBe('a:1@1');
+    expect(b.keeper.epochOf(ROLE)).toBe(current);
+    expect(await t.redis.get(fixtureKeys(t.keys).value)).toBe(`a:1@${old}`);
   });
 
   it('a leader paused with its clock running: on resume it no longer believes, steps down (expired) before any renewal', async () => {
     const a = keeper('a:1', 60_000);
     await a.keeper.tick();
+    const first = a.keeper.epochOf(ROLE)!;
     a.clock.advance(a.keeper.timing.leaseMs - a.keeper.timing.safetyMarginMs - 1);
-    expect(a.keeper.epochOf(ROLE)).toBe(1);
+    expect(a.keeper.epochOf(ROLE)).toBe(first);
     a.clock.advance(1);
     expect(a.keeper.epochOf(ROLE)).toBeNull(); // at the deadline, without any round
     const deadline = a.clock.ms;
     await a.keeper.tick(); // the lease is still its own in Redis: re-taken with a new epoch
     expect(a.events).toEqual([
-      { kind: 'elected', role: ROLE, epoch: 1, atMs: deadline - 50_000 },
-      { kind: 'lost', role: ROLE, reason: 'expired', epoch: 1, atMs: deadline },
-      { kind: 'elected', role: ROLE, epoch: 2, atMs: deadline },
+      { kind: 'elected', role: ROLE, epoch: first, atMs: deadline - 50_000 },
+      { kind: 'lost', role: ROLE, reason: 'expired', epoch: first, atMs: deadline },
+      { kind: 'elected', role: ROLE, epoch: EPOCH, atMs: deadline },
     ]);
+    expect(a.elected()[1]!.epoch).toBeGreaterThan(first);
   });
 
   it('a write script’s fenced reply ends the term at once (reportFenced), once; a newer term is left alone', async () => {
     const a = keeper('a:1', 60_000);
     await a.keeper.tick();
-    a.keeper.reportFenced(ROLE, 1); // not above our epoch: nothing happens
-    expect(a.keeper.epochOf(ROLE)).toBe(1);
-    a.keeper.reportFenced(ROLE, 2);
-    a.keeper.reportFenced(ROLE, 2);
+    const epoch = a.keeper.epochOf(ROLE)!;
+    a.keeper.reportFenced(ROLE, epoch); // not above our epoch: nothing happens
+    expect(a.keeper.epochOf(ROLE)).toBe(epoch);
+    a.keeper.reportFenced(ROLE, epoch + 1);
+    a.keeper.reportFenced(ROLE, epoch + 1);
     expect(a.keeper.epochOf(ROLE)).toBeNull();
     expect(a.lost()).toEqual([
-      { kind: 'lost', role: ROLE, reason: 'fenced', epoch: 1, atMs: 1_000_000 },
+      { kind: 'lost', role: ROLE, reason: 'fenced', epoch, atMs: 1_000_000 },
     ]);
   });
 
   it('dropAll (master switch): every lease forgotten without a Redis call; the next round re-elects with a new epoch', async () => {
     const a = keeper('a:1', 60_000, { roles: ['reconcile', 'brain-poller'] });
     await a.keeper.tick();
+    const [first, firstPoller] = a.keeper.leadership().map((l) => l.epoch);
     expect(a.keeper.leadership()).toEqual([
-      { role: 'reconcile', epoch: 1 },
-      { role: 'brain-poller', epoch: 1 },
+      { role: 'reconcile', epoch: first },
+      { role: 'brain-poller', epoch: firstPoller },
     ]);
     a.keeper.dropAll();
     a.keeper.dropAll(); // a second switch before the next round: nothing more to drop
@@ -150,10 +160,10 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
     ]);
     expect(await t.redis.get(t.keys.lease(ROLE))).toBe('a:1'); // untouched
     await a.keeper.tick();
-    expect(a.keeper.leadership()).toEqual([
-      { role: 'reconcile', epoch: 2 },
-      { role: 'brain-poller', epoch: 2 },
-    ]);
+    const again = a.keeper.leadership();
+    expect(again.map((l) => l.role)).toEqual(['reconcile', 'brain-poller']);
+    expect(again[0]!.epoch).toBeGreaterThan(first!);
+    expect(again[1]!.epoch).toBeGreaterThan(firstPoller!);
   });
 
   it('wrong-typed lease key or a lease without expiry: reported, nobody leads', async () => {
@@ -174,11 +184,12 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
   it('a callback that throws is reported and the keeper goes on', async () => {
     const a = keeper('a:1', 60_000, { throwingCallbacks: true });
     await a.keeper.tick();
-    expect(a.keeper.epochOf(ROLE)).toBe(1);
+    const first = a.keeper.epochOf(ROLE);
+    expect(first).toEqual(EPOCH);
     expect(a.errors()).toMatchObject([{ message: 'callback bug' }]);
     a.keeper.dropAll();
     await a.keeper.tick();
-    expect(a.keeper.epochOf(ROLE)).toBe(2);
+    expect(a.keeper.epochOf(ROLE)).toBeGreaterThan(first!);
   });
 
   it('a candidate that finds the lease held tries again when it expires, not a round later (a dead leader is replaced within about a lease)', async () => {

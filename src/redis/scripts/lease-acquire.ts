@@ -1,6 +1,9 @@
 /**
  * `lease_acquire.lua`: takes a role's lease (`SET NX PX`) and raises its epoch and fence
- * in one step (SPEC §11).
+ * in one step (SPEC §11). The new epoch is max(epoch, fence, the server's TIME in ms) + 1,
+ * so epochs keep growing when a failover or a restart without persistence lost both keys
+ * (LESSONS #24; the Lua header says what that rests on). Epochs are integers of at most 14
+ * digits (13 today).
  */
 import { isInstanceId, type LeaderRole } from '../../domain/leadership.js';
 import { PosguardError } from '../../errors.js';
@@ -45,7 +48,7 @@ export function leaseMsArg(spec: { name: string }, ms: number): number {
 
 export const leaseAcquire: ScriptSpec<LeaseAcquireArgs, LeaseAcquireResult> = {
   name: 'lease_acquire',
-  version: 1,
+  version: 2,
   keyCount: 3,
   encode: (a) => ({
     keys: [a.keys.lease(a.role), a.keys.epoch(a.role), a.keys.fence(a.role)],
