@@ -1,7 +1,8 @@
 /**
  * brain_write_snapshots against a real Redis (SPEC §3: a snapshot never goes back in time):
- * every outcome, publishing, batching, the caller-bug error, and the NOSCRIPT path
- * (SCRIPT FLUSH) for the batched pipeline. (Moved from test/brain/snapshot-write-script.test.ts.)
+ * every outcome, publishing, batching, the caller-bug error, the fence (SPEC §11: nothing
+ * written or published below it, without it, with a garbage or wrong-typed one), and the
+ * NOSCRIPT path (SCRIPT FLUSH) for the batched pipeline. (Moved from test/brain/snapshot-write-script.test.ts.)
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -13,7 +14,9 @@ import {
 } from '../../src/redis/scripts/brain-write-snapshots.js';
 import { runScript } from '../../src/redis/scripts/script.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { testTerm } from '../helpers/terms.js';
 import { waitFor } from '../brain/helpers.js';
+import { expectFencedEverywhere } from './fence-cases.js';
 
 function fields(
   amount: string,
@@ -44,11 +47,16 @@ describe('brain_write_snapshots (real Redis)', () => {
     symbol,
     fields: f,
   });
-  const run = (writes: SnapshotWrite[], publishChanged = false) =>
-    writeSnapshots(t.redis, t.keys, writes, settings(publishChanged));
+  let epoch: number;
+  const run = async (writes: SnapshotWrite[], publishChanged = false) => {
+    const outcomes = await writeSnapshots(t.redis, t.keys, epoch, writes, settings(publishChanged));
+    if (!Array.isArray(outcomes)) throw new Error(`refused: ${JSON.stringify(outcomes)}`);
+    return outcomes;
+  };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     t = openTestRedis('sws');
+    epoch = (await testTerm(t.redis, t.keys, 'brain-poller')).acquiredEpoch;
   });
   afterEach(async () => {
     await t.close();
@@ -175,6 +183,64 @@ describe('brain_write_snapshots (real Redis)', () => {
     );
   });
 
+  it('fenced: a batch (new, newer, stale and wrong-typed keys) writes nothing below the fence, without a fence, with a garbage or wrong-typed one', async () => {
+    await run([
+      write('BTCUSDT', fields('1', 1000, 900)),
+      write('ETHUSDT', fields('2', 5000, 4900)),
+    ]);
+    await t.redis.set(t.keys.snapshot('XRPUSDT'), 'not a hash');
+    const writes = [
+      write('BTCUSDT', fields('3', 2000, 1900)), // newer: would be written
+      write('ETHUSDT', fields('9', 1000, 900)), // older: stale
+      write('SOLUSDT', fields('4', 2000, 1900)), // new
+      write('XRPUSDT', fields('5', 2000, 1900)), // wrong type
+    ];
+    await expectFencedEverywhere(t, 'brain-poller', (e) =>
+      runScript(t.redis, brainWriteSnapshots, {
+        keys: t.keys,
+        epoch: e,
+        writes,
+        ...settings(true),
+      }),
+    );
+    expect(await t.redis.hget(t.keys.snapshot('SOLUSDT'), 'position_amt')).toBe('4');
+  });
+
+  it('fenced: the batched call answers `fenced`, writes and publishes nothing — every batch checks the fence', async () => {
+    const sub = t.redis.duplicate();
+    const messages: string[] = [];
+    sub.on('message', (_c: string, m: string) => messages.push(m));
+    await sub.subscribe(t.keys.snapshotChangedChannel);
+    try {
+      const paused = epoch;
+      await t.redis.del(t.keys.lease('brain-poller'));
+      const current = (await testTerm(t.redis, t.keys, 'brain-poller', 'new')).acquiredEpoch;
+      const writes = Array.from({ length: SNAPSHOT_WRITE_BATCH + 3 }, (_, i) =>
+        write(`S${i}USDT`, fields('1', 1000, 900)),
+      );
+      const refused = await writeSnapshots(t.redis, t.keys, paused, writes, settings(true));
+      expect(refused).toEqual({ status: 'fenced', fence: current, epoch: paused });
+      expect(await t.redis.keys(`${t.prefix}:position:*`)).toEqual([]);
+      // The next publish is the first message: the refused batches published nothing.
+      epoch = current;
+      await run([write('SOLUSDT', fields('1', 1000, 900))], true);
+      await waitFor(() => Promise.resolve(messages.length >= 1 ? true : null));
+      expect(messages).toEqual(['SOLUSDT']);
+    } finally {
+      sub.disconnect();
+    }
+  });
+
+  it('a fence key of the wrong type: the batched call throws REDIS_WRONGTYPE naming it, nothing written', async () => {
+    await t.redis.del(t.keys.fence('brain-poller'));
+    await t.redis.hset(t.keys.fence('brain-poller'), 'epoch', String(epoch));
+    await expect(run([write('BTCUSDT', fields('1', 1000, 900))])).rejects.toMatchObject({
+      code: 'REDIS_WRONGTYPE',
+      message: expect.stringContaining(t.keys.fence('brain-poller')) as unknown,
+    });
+    expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'))).toBe(0);
+  });
+
   it('rows that do not match the keys are an error reply (a caller bug), nothing written', async () => {
     // A spec whose encode adds a key the rows do not cover: the script refuses the call.
     const extraKey = {
@@ -186,11 +252,12 @@ describe('brain_write_snapshots (real Redis)', () => {
     };
     const error = await runScript(t.redis, extraKey, {
       keys: t.keys,
+      epoch,
       writes: [write('BTCUSDT', fields('1', 1, 1))],
       ...settings(),
     }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'REDIS_REPLY', kind: null });
-    expect((error as Error).message).toMatch(/one row and one symbol per key/);
+    expect((error as Error).message).toMatch(/one row and one symbol per snapshot key/);
     expect(await t.redis.exists(t.keys.snapshot('BTCUSDT'), t.keys.snapshot('ETHUSDT'))).toBe(0);
   });
 
@@ -200,6 +267,7 @@ describe('brain_write_snapshots (real Redis)', () => {
     expect(
       await runScript(t.redis, brainWriteSnapshots, {
         keys: t.keys,
+        epoch,
         writes: [write('SOLUSDT', fields('1', 1000, 900))],
         ...settings(),
       }),

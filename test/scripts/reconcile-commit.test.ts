@@ -1,7 +1,7 @@
 /**
  * reconcile_commit against a real Redis: every status (ok, conflict, evidence_used,
- * evidence_applied, wrong_type) from real decisions, and the NOSCRIPT path (SCRIPT FLUSH) in
- * a single call and inside a pipeline. Encode and decode without Redis:
+ * evidence_applied, wrong_type, fenced) from real decisions, and the NOSCRIPT path (SCRIPT
+ * FLUSH) in a single call and inside a pipeline. Encode and decode without Redis:
  * test/unit/scripts/reconcile-commit.test.ts; a decision as commit arguments and the engine
  * after SCRIPT FLUSH: test/reconcile/commit-script.test.ts; every KEYS position's type check:
  * test/reconcile/write-script-types.test.ts.
@@ -14,6 +14,8 @@ import { commitArgs } from '../../src/reconcile/commit.js';
 import { reconcileCommit } from '../../src/redis/scripts/reconcile-commit.js';
 import { queueScript, runScript, scriptPipeline } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { testTerm } from '../helpers/terms.js';
+import { expectFencedEverywhere } from './fence-cases.js';
 import {
   ENTRY,
   EPS,
@@ -27,13 +29,18 @@ import { readEvents } from '../reconcile/harness.js';
 
 describe('reconcile_commit (real Redis)', () => {
   let t: TestRedis;
-  beforeEach(() => {
+  let epoch: number;
+  beforeEach(async () => {
     t = openTestRedis('rs');
+    epoch = (await testTerm(t.redis, t.keys, 'reconcile')).acquiredEpoch;
   });
   afterEach(() => t.close());
 
-  const run = (d: Decision, rawLedger: Record<string, string>) =>
-    runScript(t.redis, reconcileCommit, commitArgs(t.keys, d, rawLedger, SETTINGS));
+  const run = (d: Decision, rawLedger: Record<string, string>, at = epoch) =>
+    runScript(t.redis, reconcileCommit, {
+      ...commitArgs(t.keys, d, rawLedger, SETTINGS),
+      epoch: at,
+    });
 
   it('ok: repairs, marks evidence and result, writes state and one AUTO_REPAIR', async () => {
     const hash = ledgerFields('0.101', T0 - 60_000);
@@ -156,6 +163,32 @@ describe('reconcile_commit (real Redis)', () => {
     expect(await t.redis.hgetall(t.keys.ledger(SYM))).toEqual({ ledger_amt: '0.07' });
   });
 
+  it('fenced: a repair from an unconfirmed order writes nothing below the fence, without a fence, with a garbage or wrong-typed one', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    await t.redis.hset(t.keys.ledger(SYM), hash);
+    // An engine hold on the symbol: the repair would clear it (hold, marker, event, state).
+    await t.redis.set(t.keys.hold(SYM), '1', 'PX', 300_000);
+    const at = String(await t.redis.call('PEXPIRETIME', t.keys.hold(SYM)));
+    await t.redis.set(t.keys.holdOwner(SYM), `p34:${at}`, 'PX', 300_000);
+    await t.redis.hset(t.keys.reconcileState(SYM), { status: 'HOLD', episode_reason: 'x' });
+    await expectFencedEverywhere(t, 'reconcile', (e) => run(orderRepairDecision(hash), hash, e));
+    expect(await t.redis.hget(t.keys.ledger(SYM), 'ledger_amt')).toBe('0.1');
+  });
+
+  it('fenced: a hold decision (hold, owner marker, HOLD_SET event, state) writes nothing below the fence', async () => {
+    const hash = ledgerFields('0.101', T0 - 60_000);
+    const hold: Decision = {
+      ...repairDecision(hash),
+      action: 'hold',
+      status: 'HOLD',
+      reason: 'qty_mismatch_no_evidence',
+      holdPolicy: 'set',
+    };
+    await expectFencedEverywhere(t, 'reconcile', (e) => run(hold, {}, e));
+    expect(await t.redis.get(t.keys.hold(SYM))).toBe('1');
+    expect(await readEvents(t.redis, t.keys)).toHaveLength(1);
+  });
+
   it('after SCRIPT FLUSH: a single call and pipelined calls all still run (NOSCRIPT re-sent)', async () => {
     const hash = ledgerFields('0.101', T0 - 60_000);
     await t.redis.hset(t.keys.ledger(SYM), hash);
@@ -175,7 +208,7 @@ describe('reconcile_commit (real Redis)', () => {
       queueScript(
         pipeline,
         reconcileCommit,
-        commitArgs(t.keys, { ...hold, symbol }, {}, SETTINGS),
+        { ...commitArgs(t.keys, { ...hold, symbol }, {}, SETTINGS), epoch },
         (error, reply) => replies.push(error ?? reply),
       );
     await pipeline.exec();

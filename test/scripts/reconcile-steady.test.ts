@@ -1,8 +1,9 @@
 /**
  * reconcile_steady against a real Redis: rows written (liveness and amounts; status and
  * since_ts left alone), a wrong-typed state key refused alone by index, the error reply for
- * rows that do not match the keys, and the NOSCRIPT path (SCRIPT FLUSH) in a single call and
- * inside a pipeline. Encode and decode without Redis: test/unit/scripts/reconcile-steady.test.ts.
+ * rows that do not match the keys, the fence (SPEC §11: nothing written below it, without it,
+ * with a garbage or wrong-typed one), and the NOSCRIPT path (SCRIPT FLUSH) in a single call
+ * and inside a pipeline. Encode and decode without Redis: test/unit/scripts/reconcile-steady.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STATE_FIELDS } from '../../src/reconcile/commit.js';
@@ -15,14 +16,18 @@ import {
   scriptPipeline,
 } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { testTerm } from '../helpers/terms.js';
+import { expectFencedEverywhere } from './fence-cases.js';
 import { T0 } from '../reconcile/fixtures.js';
 
 const NOW = T0;
 
 describe('reconcile_steady (real Redis)', () => {
   let t: TestRedis;
-  beforeEach(() => {
+  let epoch: number;
+  beforeEach(async () => {
     t = openTestRedis('st');
+    epoch = (await testTerm(t.redis, t.keys, 'reconcile')).acquiredEpoch;
   });
   afterEach(() => t.close());
 
@@ -30,8 +35,9 @@ describe('reconcile_steady (real Redis)', () => {
     symbol,
     values: ['0.062', '0.062', '0', '0', 'LONG', 'LONG', age, 'exchange and ledger agree'],
   });
-  const args = (rows: SteadyArgs['rows'], nowMs = NOW): SteadyArgs => ({
+  const args = (rows: SteadyArgs['rows'], nowMs = NOW, at = epoch): SteadyArgs => ({
     keys: t.keys,
+    epoch: at,
     nowMs,
     fields: STATE_FIELDS,
     rows,
@@ -77,17 +83,30 @@ describe('reconcile_steady (real Redis)', () => {
 
   it('refuses rows that do not match the keys, writing nothing (an error reply, typed)', async () => {
     const call = reconcileSteady.encode(args([row('AUSDT', '1.000')]));
-    const keys = [...call.keys, t.keys.reconcileState('BUSDT')];
+    const keys = [
+      t.keys.reconcileState('AUSDT'),
+      t.keys.reconcileState('BUSDT'),
+      t.keys.fence('reconcile'),
+    ];
     const failure = await t.redis
-      .eval(luaSource('reconcile_steady'), 2, ...keys, JSON.stringify(call.argv))
+      .eval(luaSource('reconcile_steady'), 3, ...keys, JSON.stringify(call.argv))
       .catch((error: unknown) => error);
-    expect(String((failure as Error).message)).toMatch(/one row per key/);
+    expect(String((failure as Error).message)).toMatch(/one row per state key/);
     expect(await t.redis.exists(t.keys.reconcileState('AUSDT'))).toBe(0);
     // Through the layer the same refusal is a typed error.
     const sneaky = { ...reconcileSteady, encode: () => ({ ...call, keys }) };
     await expect(runScript(t.redis, sneaky, args([]))).rejects.toSatisfy(
       (error) => error instanceof RedisReplyError && error.kind === null,
     );
+  });
+
+  it('fenced: the whole batch writes nothing below the fence, without a fence, with a garbage or wrong-typed one', async () => {
+    await t.redis.hset(t.keys.reconcileState('AUSDT'), { status: 'OK', since_ts: '5' });
+    const rows = [row('AUSDT', '1.500'), row('BUSDT', '2.000')];
+    await expectFencedEverywhere(t, 'reconcile', (e) =>
+      runScript(t.redis, reconcileSteady, args(rows, NOW, e)),
+    );
+    expect(await t.redis.hget(t.keys.reconcileState('BUSDT'), 'ts_ms')).toBe(String(NOW));
   });
 
   it('after SCRIPT FLUSH: a single call and pipelined calls all still run (NOSCRIPT re-sent)', async () => {

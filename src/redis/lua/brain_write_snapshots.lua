@@ -16,24 +16,32 @@ All checks (type and age) run for every key before the first write. A key holdin
 type is refused and left alone; every symbol is its own unit, one bad key never stops the
 batch.
 
+Fenced (SPEC §11, LESSONS #24): a write of the `brain-poller` role (REST poll and user-data
+stream alike). The fence key comes LAST in KEYS — so a snapshot's index i stays its KEYS
+index in the reply — and is type-checked before the snapshot keys; the fence check
+(src/redis/scripts/fencing.ts) runs before the first write: a batch below the fence writes
+and publishes nothing.
+
 Spec (encode/decode, the batched call): src/redis/scripts/brain-write-snapshots.ts
 
-KEYS[i]  snapshot hash of symbol i   P:position:snapshot:SYM
+KEYS[i]      snapshot hash of symbol i, i = 1 … #KEYS − 1   P:position:snapshot:SYM
+KEYS[#KEYS]  fence   P:posguard:fence:brain-poller (string: the leader's epoch)
 
 ARGV[1]  JSON object:
+  epoch    the writer's epoch (a number, from lease_acquire)
   ttl_ms   snapshot TTL in ms (> 0), set on every key written
   channel  pub/sub channel the symbols whose position_amt changed are published on, joined
            with ","; "" = publish nothing. (A channel is not a key.)
   fields   [name, …]                 the snapshot fields; must include ts_ms,
                                      exchange_update_ms and position_amt
-  rows     [[value | false, …], …]   one row per key, values in `fields` order; false =
+  rows     [[value | false, …], …]   one row per snapshot key, values in `fields` order; false =
                                      leave that field as stored (a user-stream row carries
                                      no mark price or leverage)
-  symbols  [SYM, …]                  one per key (the published names)
+  symbols  [SYM, …]                  one per snapshot key (the published names)
 
 Reply: JSON object (every symbol is its own unit, so the batch always answers "ok")
   {status="ok", keys, written, changed?, stale?, wrong_type?}
-    keys        #KEYS
+    keys        #KEYS − 1 (the snapshot keys)
     written     number of snapshots written
     changed     [i, …]  written, and position_amt differs from the stored one (or nothing
                         was stored); a key written and not listed here kept its amount
@@ -41,13 +49,18 @@ Reply: JSON object (every symbol is its own unit, so the batch always answers "o
     wrong_type  [{i, key, found}, …]  not written: the key holds another type (`found`)
     i is the 1-based KEYS index. A list is left out when empty (cjson would encode an
     empty table as {}).
-Error reply (a caller bug, not a refusal; nothing written): a rows or symbols count that
-differs from the KEYS count, or fields without the three compared ones.
+Refusals of the whole batch, nothing written or published:
+  {status="wrong_type", key, found}  the fence key is not a string
+  {status="fenced", fence, epoch}    epoch below the fence, or the fence missing or holding
+                                     no epoch (fence=null)
+Error reply (a caller bug, not a refusal; nothing written): no fence key, a rows or symbols
+count that differs from the snapshot key count, or fields without the three compared ones.
 ]]
-local p = cjson.decode(ARGV[1])
-local fields, rows, symbols = p.fields, p.rows, p.symbols
-if #rows ~= #KEYS or #symbols ~= #KEYS then
-  return redis.error_reply('brain_write_snapshots: one row and one symbol per key')
+local a = cjson.decode(ARGV[1])
+local fields, rows, symbols = a.fields, a.rows, a.symbols
+local n = #KEYS - 1
+if n < 0 or #rows ~= n or #symbols ~= n then
+  return redis.error_reply('brain_write_snapshots: one row and one symbol per snapshot key, then the fence key')
 end
 local at = {}
 for j = 1, #fields do at[fields[j]] = j end
@@ -70,9 +83,15 @@ local function older(new_eu, new_ts, old_eu, old_ts)
   return false
 end
 
+local fence_key = KEYS[#KEYS]
+local fence_type = redis.call('TYPE', fence_key).ok
+if fence_type ~= 'none' and fence_type ~= 'string' then
+  return cjson.encode({ status = 'wrong_type', key = fence_key, found = fence_type })
+end
+
 -- Pass 1: decide every key before writing any.
 local outcome, found_type = {}, {}
-for i = 1, #KEYS do
+for i = 1, n do
   local found = redis.call('TYPE', KEYS[i]).ok
   if found ~= 'hash' and found ~= 'none' then
     outcome[i], found_type[i] = 'wrong_type', found
@@ -91,11 +110,18 @@ for i = 1, #KEYS do
   end
 end
 
+-- fence check (SPEC §11; src/redis/scripts/fencing.ts): nothing is written below the fence
+local fence = redis.call('GET', fence_key)
+fence = fence and string.match(fence, '^%d+$') and tonumber(fence) or nil
+if fence == nil or type(a.epoch) ~= 'number' or a.epoch < fence then
+  return cjson.encode({ status = 'fenced', fence = fence or cjson.null, epoch = a.epoch })
+end
+
 -- Pass 2: write.
 local written = 0
 local changed_at, stale_at, wrong_type = {}, {}, {}
 local changed = {}
-for i = 1, #KEYS do
+for i = 1, n do
   local o = outcome[i]
   if o == 'written' or o == 'changed' then
     local args = {}
@@ -107,7 +133,7 @@ for i = 1, #KEYS do
       end
     end
     redis.call('HSET', KEYS[i], unpack(args))
-    redis.call('PEXPIRE', KEYS[i], p.ttl_ms)
+    redis.call('PEXPIRE', KEYS[i], a.ttl_ms)
     written = written + 1
     if o == 'changed' then
       changed_at[#changed_at + 1] = i
@@ -119,10 +145,10 @@ for i = 1, #KEYS do
     wrong_type[#wrong_type + 1] = { i = i, key = KEYS[i], found = found_type[i] }
   end
 end
-if #changed > 0 and p.channel ~= '' then
-  redis.call('PUBLISH', p.channel, table.concat(changed, ','))
+if #changed > 0 and a.channel ~= '' then
+  redis.call('PUBLISH', a.channel, table.concat(changed, ','))
 end
-local reply = { status = 'ok', keys = #KEYS, written = written }
+local reply = { status = 'ok', keys = n, written = written }
 if #changed_at > 0 then reply.changed = changed_at end
 if #stale_at > 0 then reply.stale = stale_at end
 if #wrong_type > 0 then reply.wrong_type = wrong_type end

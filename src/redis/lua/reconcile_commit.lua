@@ -25,12 +25,18 @@ Key types are checked before the first write: a key of the wrong type is refused
 init/repair, the calls that read and write it: a status call leaves the ledger alone, so a
 wrong-typed ledger can still be held for (SPEC §7 row 3, ledger_invalid).
 
+Fenced (SPEC §11, LESSONS #24): a write of the `reconcile` role. After the type checks and
+before the first write, the fence check (src/redis/scripts/fencing.ts) refuses an epoch
+below the fence, a missing fence and one that holds no epoch: nothing is written, not even
+the liveness fields a refusal below refreshes.
+
 KEYS[1]  hold                 P:reconcile:hold:SYM
 KEYS[2]  hold owner marker    P:posguard:hold:owner:SYM
 KEYS[3]  state hash           P:reconcile:state:SYM
 KEYS[4]  events stream        P:stream:reconcile.events
 KEYS[5]  ledger hash          P:position:ledger:SYM
-KEYS[6…] repair only, in pairs per evidence entry:
+KEYS[6]  fence                P:posguard:fence:reconcile (string: the leader's epoch)
+KEYS[7…] repair only, in pairs per evidence entry:
          evidence-used marker P:posguard:evidence:used:ENTRY
          result-applied marker P:posguard:result:applied:ENTRY (refused when already set:
          the fill is in the ledger; set by the repair so the brain never applies a fill the
@@ -40,7 +46,8 @@ KEYS[#KEYS] repair only, when ARGV's order_marker is "set" or "check" (after the
          accounted in the ledger by a repair from its unconfirmed record; brain_apply_fill
          refuses every confirmed fill of that order while it exists
 
-ARGV[1]  JSON object, every scalar a string:
+ARGV[1]  JSON object, every scalar a string but the epoch:
+  epoch          the writer's epoch (a number, from lease_acquire)
   action         "status" | "init" | "repair"
   symbol, status, reason
   hold_policy    "set" (hold, re-arm) | "keep" (re-arm an engine hold, start none) | "clear"
@@ -77,30 +84,40 @@ Reply: JSON object {status, hold_by, new_episode, events, hold_lost}
   hold_lost    true when the hold of the current episode was gone (deleted or expired by
                someone else) and the engine set it again: counted by the caller, no event
                (one HOLD_SET per episode, however often something deletes the hold)
-Refusal, nothing written: {status="wrong_type", key, found}
+Refusals, nothing written: {status="wrong_type", key, found}
+               {status="fenced", fence, epoch}  epoch below the fence, or the fence missing
+               or holding no epoch (fence=null)
 Error reply (a caller bug): ARGV[1] is not a JSON object.
 ]]
-local p = cjson.decode(ARGV[1])
+local a = cjson.decode(ARGV[1])
 local hold_key, owner_key, state_key, events_key, ledger_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local ttl = tonumber(p.hold_ttl_ms)
+local fence_key = KEYS[6]
+local ttl = tonumber(a.hold_ttl_ms)
 -- The evidence pairs end before the order-accounted marker, when there is one.
 local order_key, pairs_end = nil, #KEYS
-if p.action == 'repair' and (p.order_marker == 'set' or p.order_marker == 'check') then
+if a.action == 'repair' and (a.order_marker == 'set' or a.order_marker == 'check') then
   order_key, pairs_end = KEYS[#KEYS], #KEYS - 1
 end
 
 -- 0. Every key this call touches has its type (or is absent) before anything is written.
 local expected = { { hold_key, 'string' }, { owner_key, 'string' }, { state_key, 'hash' },
-  { events_key, 'stream' } }
-if p.action == 'init' or p.action == 'repair' then expected[#expected + 1] = { ledger_key, 'hash' } end
-if p.action == 'repair' then
-  for i = 6, #KEYS do expected[#expected + 1] = { KEYS[i], 'string' } end
+  { events_key, 'stream' }, { fence_key, 'string' } }
+if a.action == 'init' or a.action == 'repair' then expected[#expected + 1] = { ledger_key, 'hash' } end
+if a.action == 'repair' then
+  for i = 7, #KEYS do expected[#expected + 1] = { KEYS[i], 'string' } end
 end
 for _, want in ipairs(expected) do
   local found = redis.call('TYPE', want[1]).ok
   if found ~= 'none' and found ~= want[2] then
     return cjson.encode({ status = 'wrong_type', key = want[1], found = found })
   end
+end
+
+-- fence check (SPEC §11; src/redis/scripts/fencing.ts): nothing is written below the fence
+local fence = redis.call('GET', fence_key)
+fence = fence and string.match(fence, '^%d+$') and tonumber(fence) or nil
+if fence == nil or type(a.epoch) ~= 'number' or a.epoch < fence then
+  return cjson.encode({ status = 'fenced', fence = fence or cjson.null, epoch = a.epoch })
 end
 
 -- The hold's absolute expiry in ms (-1 none); false when the server has no PEXPIRETIME.
@@ -143,7 +160,7 @@ end
 local function refuse(code)
   local holder = current_holder()
   if holder == 'p34' then holder = rearm_own_hold() end
-  redis.call('HSET', state_key, 'last_seen_ts', p.ts, 'ts_ms', p.now_ms)
+  redis.call('HSET', state_key, 'last_seen_ts', a.ts, 'ts_ms', a.now_ms)
   return cjson.encode({ status = code, hold_by = holder, new_episode = false, events = 0,
     hold_lost = false })
 end
@@ -161,16 +178,16 @@ end
 
 local emitted = 0
 local function emit(event, reason, extra)
-  local args = { events_key, 'MAXLEN', '~', p.events_maxlen, '*',
-    'event', event, 'symbol', p.symbol, 'ts', p.ts, 'ts_ms', p.now_ms, 'reason', reason }
-  append_sorted(args, p.details)
+  local args = { events_key, 'MAXLEN', '~', a.events_maxlen, '*',
+    'event', event, 'symbol', a.symbol, 'ts', a.ts, 'ts_ms', a.now_ms, 'reason', reason }
+  append_sorted(args, a.details)
   append_sorted(args, extra)
   redis.call('XADD', unpack(args))
   emitted = emitted + 1
 end
 
 local function ledger_unchanged()
-  for field, want in pairs(p.expect) do
+  for field, want in pairs(a.expect) do
     local have = redis.call('HGET', ledger_key, field)
     if have == false then have = '' end
     if have ~= want then return false end
@@ -180,16 +197,16 @@ end
 
 local function write_ledger()
   local args = {}
-  append_sorted(args, p.ledger)
+  append_sorted(args, a.ledger)
   redis.call('HSET', ledger_key, unpack(args))
-  redis.call('PEXPIRE', ledger_key, p.ledger_ttl_ms)
+  redis.call('PEXPIRE', ledger_key, a.ledger_ttl_ms)
 end
 
 -- 1. Ledger changes (init / repair) — refused as a whole or done as a whole.
-if p.action == 'init' or p.action == 'repair' then
+if a.action == 'init' or a.action == 'repair' then
   if not ledger_unchanged() then return refuse('conflict') end
-  if p.action == 'repair' then
-    for i = 6, pairs_end, 2 do
+  if a.action == 'repair' then
+    for i = 7, pairs_end, 2 do
       if redis.call('EXISTS', KEYS[i]) == 1 then return refuse('evidence_used') end
       -- A fill the brain already applied is part of the ledger: it cannot explain a drift.
       if redis.call('EXISTS', KEYS[i + 1]) == 1 then return refuse('evidence_applied') end
@@ -197,16 +214,16 @@ if p.action == 'init' or p.action == 'repair' then
     -- An order a repair already accounted for: another record of it (a retried publish, its
     -- confirmed fill) is part of the ledger too.
     if order_key and redis.call('EXISTS', order_key) == 1 then
-      if p.order_marker == 'set' then return refuse('evidence_used') end
+      if a.order_marker == 'set' then return refuse('evidence_used') end
       return refuse('evidence_applied')
     end
-    for i = 6, pairs_end, 2 do
-      redis.call('SET', KEYS[i], '1', 'PX', p.evidence_ttl_ms)
-      redis.call('SET', KEYS[i + 1], '1', 'PX', p.applied_ttl_ms, 'NX')
+    for i = 7, pairs_end, 2 do
+      redis.call('SET', KEYS[i], '1', 'PX', a.evidence_ttl_ms)
+      redis.call('SET', KEYS[i + 1], '1', 'PX', a.applied_ttl_ms, 'NX')
     end
-    if order_key and p.order_marker == 'set' then
-      local accounted_by = (p.event and p.event.evidence_entry_ids) or '1'
-      redis.call('SET', order_key, accounted_by, 'PX', p.applied_ttl_ms)
+    if order_key and a.order_marker == 'set' then
+      local accounted_by = (a.event and a.event.evidence_entry_ids) or '1'
+      redis.call('SET', order_key, accounted_by, 'PX', a.applied_ttl_ms)
     end
   end
   write_ledger()
@@ -226,17 +243,17 @@ local function share_foreign_hold()
   return 'shared'
 end
 
-if p.hold_policy == 'set' then
+if a.hold_policy == 'set' then
   if holder == '' then
     redis.call('SET', hold_key, '1', 'PX', ttl)
-    if prev_episode == p.reason then lost = 1 end
+    if prev_episode == a.reason then lost = 1 end
     holder = mark_own_hold()
   elseif holder == 'p34' then
     holder = rearm_own_hold()
   else
     holder = share_foreign_hold()
   end
-elseif p.hold_policy == 'keep' then
+elseif a.hold_policy == 'keep' then
   if holder == 'p34' then
     holder = rearm_own_hold()
   elseif holder == 'shared' then
@@ -258,37 +275,37 @@ end
 
 -- 3. Episodes and edge-triggered events.
 local episode, new_episode = prev_episode, 0
-if p.hold_policy == 'set' then
-  if prev_episode ~= p.reason then new_episode = 1 end
-  episode = p.reason
-elseif p.hold_policy == 'clear' then
+if a.hold_policy == 'set' then
+  if prev_episode ~= a.reason then new_episode = 1 end
+  episode = a.reason
+elseif a.hold_policy == 'clear' then
   episode = ''
 end
 
-if p.action == 'init' then emit('LEDGER_INIT', p.reason, p.event) end
-if p.action == 'repair' then emit('AUTO_REPAIR', p.reason, p.event) end
+if a.action == 'init' then emit('LEDGER_INIT', a.reason, a.event) end
+if a.action == 'repair' then emit('AUTO_REPAIR', a.reason, a.event) end
 if new_episode == 1 then
-  emit('HOLD_SET', p.reason, { hold_by = holder })
-  if p.status == 'MANUAL_REQUIRED' then emit('MANUAL_REQUIRED', p.reason, {}) end
+  emit('HOLD_SET', a.reason, { hold_by = holder })
+  if a.status == 'MANUAL_REQUIRED' then emit('MANUAL_REQUIRED', a.reason, {}) end
 end
 if cleared then
   local was = prev_episode
   if was == '' then was = prev_reason end
-  emit('HOLD_CLEARED', was, { resolution = p.status .. '/' .. p.reason })
+  emit('HOLD_CLEARED', was, { resolution = a.status .. '/' .. a.reason })
 end
 
 -- 4. The state hash, every call.
-if p.status ~= prev_status or p.reason ~= prev_reason or since_ts == '' then
-  since_ts, since_ms = p.ts, p.now_ms
+if a.status ~= prev_status or a.reason ~= prev_reason or since_ts == '' then
+  since_ts, since_ms = a.ts, a.now_ms
 end
-local args = { state_key, 'status', p.status, 'reason', p.reason, 'since_ts', since_ts,
+local args = { state_key, 'status', a.status, 'reason', a.reason, 'since_ts', since_ts,
   'since_ts_ms', since_ms, 'hold_by', holder, 'episode_reason', episode,
-  'last_seen_ts', p.ts, 'ts_ms', p.now_ms }
-if p.action == 'repair' then
+  'last_seen_ts', a.ts, 'ts_ms', a.now_ms }
+if a.action == 'repair' then
   args[#args + 1] = 'last_fix_ts_ms'
-  args[#args + 1] = p.now_ms
+  args[#args + 1] = a.now_ms
 end
-append_sorted(args, p.state)
+append_sorted(args, a.state)
 redis.call('HSET', unpack(args))
 
 return cjson.encode({ status = 'ok', hold_by = holder, new_episode = new_episode == 1,

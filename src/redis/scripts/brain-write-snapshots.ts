@@ -1,15 +1,19 @@
 /**
  * `brain_write_snapshots.lua` (SPEC §3: a snapshot never goes back in time): the spec, and
  * the batched call — every write in one pipeline of calls of at most SNAPSHOT_WRITE_BATCH
- * keys each.
+ * keys each. Fenced (SPEC §11): the `brain-poller` fence is each call's LAST key, the
+ * writer's epoch in ARGV; `fenced` refuses the call's whole batch.
  */
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
+import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
 import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
 import {
   type ScriptReply,
   type ScriptSpec,
+  type WrongTypeResult,
+  decodeWrongType,
   queueScript,
   scriptPipeline,
   unknownStatus,
@@ -47,6 +51,8 @@ export interface SnapshotWriteSettings {
 
 export interface SnapshotWriteArgs extends SnapshotWriteSettings {
   keys: Keys;
+  /** The writer's epoch (SPEC §11), taken from its term at write time. */
+  epoch: number;
   writes: readonly SnapshotWrite[];
 }
 
@@ -55,14 +61,21 @@ export type SnapshotWriteOutcome =
   | { kind: 'stale' }
   | { kind: 'wrong_type'; key: string; found: string };
 
-/** One outcome per key, in KEYS order. */
-export const brainWriteSnapshots: ScriptSpec<SnapshotWriteArgs, SnapshotWriteOutcome[]> = {
+/**
+ * One outcome per snapshot key, in KEYS order; or the whole batch refused (nothing written):
+ * below the fence, or the fence key of the wrong type.
+ */
+export const brainWriteSnapshots: ScriptSpec<
+  SnapshotWriteArgs,
+  SnapshotWriteOutcome[] | FencedResult | WrongTypeResult
+> = {
   name: 'brain_write_snapshots',
-  version: 2,
+  version: 3,
   keyCount: 'variable',
   encode: (a) => ({
-    keys: a.writes.map((w) => a.keys.snapshot(w.symbol)),
+    keys: [...a.writes.map((w) => a.keys.snapshot(w.symbol)), a.keys.fence('brain-poller')],
     argv: {
+      epoch: epochArg(brainWriteSnapshots, a.epoch),
       ttl_ms: Math.max(1, Math.round(a.ttlMs)),
       channel: a.publishChanged ? a.keys.snapshotChangedChannel : '',
       fields: SNAPSHOT_WRITE_FIELDS,
@@ -71,7 +84,13 @@ export const brainWriteSnapshots: ScriptSpec<SnapshotWriteArgs, SnapshotWriteOut
     },
   }),
   decode: (reply) => {
-    if (reply.status !== 'ok') return unknownStatus(brainWriteSnapshots, reply);
+    if (reply.status !== 'ok') {
+      return (
+        decodeFenced(brainWriteSnapshots, reply) ??
+        decodeWrongType(brainWriteSnapshots, reply) ??
+        unknownStatus(brainWriteSnapshots, reply)
+      );
+    }
     const outcomes = decodeOutcomes(reply);
     if (outcomes === null) {
       throw new PosguardError(
@@ -104,36 +123,60 @@ function decodeOutcomes(reply: ScriptReply): SnapshotWriteOutcome[] | null {
   return outcomes.all({ kind: 'written', changed: false });
 }
 
-/** Writes every snapshot (batched, one pipeline); one outcome per write, in order. */
+/**
+ * Writes every snapshot (batched, one pipeline) with the writer's `epoch`; one outcome per
+ * write, in order. `fenced` when a call was refused by the fence: every call checks the same
+ * fence, so they all refuse — unless a new leader's `lease_acquire` ran between two calls,
+ * and then only the calls before it (still in this writer's term) wrote. A wrong-typed fence
+ * key throws REDIS_WRONGTYPE (nobody can lead the role until it is fixed).
+ */
 export async function writeSnapshots(
   redis: Redis,
   keys: Keys,
+  epoch: number,
   writes: readonly SnapshotWrite[],
   settings: SnapshotWriteSettings,
-): Promise<SnapshotWriteOutcome[]> {
+): Promise<SnapshotWriteOutcome[] | FencedResult> {
+  type Reply = SnapshotWriteOutcome[] | FencedResult | WrongTypeResult;
   const pipeline = scriptPipeline(redis, [brainWriteSnapshots]);
-  const batches: { outcomes?: SnapshotWriteOutcome[]; error?: Error; size: number }[] = [];
+  const batches: { reply?: Reply; error?: Error; size: number }[] = [];
   for (let at = 0; at < writes.length; at += SNAPSHOT_WRITE_BATCH) {
     const slice = writes.slice(at, at + SNAPSHOT_WRITE_BATCH);
     const batch: (typeof batches)[number] = { size: slice.length };
     batches.push(batch);
-    queueScript(pipeline, brainWriteSnapshots, { keys, writes: slice, ...settings }, (e, r) => {
-      if (e) batch.error = e;
-      else batch.outcomes = r;
-    });
+    queueScript(
+      pipeline,
+      brainWriteSnapshots,
+      { keys, epoch, writes: slice, ...settings },
+      (e, r) => {
+        if (e) batch.error = e;
+        else batch.reply = r;
+      },
+    );
   }
   if (batches.length === 0) return [];
   await pipeline.exec();
+  for (const batch of batches) {
+    const reply = batch.reply;
+    if (reply !== undefined && !Array.isArray(reply) && reply.status === 'fenced') return reply;
+  }
   const outcomes: SnapshotWriteOutcome[] = [];
   for (const batch of batches) {
     if (batch.error !== undefined) throw batch.error;
-    if (batch.outcomes?.length !== batch.size) {
+    const reply = batch.reply;
+    if (reply !== undefined && !Array.isArray(reply) && reply.status === 'wrong_type') {
       throw new PosguardError(
-        'SCRIPT_REPLY_INVALID',
-        `brain_write_snapshots answered ${batch.outcomes?.length ?? 'no'} outcomes for ${batch.size} keys`,
+        'REDIS_WRONGTYPE',
+        `${reply.key} holds a ${reply.found}, not the role's fence: no snapshot written (nobody can lead brain-poller until it is fixed)`,
       );
     }
-    outcomes.push(...batch.outcomes);
+    if (!Array.isArray(reply) || reply.length !== batch.size) {
+      throw new PosguardError(
+        'SCRIPT_REPLY_INVALID',
+        `brain_write_snapshots answered ${Array.isArray(reply) ? reply.length : 'no'} outcomes for ${batch.size} keys`,
+      );
+    }
+    outcomes.push(...reply);
   }
   return outcomes;
 }

@@ -3,9 +3,12 @@
  * ledger init/repair with its compare-and-set and evidence markers, the hold by ownership,
  * edge-triggered events and the state hash. The engine turns a decision into these
  * arguments (`src/reconcile/commit.ts`); this spec only places them in KEYS and ARGV.
+ * Fenced (SPEC §11): the `reconcile` fence in KEYS[6], the writer's epoch in ARGV; a
+ * `fenced` reply means nothing was written.
  */
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
+import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
 import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
 
 export type CommitAction = 'status' | 'init' | 'repair';
@@ -32,7 +35,8 @@ export interface CommitRepair {
   orderMarker: { mode: 'set' | 'check'; orderId: string } | null;
 }
 
-export interface CommitArgs {
+/** One symbol's commit as the decision encodes it (src/reconcile/commit.ts). */
+export interface CommitCall {
   keys: Keys;
   symbol: string;
   action: CommitAction;
@@ -50,6 +54,11 @@ export interface CommitArgs {
   ledgerWrite?: CommitLedgerWrite;
   /** repair only. */
   repair?: CommitRepair;
+}
+
+/** A commit with the writer's epoch, taken from its term at write time (SPEC §11). */
+export interface CommitArgs extends CommitCall {
+  epoch: number;
 }
 
 export type CommitCode = 'ok' | 'conflict' | 'evidence_used' | 'evidence_applied';
@@ -79,6 +88,7 @@ function ms(value: number): string {
 
 function encodeArgv(a: CommitArgs): Record<string, unknown> {
   const argv: Record<string, unknown> = {
+    epoch: epochArg(reconcileCommit, a.epoch),
     action: a.action,
     symbol: a.symbol,
     status: a.status,
@@ -112,49 +122,57 @@ function encodeArgv(a: CommitArgs): Record<string, unknown> {
 const CODES: ReadonlySet<string> = new Set(['ok', 'conflict', 'evidence_used', 'evidence_applied']);
 const HOLDERS: ReadonlySet<string> = new Set(['p34', 'shared', 'foreign', '']);
 
-export const reconcileCommit: ScriptSpec<CommitArgs, CommitReply | WrongTypeReply> = {
-  name: 'reconcile_commit',
-  version: 2,
-  keyCount: 'variable',
-  encode: (a) => {
-    const sym = a.symbol;
-    const keys = [
-      a.keys.hold(sym),
-      a.keys.holdOwner(sym),
-      a.keys.reconcileState(sym),
-      a.keys.reconcileEventsStream,
-      a.keys.ledger(sym),
-    ];
-    if (a.action === 'repair') {
-      for (const id of a.repair?.entryIds ?? [])
-        keys.push(a.keys.evidenceUsed(id), a.keys.resultApplied(id));
-      const marker = a.repair?.orderMarker;
-      if (marker) keys.push(a.keys.orderAccounted(sym, marker.orderId));
-    }
-    return { keys, argv: encodeArgv(a) };
-  },
-  decode: (reply: ScriptReply) => {
-    const { status } = reply;
-    if (status === 'wrong_type' && typeof reply.key === 'string' && typeof reply.found === 'string')
-      return { code: 'wrong_type', key: reply.key, found: reply.found };
-    const { hold_by: holdBy, new_episode: newEpisode, events, hold_lost: holdLost } = reply;
-    if (
-      CODES.has(status) &&
-      typeof holdBy === 'string' &&
-      HOLDERS.has(holdBy) &&
-      typeof newEpisode === 'boolean' &&
-      Number.isInteger(events) &&
-      (events as number) >= 0 &&
-      typeof holdLost === 'boolean'
-    ) {
-      return {
-        code: status as CommitCode,
-        holdBy: holdBy as HoldBy,
-        newEpisode,
-        events: events as number,
-        holdLost,
-      };
-    }
-    return unknownStatus(reconcileCommit, reply);
-  },
-};
+export const reconcileCommit: ScriptSpec<CommitArgs, CommitReply | WrongTypeReply | FencedResult> =
+  {
+    name: 'reconcile_commit',
+    version: 3,
+    keyCount: 'variable',
+    encode: (a) => {
+      const sym = a.symbol;
+      const keys = [
+        a.keys.hold(sym),
+        a.keys.holdOwner(sym),
+        a.keys.reconcileState(sym),
+        a.keys.reconcileEventsStream,
+        a.keys.ledger(sym),
+        a.keys.fence('reconcile'),
+      ];
+      if (a.action === 'repair') {
+        for (const id of a.repair?.entryIds ?? [])
+          keys.push(a.keys.evidenceUsed(id), a.keys.resultApplied(id));
+        const marker = a.repair?.orderMarker;
+        if (marker) keys.push(a.keys.orderAccounted(sym, marker.orderId));
+      }
+      return { keys, argv: encodeArgv(a) };
+    },
+    decode: (reply: ScriptReply) => {
+      const fenced = decodeFenced(reconcileCommit, reply);
+      if (fenced !== null) return fenced;
+      const { status } = reply;
+      if (
+        status === 'wrong_type' &&
+        typeof reply.key === 'string' &&
+        typeof reply.found === 'string'
+      )
+        return { code: 'wrong_type', key: reply.key, found: reply.found };
+      const { hold_by: holdBy, new_episode: newEpisode, events, hold_lost: holdLost } = reply;
+      if (
+        CODES.has(status) &&
+        typeof holdBy === 'string' &&
+        HOLDERS.has(holdBy) &&
+        typeof newEpisode === 'boolean' &&
+        Number.isInteger(events) &&
+        (events as number) >= 0 &&
+        typeof holdLost === 'boolean'
+      ) {
+        return {
+          code: status as CommitCode,
+          holdBy: holdBy as HoldBy,
+          newEpisode,
+          events: events as number,
+          holdLost,
+        };
+      }
+      return unknownStatus(reconcileCommit, reply);
+    },
+  };

@@ -2,11 +2,20 @@
  * `reconcile_steady.lua`: the steady-OK fast path (SPEC §7) — liveness and amounts of a
  * batch of symbols that were OK, are still OK and have no hold and no owner marker, one
  * HSET each, in one call. Every symbol is its own unit: a wrong-typed state key fails alone.
+ * Fenced (SPEC §11): the `reconcile` fence is the LAST key, the writer's epoch in ARGV; a
+ * `fenced` (or a wrong-typed fence key's `wrong_type`) reply refuses the whole batch.
  */
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
+import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
 import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
-import { type ScriptReply, type ScriptSpec, unknownStatus } from './script.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  type WrongTypeResult,
+  decodeWrongType,
+  unknownStatus,
+} from './script.js';
 
 /** One steady symbol: the values of the state fields, in the order of `fields`. */
 export interface SteadyRow {
@@ -16,6 +25,8 @@ export interface SteadyRow {
 
 export interface SteadyArgs {
   keys: Keys;
+  /** The writer's epoch (SPEC §11), taken from its term at write time. */
+  epoch: number;
   nowMs: number;
   /** The state fields every row sets. */
   fields: readonly string[];
@@ -31,14 +42,21 @@ export type SteadyOutcome =
 
 const WRITTEN: SteadyOutcome = { kind: 'written' };
 
-/** One outcome per row, in KEYS order. */
-export const reconcileSteady: ScriptSpec<SteadyArgs, SteadyOutcome[]> = {
+/**
+ * One outcome per row, in KEYS order; or the whole batch refused (nothing written): below
+ * the fence, or the fence key of the wrong type.
+ */
+export const reconcileSteady: ScriptSpec<
+  SteadyArgs,
+  SteadyOutcome[] | FencedResult | WrongTypeResult
+> = {
   name: 'reconcile_steady',
-  version: 2,
+  version: 3,
   keyCount: 'variable',
   encode: (a) => ({
-    keys: a.rows.map((r) => a.keys.reconcileState(r.symbol)),
+    keys: [...a.rows.map((r) => a.keys.reconcileState(r.symbol)), a.keys.fence('reconcile')],
     argv: {
+      epoch: epochArg(reconcileSteady, a.epoch),
       ts: String(Math.floor(a.nowMs / 1000)),
       now_ms: String(a.nowMs),
       fields: a.fields,
@@ -46,7 +64,13 @@ export const reconcileSteady: ScriptSpec<SteadyArgs, SteadyOutcome[]> = {
     },
   }),
   decode: (reply) => {
-    if (reply.status !== 'ok') return unknownStatus(reconcileSteady, reply);
+    if (reply.status !== 'ok') {
+      return (
+        decodeFenced(reconcileSteady, reply) ??
+        decodeWrongType(reconcileSteady, reply) ??
+        unknownStatus(reconcileSteady, reply)
+      );
+    }
     const outcomes = decodeOutcomes(reply);
     if (outcomes === null) {
       throw new PosguardError(

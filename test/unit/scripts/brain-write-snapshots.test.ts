@@ -10,9 +10,10 @@ import { commandArgs, decodeReply } from '../../../src/redis/scripts/script.js';
 const keys = buildKeys('q');
 
 describe('brain_write_snapshots encode', () => {
-  it('every key in KEYS, one row per key in field order, false = keep the stored field', () => {
+  it('every snapshot key in KEYS, the fence last; the epoch, and one row per key in field order, false = keep the stored field', () => {
     const call = brainWriteSnapshots.encode({
       keys,
+      epoch: 1_767_225_600_001,
       writes: [
         { symbol: 'BTCUSDT', fields: { position_amt: '1', ts_ms: '5', exchange_update_ms: '4' } },
         { symbol: 'ETHUSDT', fields: { position_amt: '-2', ts_ms: '6', exchange_update_ms: '' } },
@@ -20,15 +21,21 @@ describe('brain_write_snapshots encode', () => {
       ttlMs: 3_600_000.4,
       publishChanged: true,
     });
-    expect(call.keys).toEqual(['q:position:snapshot:BTCUSDT', 'q:position:snapshot:ETHUSDT']);
+    expect(call.keys).toEqual([
+      'q:position:snapshot:BTCUSDT',
+      'q:position:snapshot:ETHUSDT',
+      'q:posguard:fence:brain-poller',
+    ]);
     expect(Object.keys(call.argv).sort()).toEqual([
       'channel',
+      'epoch',
       'fields',
       'rows',
       'symbols',
       'ttl_ms',
     ]);
     expect(call.argv.ttl_ms).toBe(3_600_000);
+    expect(call.argv.epoch).toBe(1_767_225_600_001);
     expect(call.argv.channel).toBe(keys.snapshotChangedChannel);
     expect(call.argv.fields).toEqual([...SNAPSHOT_WRITE_FIELDS]);
     expect(call.argv.symbols).toEqual(['BTCUSDT', 'ETHUSDT']);
@@ -39,7 +46,7 @@ describe('brain_write_snapshots encode', () => {
     expect(eth[SNAPSHOT_WRITE_FIELDS.indexOf('exchange_update_ms')]).toBe('');
     expect(eth[SNAPSHOT_WRITE_FIELDS.indexOf('mark_price')]).toBe(false);
     expect(commandArgs(brainWriteSnapshots, call)).toEqual([
-      2,
+      3,
       ...call.keys,
       JSON.stringify(call.argv),
     ]);
@@ -48,6 +55,7 @@ describe('brain_write_snapshots encode', () => {
   it('publishes nothing unless asked; never a TTL below 1 ms', () => {
     const call = brainWriteSnapshots.encode({
       keys,
+      epoch: 1,
       writes: [{ symbol: 'BTCUSDT', fields: {} }],
       ttlMs: 0.2,
       publishChanged: false,
@@ -56,15 +64,26 @@ describe('brain_write_snapshots encode', () => {
     expect(call.argv.ttl_ms).toBe(1);
   });
 
-  it('refuses to build an invalid symbol into a key', () => {
+  it('refuses to build an invalid symbol into a key, and a writer without a valid epoch', () => {
     expect(() =>
       brainWriteSnapshots.encode({
         keys,
+        epoch: 1,
         writes: [{ symbol: 'BTC USDT*', fields: {} }],
         ttlMs: 1000,
         publishChanged: false,
       }),
     ).toThrow();
+    for (const epoch of [0, -1, 1.5, Number.NaN])
+      expect(() =>
+        brainWriteSnapshots.encode({
+          keys,
+          epoch,
+          writes: [{ symbol: 'BTCUSDT', fields: {} }],
+          ttlMs: 1000,
+          publishChanged: false,
+        }),
+      ).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 });
 
@@ -93,6 +112,26 @@ describe('brain_write_snapshots decode', () => {
     ]);
   });
 
+  it('the whole batch refused: fenced (fence null = missing or unreadable), the fence key of the wrong type', () => {
+    expect(decode({ status: 'fenced', fence: 7, epoch: 6 })).toEqual({
+      status: 'fenced',
+      fence: 7,
+      epoch: 6,
+    });
+    expect(decode({ status: 'fenced', fence: null, epoch: 6 })).toEqual({
+      status: 'fenced',
+      fence: null,
+      epoch: 6,
+    });
+    expect(
+      decode({ status: 'wrong_type', key: 'q:posguard:fence:brain-poller', found: 'list' }),
+    ).toEqual({
+      status: 'wrong_type',
+      key: 'q:posguard:fence:brain-poller',
+      found: 'list',
+    });
+  });
+
   it('an unknown status, or a reply that does not add up, is SCRIPT_REPLY_INVALID', () => {
     const invalid: unknown[] = [
       { status: 'OK', keys: 1, written: 1 },
@@ -104,6 +143,9 @@ describe('brain_write_snapshots decode', () => {
       { status: 'ok', keys: 1, written: 0, wrong_type: [{ i: 1, key: 'k' }] },
       { status: 'ok', keys: 0.5, written: 0 },
       { status: 'ok', written: 1 },
+      { status: 'fenced', fence: 7 },
+      { status: 'fenced', fence: -1, epoch: 6 },
+      { status: 'wrong_type', key: 'k' },
     ];
     for (const reply of invalid) {
       expect(() => decode(reply), JSON.stringify(reply)).toThrow(

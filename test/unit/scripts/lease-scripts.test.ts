@@ -1,5 +1,5 @@
 /** lease_acquire, lease_renew, lease_release and the fence check: encode and decode, no Redis. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildKeys } from '../../../src/redis/keys.js';
 import { decodeFenced, epochArg, FENCE_CHECK_LUA } from '../../../src/redis/scripts/fencing.js';
@@ -146,23 +146,44 @@ describe('lease scripts decode', () => {
 describe('the fence check block (SPEC §11)', () => {
   const lua = (file: string): string =>
     readFileSync(new URL(`../../../src/redis/lua/${file}`, import.meta.url), 'utf8');
-  it('is verbatim in every script that writes as a role’s leader, after the type checks', () => {
-    for (const file of ['lease_renew.lua', 'lease_release.lua']) {
+  /** Every script that writes as a role's leader (SPEC §11), and the lease scripts. */
+  const FENCED = [
+    'lease_renew.lua',
+    'lease_release.lua',
+    // role reconcile
+    'reconcile_commit.lua',
+    'reconcile_steady.lua',
+    'reconcile_heartbeat.lua',
+    // role brain-poller
+    'brain_write_snapshots.lua',
+    'brain_write_lot_sizes.lua',
+  ];
+  const WRITES = ["'PEXPIRE'", "'DEL'", "'SET'", "'HSET'", "'XADD'", "'PUBLISH'"];
+  it('is verbatim in every script that writes as a role’s leader, after the type checks and before the first write', () => {
+    for (const file of FENCED) {
       const source = lua(file);
-      expect(source.includes(FENCE_CHECK_LUA), file).toBe(true);
-      expect(source.indexOf("redis.call('TYPE'"), file).toBeLessThan(
-        source.indexOf(FENCE_CHECK_LUA),
-      );
-      const firstWrite = Math.min(
-        ...["'PEXPIRE'", "'DEL'", "'SET'"].map((w) => source.indexOf(w)).filter((i) => i >= 0),
-      );
-      expect(source.indexOf(FENCE_CHECK_LUA), file).toBeLessThan(firstWrite);
+      expect(source.split(FENCE_CHECK_LUA).length - 1, `${file}: one verbatim copy`).toBe(1);
+      const block = source.indexOf(FENCE_CHECK_LUA);
+      // The fence key is type-checked (TYPE of KEYS[…] or of fence_key) before the block.
+      expect(source.indexOf("redis.call('TYPE'"), file).toBeGreaterThan(0);
+      expect(source.indexOf("redis.call('TYPE'"), file).toBeLessThan(block);
+      expect(source.lastIndexOf("redis.call('TYPE'", block), file).toBeGreaterThan(0);
+      const firstWrite = Math.min(...WRITES.map((w) => source.indexOf(w)).filter((i) => i >= 0));
+      expect(block, file).toBeLessThan(firstWrite);
     }
     const fixture = readFileSync(
       new URL('../../ha/fixtures/fenced_write.lua', import.meta.url),
       'utf8',
     );
     expect(fixture.includes(FENCE_CHECK_LUA), 'test/ha/fixtures/fenced_write.lua').toBe(true);
+  });
+  it('no other script carries a copy, or a fence key, unnoticed', () => {
+    const dir = new URL('../../../src/redis/lua/', import.meta.url);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.lua'))) {
+      const source = lua(file);
+      const fenced = source.includes('fence_key') || source.includes(FENCE_CHECK_LUA);
+      expect(fenced, `${file}: fenced scripts are listed in FENCED`).toBe(FENCED.includes(file));
+    }
   });
   it('is written out in docs/architecture.md', () => {
     const doc = readFileSync(new URL('../../../docs/architecture.md', import.meta.url), 'utf8');

@@ -12,6 +12,7 @@ const decode = (reply: unknown) => decodeReply(reconcileCommit, JSON.stringify(r
 
 const status: CommitArgs = {
   keys,
+  epoch: 1_767_225_600_001,
   symbol: 'BTCUSDT',
   action: 'status',
   status: 'HOLD',
@@ -33,7 +34,7 @@ const write = {
 };
 
 describe('reconcile_commit encode', () => {
-  it('a status call: the five fixed keys; time, TTLs and counts as strings in the one ARGV object', () => {
+  it('a status call: the six fixed keys, the fence last; the epoch a number, time, TTLs and counts as strings in the one ARGV object', () => {
     const call = reconcileCommit.encode(status);
     expect(call.keys).toEqual([
       'q:reconcile:hold:BTCUSDT',
@@ -41,8 +42,10 @@ describe('reconcile_commit encode', () => {
       'q:reconcile:state:BTCUSDT',
       'q:stream:reconcile.events',
       'q:position:ledger:BTCUSDT',
+      'q:posguard:fence:reconcile',
     ]);
     expect(call.argv).toEqual({
+      epoch: 1_767_225_600_001,
       action: 'status',
       symbol: 'BTCUSDT',
       status: 'HOLD',
@@ -56,7 +59,7 @@ describe('reconcile_commit encode', () => {
       details: { status: 'HOLD' },
     });
     expect(commandArgs(reconcileCommit, call)).toEqual([
-      5,
+      6,
       ...call.keys,
       JSON.stringify(call.argv),
     ]);
@@ -68,14 +71,14 @@ describe('reconcile_commit encode', () => {
     expect(call.argv).not.toHaveProperty('expect');
   });
 
-  it('a repair: two markers per evidence entry, then the order marker last; init/repair without a ledger write is refused', () => {
+  it('a repair: after the fence two markers per evidence entry, then the order marker last; init/repair without a ledger write is refused', () => {
     const call = reconcileCommit.encode({
       ...status,
       action: 'repair',
       ledgerWrite: write,
       repair: { entryIds: ['5-0', '6-0'], orderMarker: { mode: 'set', orderId: '42' } },
     });
-    expect(call.keys.slice(5)).toEqual([
+    expect(call.keys.slice(6)).toEqual([
       'q:posguard:evidence:used:5-0',
       'q:posguard:result:applied:5-0',
       'q:posguard:evidence:used:6-0',
@@ -93,11 +96,18 @@ describe('reconcile_commit encode', () => {
       order_marker: 'set',
     });
     const init = reconcileCommit.encode({ ...status, action: 'init', ledgerWrite: write });
-    expect(init.keys).toHaveLength(5);
+    expect(init.keys).toHaveLength(6);
     expect(init.argv).not.toHaveProperty('order_marker');
     expect(() => reconcileCommit.encode({ ...status, action: 'init' })).toThrow(
       expect.objectContaining({ code: 'USAGE' }),
     );
+  });
+
+  it('refuses a writer without a valid epoch before anything is sent', () => {
+    for (const epoch of [0, -1, 1.5, Number.NaN, 2 ** 53])
+      expect(() => reconcileCommit.encode({ ...status, epoch })).toThrow(
+        expect.objectContaining({ code: 'USAGE' }),
+      );
   });
 });
 
@@ -118,6 +128,16 @@ describe('reconcile_commit decode', () => {
       key: 'q:reconcile:state:X',
       found: 'list',
     });
+    expect(decode({ status: 'fenced', fence: 9, epoch: 8 })).toEqual({
+      status: 'fenced',
+      fence: 9,
+      epoch: 8,
+    });
+    expect(decode({ status: 'fenced', fence: null, epoch: 8 })).toEqual({
+      status: 'fenced',
+      fence: null,
+      epoch: 8,
+    });
   });
 
   it('an unknown status or holder, a field of the wrong type, or the old array reply: SCRIPT_REPLY_INVALID', () => {
@@ -131,6 +151,8 @@ describe('reconcile_commit decode', () => {
       { ...ok, hold_lost: 2 },
       { status: 'ok', hold_by: 'p34' },
       { status: 'wrong_type', key: 'k' },
+      { status: 'fenced', fence: '9', epoch: 8 },
+      { status: 'fenced', fence: 9 },
     ]) {
       expect(() => decode(reply), JSON.stringify(reply)).toThrow(
         expect.objectContaining({ code: 'SCRIPT_REPLY_INVALID' }),

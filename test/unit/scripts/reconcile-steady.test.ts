@@ -8,9 +8,10 @@ const keys = buildKeys('q');
 const decode = (reply: unknown) => decodeReply(reconcileSteady, JSON.stringify(reply));
 
 describe('reconcile_steady encode', () => {
-  it('one state key per row in KEYS; time, the field list and the rows as the one ARGV object', () => {
+  it('one state key per row in KEYS, the fence last; the epoch, time, the field list and the rows as the one ARGV object', () => {
     const call = reconcileSteady.encode({
       keys,
+      epoch: 1_767_225_600_001,
       nowMs: 1_767_225_600_250,
       fields: ['detail', 'diff_amt'],
       rows: [
@@ -18,8 +19,13 @@ describe('reconcile_steady encode', () => {
         { symbol: 'BUSDT', values: ['b', '0'] },
       ],
     });
-    expect(call.keys).toEqual(['q:reconcile:state:AUSDT', 'q:reconcile:state:BUSDT']);
+    expect(call.keys).toEqual([
+      'q:reconcile:state:AUSDT',
+      'q:reconcile:state:BUSDT',
+      'q:posguard:fence:reconcile',
+    ]);
     expect(call.argv).toEqual({
+      epoch: 1_767_225_600_001,
       ts: '1767225600',
       now_ms: '1767225600250',
       fields: ['detail', 'diff_amt'],
@@ -29,7 +35,7 @@ describe('reconcile_steady encode', () => {
       ],
     });
     expect(commandArgs(reconcileSteady, call)).toEqual([
-      2,
+      3,
       ...call.keys,
       JSON.stringify(call.argv),
     ]);
@@ -57,6 +63,22 @@ describe('reconcile_steady decode', () => {
     ]);
   });
 
+  it('the whole batch refused: fenced (fence null = missing or unreadable), the fence key of the wrong type', () => {
+    expect(decode({ status: 'fenced', fence: 7, epoch: 6 })).toEqual({
+      status: 'fenced',
+      fence: 7,
+      epoch: 6,
+    });
+    expect(decode({ status: 'fenced', fence: null, epoch: 6 })).toMatchObject({ fence: null });
+    expect(
+      decode({ status: 'wrong_type', key: 'q:posguard:fence:reconcile', found: 'hash' }),
+    ).toEqual({
+      status: 'wrong_type',
+      key: 'q:posguard:fence:reconcile',
+      found: 'hash',
+    });
+  });
+
   it('outcomes that do not account for every key exactly once, an unknown status or an old array reply: SCRIPT_REPLY_INVALID', () => {
     for (const reply of [
       { status: 'ok', keys: 2, written: 1 }, // a row unaccounted for
@@ -74,6 +96,8 @@ describe('reconcile_steady decode', () => {
       { status: 'ok', keys: 1, written: 1, failed: {} },
       { status: 'OK', keys: 1, written: 1 },
       { status: 'ok', written: 1 },
+      { status: 'fenced', fence: 7 },
+      { status: 'wrong_type', found: 'hash' },
     ]) {
       expect(() => decode(reply), JSON.stringify(reply)).toThrow(
         expect.objectContaining({ code: 'SCRIPT_REPLY_INVALID' }),
