@@ -1,20 +1,23 @@
 /**
  * The desk as the open pages see it: one reader for all of them. While at least one page
  * is open it reads every symbol and both heartbeats each `refreshMs` (one round trip), the
- * permit counters every PERMITS_EVERY_MS and instance records every INSTANCES_EVERY_MS, and
+ * permit counters every PERMITS_EVERY_MS and the instances and leaders of SPEC §11 every
+ * INSTANCES_EVERY_MS (the one HA reader, src/redis/ha/instances-reader.ts: finding the
+ * presence records takes a SCAN, so rarely, and only while a page is open), and
  * sends each page only the rows that changed. When a read fails, Redis is reported down
  * (the last rows stay, marked stale by the page) and the next tick tries again, so the page
  * recovers by itself.
  */
 import type { Redis } from 'ioredis';
+import type { HaState } from '../domain/ha-state.js';
 import type { Clock } from '../domain/time.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { readHaState } from '../redis/ha/instances-reader.js';
 import type { Keys } from '../redis/keys.js';
 import type { DeskRead } from './desk-reader.js';
 import { readDesk } from './desk-reader.js';
 import type { DeskRow } from './desk-rows.js';
-import { type InstancesView, readInstances } from './instances.js';
 import type { LiveHub } from './live-hub.js';
 import { type PermitCounts, countDecisions, readRecentPlans } from './permit-window.js';
 
@@ -40,7 +43,8 @@ export interface DeskMessage {
   heartbeats: DeskRead['heartbeats'] | null;
   permits: PermitCounts | null;
   permit_window: number;
-  instances: InstancesView | null;
+  /** Instances and leaders (SPEC §11); null when no presence record or lease exists. */
+  ha: HaState | null;
 }
 
 export interface DeskFeedOptions {
@@ -51,6 +55,8 @@ export interface DeskFeedOptions {
   clock: Clock;
   logger: Logger;
   hub: LiveHub;
+  /** `POSGUARD_LEASE_MS`, for each lease's age (null: not shown). */
+  leaseMs?: number | null;
 }
 
 export class DeskFeed {
@@ -58,7 +64,7 @@ export class DeskFeed {
   private latest: DeskRead | null = null;
   private permits: PermitCounts | null = null;
   private permitsAt = -Infinity;
-  private instances: InstancesView | null = null;
+  private ha: HaState | null = null;
   private instancesAt = -Infinity;
   private status: RedisStatus;
   private timer: NodeJS.Timeout | null = null;
@@ -91,7 +97,7 @@ export class DeskFeed {
       heartbeats: this.latest?.heartbeats ?? null,
       permits: this.permits,
       permit_window: PERMIT_WINDOW,
-      instances: this.instances,
+      ha: this.ha,
     };
   }
 
@@ -143,7 +149,10 @@ export class DeskFeed {
       this.permitsAt = nowMs;
     }
     if (nowMs - this.instancesAt >= INSTANCES_EVERY_MS) {
-      this.instances = await readInstances(redis, keys);
+      this.ha = await readHaState(redis, keys, {
+        leaseMs: this.options.leaseMs ?? null,
+        nowMs,
+      });
       this.instancesAt = nowMs;
     }
   }

@@ -30,6 +30,8 @@ export interface WebServerOptions {
   symbols: readonly string[];
   logger: Logger;
   clock?: Clock;
+  /** `POSGUARD_LEASE_MS`: the instances section shows each lease's age with it. */
+  leaseMs?: number;
   /** When the port is taken, listen on any free port instead of failing (the demo). */
   anyPortIfTaken?: boolean;
 }
@@ -83,6 +85,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     keys,
     symbols,
     refreshMs: settings.refreshMs,
+    leaseMs: options.leaseMs ?? null,
     clock,
     logger,
     hub,

@@ -1,12 +1,12 @@
 /**
  * Presence records written by the keeper (real Redis): the JSON a reader decodes, the
  * short TTL, refreshed every round with what the instance leads, deleted on stop — and
- * the web page's instance reader finds them under the keys this issue builds.
+ * the HA reader (status, doctor, the web page) finds them under the keys this issue builds.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodePresence } from '../../src/domain/presence.js';
 import { InstancePresence } from '../../src/redis/ha/presence.js';
-import { readInstances } from '../../src/web/instances.js';
+import { readHaState } from '../../src/redis/ha/instances-reader.js';
 import { testKeeper } from './keeper-harness.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -65,14 +65,19 @@ describe('InstancePresence (real Redis)', () => {
       record: { id: 'host-b:2', epoch: null, leader_of: [] },
     });
 
-    const view = await readInstances(t.redis, t.keys);
-    expect(view?.leaders.reconcile).toBe('host-a:1');
-    expect(view?.instances.map((i) => [i.service, i.id, i.facts.epoch ?? null, i.problem])).toEqual(
-      [
-        ['reconcile', 'host-a:1', '1', null],
-        ['reconcile', 'host-b:2', null, null],
-      ],
-    );
+    const view = await readHaState(t.redis, t.keys, { leaseMs: 3000, nowMs: Date.now() });
+    const fence = Number(await t.redis.get(t.keys.fence('reconcile')));
+    expect(view?.roles.find((r) => r.role === 'reconcile')).toMatchObject({
+      state: 'leader',
+      holder: 'host-a:1',
+      leader_epoch: fence,
+    });
+    expect(
+      view?.instances.map((i) => [i.service, i.id, i.record?.epoch ?? null, i.problem]),
+    ).toEqual([
+      ['reconcile', 'host-a:1', fence, null],
+      ['reconcile', 'host-b:2', null, null],
+    ]);
 
     await a.keeper.stop();
     expect(await t.redis.exists(keyA)).toBe(0);

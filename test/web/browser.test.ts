@@ -10,6 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
+import type { Leadership } from '../../src/domain/presence.js';
+import { InstancePresence } from '../../src/redis/ha/presence.js';
 import { type Keys, buildKeys } from '../../src/redis/keys.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { webSettings } from '../../src/web/settings.js';
@@ -59,6 +61,25 @@ async function startDesk(
   return { keys, url: web.url };
 }
 
+/** A presence record as the services write it (src/redis/ha/presence.ts), started 1h02m05s ago. */
+async function writePresence(
+  keys: Keys,
+  id: string,
+  version: string,
+  leaderOf: Leadership[] = [],
+): Promise<void> {
+  await new InstancePresence({
+    redis: admin,
+    keys,
+    service: 'reconcile',
+    instanceId: id,
+    roles: ['reconcile'],
+    version,
+    startedMs: Date.now() - 3_725_000,
+    ttlMs: 60_000,
+  }).write(leaderOf);
+}
+
 /** A bounded wait for a condition in the page (no sleep-then-assert). */
 const poll = <T>(read: () => Promise<T> | T) =>
   expect.poll(read, { timeout: 15_000, interval: 50 });
@@ -95,25 +116,41 @@ describe.skipIf(chromiumMissing !== null)('web page in chromium', () => {
     const symbols = SCREENSHOT_DESK.slice(0, 5);
     const desk = await startDesk(symbols.map((s) => s.symbol));
     await seedSymbols(admin, desk.keys, symbols);
-    // A presence record as SPEC §11 names it (the HA issue will write them): the section shows.
-    await admin.set(
-      `${desk.keys.prefix}:posguard:instance:reconcile:desk-1:4242`,
-      JSON.stringify({ role: 'leader', version: '0.1.0', epoch: 7 }),
-      'PX',
-      60_000,
-    );
-    await admin.set(`${desk.keys.prefix}:posguard:lease:reconcile`, 'desk-1:4242', 'PX', 60_000);
+    // Instances as SPEC §11 names them: a leader (lease, epoch, fence and its presence
+    // record), and a record that is not JSON — listed with its problem.
+    await writePresence(desk.keys, 'desk-1:4242', 'v0.2.0', [{ role: 'reconcile', epoch: 7 }]);
+    await admin.set(desk.keys.lease('reconcile'), 'desk-1:4242', 'PX', 60_000);
+    await admin.set(desk.keys.epoch('reconcile'), '7');
+    await admin.set(desk.keys.fence('reconcile'), '7');
+    await admin.set(desk.keys.instance('brain', 'desk-2:77'), 'not json', 'PX', 60_000);
     const { page, errors } = await openPage(browser);
     await page.goto(desk.url);
     await poll(() => page.locator('#desk-rows tr').count()).toBe(5);
-    await poll(() => page.locator('#instance-rows tr').count()).toBe(1);
-    expect(await page.locator('#instance-rows td').allTextContents()).toEqual([
+    await poll(() => page.locator('#instance-rows tr').count()).toBe(2);
+    const rows = page.locator('#instance-rows tr');
+    expect(await rows.nth(0).locator('td').allTextContents()).toEqual([
+      'brain',
+      'desk-2:77',
+      '',
+      '',
+      '',
+      '',
+      expect.stringMatching(/^\d+s$/) as unknown as string,
+      'not JSON',
+    ]);
+    expect(await rows.nth(1).locator('td').allTextContents()).toEqual([
       'reconcile',
       'desk-1:4242',
-      'role=leader version=0.1.0 epoch=7',
-      expect.stringMatching(/^\d+(\.\d)?s$/) as unknown as string,
+      'v0.2.0',
+      'reconcile',
+      'reconcile@7',
+      expect.stringMatching(/^62m0\ds$/) as unknown as string, // up since 1h02m05s
+      expect.stringMatching(/^\d+s$/) as unknown as string,
+      '',
     ]);
-    expect(await page.locator('#leaders').textContent()).toContain('reconcile leader: desk-1:4242');
+    const leaders = await page.locator('#leaders span').allTextContents();
+    expect(leaders[0]).toMatch(/^reconcile: leader desk-1:4242 @7, lease \d+s left$/);
+    expect(leaders[1]).toBe('brain-poller: no leader');
     expect(await cell(page, 'SOLUSDT', 'exchange').textContent()).toBe('12');
     expect(await cell(page, 'SOLUSDT', 'ledger').textContent()).toBe('9');
     expect(await cell(page, 'SOLUSDT', 'diff').textContent()).toBe('3');
@@ -153,8 +190,10 @@ describe.skipIf(chromiumMissing !== null)('web page in chromium', () => {
     ]);
     await addEvent(admin, desk.keys, { event: 'HOLD_SET', symbol: 'BTCUSDT', reason: XSS });
     await admin.set(desk.keys.brainHeartbeat, JSON.stringify({ ts_ms: Date.now(), host: XSS }));
+    await writePresence(desk.keys, 'desk-3:1', XSS);
     const { page, dialogs, errors } = await openPage(browser);
     await page.goto(desk.url);
+    await poll(() => page.locator('#instance-rows td').nth(2).textContent()).toBe(XSS);
     // From the backlog, from the table, and live after the page loaded.
     await poll(() => page.locator('#events .ev-reason').first().textContent()).toBe(XSS);
     expect(await cell(page, 'BTCUSDT', 'reason').textContent()).toBe(XSS);

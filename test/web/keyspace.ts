@@ -31,6 +31,7 @@ const READ_ONLY = new Set([
   'get',
   'pttl',
   'pexpiretime',
+  'type',
   'xrevrange',
   'xread',
   'scan',

@@ -68,6 +68,7 @@ async function web(options: WebOptions): Promise<void> {
     keys: keysFor(config),
     symbols,
     logger,
+    leaseMs: config.ha.leaseMs,
   });
   const access =
     settings.token === null

@@ -104,27 +104,45 @@ function renderPermits(permits, windowSize) {
   }
 }
 
+/** A role as one line: its leader and epoch, "no leader", or its problems. */
+function roleText(role) {
+  if (role.state === 'leader') {
+    const left = role.lease_ttl_ms === null ? '' : `, lease ${duration(role.lease_ttl_ms)} left`;
+    return `${role.role}: leader ${role.holder} @${role.leader_epoch}${left}`;
+  }
+  if (role.state === 'none') {
+    const n = role.campaigners.length;
+    return `${role.role}: no leader${n > 0 ? ` (${n} campaigning)` : ''}`;
+  }
+  return `${role.role}: PROBLEM — ${role.problems.join('; ')}`;
+}
+
+/** Instances and leaders (SPEC §11): src/domain/ha-state.ts judged them; shown as text. */
 function renderInstances(view) {
   const section = byId('instances');
   section.hidden = view === null || view === undefined;
   if (section.hidden) return;
   const leaders = byId('leaders');
   clear(leaders);
-  for (const [role, holder] of Object.entries(view.leaders)) {
-    leaders.append(el('span', { className: 'count', text: `${role} leader: ${holder ?? 'none'}` }));
+  for (const role of view.roles) {
+    const bad = role.state === 'problem' || (role.state === 'none' && role.campaigners.length > 0);
+    leaders.append(el('span', { className: bad ? 'count deny' : 'count', text: roleText(role) }));
   }
   const body = byId('instance-rows');
   clear(body);
   for (const instance of view.instances) {
-    const facts = Object.entries(instance.facts)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
+    const r = instance.record;
+    const leads = r === null ? '' : r.leader_of.map((l) => `${l.role}@${l.epoch}`).join(' ');
     body.append(
       el('tr', {}, [
         el('td', { text: instance.service }),
         el('td', { text: instance.id }),
-        el('td', { text: instance.problem ?? facts }),
-        el('td', { text: duration(instance.ttl_ms) }),
+        el('td', { text: r === null ? '' : r.version }),
+        el('td', { text: r === null ? '' : r.roles.join(' ') }),
+        el('td', { text: leads || (r === null ? '' : '-') }),
+        el('td', { text: r === null ? '' : age(r.started_ms) }),
+        el('td', { text: instance.ttl_ms === null ? 'no TTL' : duration(instance.ttl_ms) }),
+        el('td', { text: instance.problem ?? '' }),
       ]),
     );
   }
@@ -144,7 +162,7 @@ function onDesk(message) {
   renderStatusCounts();
   renderHeartbeats();
   renderPermits(message.permits, message.permit_window);
-  renderInstances(message.instances);
+  renderInstances(message.ha);
   banner();
 }
 
