@@ -218,7 +218,7 @@ function counter(
   if (k.read.kind === 'wrong_type')
     return fail(
       `the ${what} ${k.key} is a ${k.read.found}, not a string: nobody can take the lease`,
-      `\`redis-cli DEL ${k.key}\` then ${setIt()}`,
+      setIt(),
     );
   const value = epochValue(k.read.value);
   if (value === null)
