@@ -1,0 +1,236 @@
+/**
+ * A paused leader wakes up believing it leads (SPEC §11, LESSONS #24), on real processes:
+ * two brains and two engines of the built CLI against one private redis-server, lease
+ * 600 ms. The leader of a role is SIGSTOPped for 2 s — longer than its lease — while it has
+ * work in hand; a standby takes the lease (a new epoch, the fence raised); then the old
+ * leader is SIGCONTed.
+ *
+ * Work in hand when it stops:
+ * - reconcile: cycles every 100 ms, so a cycle is always due when it wakes; every other
+ *   round the server first holds every client's commands (`CLIENT PAUSE 300`), so the
+ *   engine is stopped with a command in flight, its reply waiting in the socket.
+ * - brain-poller: polls every 100 ms while the venue holds each positionRisk reply 300 ms,
+ *   so the poller is stopped waiting for a reply it receives on waking.
+ *
+ * Asserted from the server's MONITOR feed (src/dev/write-watch.ts), for every key: from the
+ * standby's election until the old leader is elected again (if ever), not one write of
+ * the role by any connection of the old leader's process ran. It was seen writing the
+ * role's keys before (the watch does see its writes). After waking it is a standby:
+ * `posguard_leader{role}` 0 and its presence record claims nothing. Logged: its
+ * `posguard_fenced_writes_total{role}` (a refused write) and how it stepped down.
+ * At the end every instance exits 0 on SIGTERM and no lease is left.
+ *
+ * HA_PAUSES (rounds per role) and HA_CLI (another build's dist/src/cli/main.js — e.g. one
+ * whose services run the role without a lease: this test then lists its writes) vary it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { LeaderRole } from '../../src/domain/leadership.js';
+import { HaCluster, type HaService } from '../../src/dev/ha-cluster.js';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
+import { fenceRaises, isRoleWrite } from '../../src/dev/role-writes.js';
+import { type WriteWatch, watchWrites } from '../../src/dev/write-watch.js';
+import { recordFigure } from '../helpers/reliability-figures.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const PAUSES = Number(process.env.HA_PAUSES ?? 3);
+const LEASE_MS = 600;
+const PAUSE_MS = 2000;
+const HOLD_REPLY_MS = 300;
+const POSITION_RISK = '/fapi/v2/positionRisk';
+
+let server: EmbeddedRedis;
+let cluster: HaCluster | undefined;
+let redis: Redis;
+let watch: WriteWatch;
+
+beforeAll(async () => {
+  server = await startEmbeddedRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  cluster = await HaCluster.start({
+    brains: 2,
+    engines: 2,
+    redis: { url: server.url },
+    ...(process.env.HA_CLI === undefined ? {} : { cli: process.env.HA_CLI }),
+    leaseMs: LEASE_MS,
+    cadenceSec: 0.1,
+    pollSec: 0.1,
+    // A poll stopped mid-request still has its reply when it wakes (not timed out first).
+    env: { BINANCE_TIMEOUT_SEC: '5' },
+  });
+  watch = await watchWrites(redis, `${cluster.keyPrefix}:write-watch:probe`);
+}, 60_000);
+
+afterAll(async () => {
+  await watch?.stop();
+  await cluster?.stop().catch(() => undefined);
+  redis?.disconnect();
+  await server?.stop();
+});
+
+interface Round {
+  role: LeaderRole;
+  paused: string;
+  by: string;
+  inFlight: string;
+  /** Writes of the role by the paused leader between its election and the pause. */
+  writesBefore: number;
+  /** …and between the standby's election and its own next one (must be 0). */
+  writesAfter: string[];
+  fencedWrites: number;
+  steppedDown: string;
+}
+
+const SERVICE: Record<LeaderRole, HaService> = { reconcile: 'reconcile', 'brain-poller': 'brain' };
+
+async function fencedCount(c: HaCluster, id: string, role: LeaderRole): Promise<number> {
+  return (await c.metric(id, 'posguard_fenced_writes_total', { role })) ?? 0;
+}
+
+/** The role's writes by `id`'s connections in the feed between two positions (exclusive). */
+function writesBy(c: HaCluster, role: LeaderRole, id: string, afterSeq: number, beforeSeq: number) {
+  return watch
+    .writes()
+    .filter((w) => w.seq > afterSeq && w.seq < beforeSeq && c.ownerOf(w.client) === id)
+    .filter((w) => isRoleWrite(role, c.keys, SERVICE[role], w));
+}
+
+/** Brings the paused leader's work in hand about; returns what it is and how to end it. */
+async function workInHand(c: HaCluster, role: LeaderRole, round: number): Promise<string> {
+  if (role === 'brain-poller') {
+    c.venue.control.addFault({ kind: 'hold_reply', path: POSITION_RISK, ms: HOLD_REPLY_MS });
+    await sleep(HOLD_REPLY_MS / 2); // pacing: the poller's next request is held
+    return `a positionRisk reply held ${HOLD_REPLY_MS} ms`;
+  }
+  if (round % 2 === 1) {
+    await redis.call('CLIENT', 'PAUSE', '300', 'ALL');
+    await sleep(150); // pacing: the engine's next cycle has sent its first command
+    return 'a command held by CLIENT PAUSE';
+  }
+  return 'a cycle due';
+}
+
+async function pauseLeader(c: HaCluster, role: LeaderRole, round: number): Promise<Round> {
+  const paused = await c.waitForLeader(role);
+  await newerRoleWrites(c, role, paused, 3); // it is at work (and the watch sees it)
+  const epoch = await redis.get(c.keys.fence(role));
+  const fencedBefore = await fencedCount(c, paused, role);
+  const inFlight = await workInHand(c, role, round);
+  c.pause(paused);
+  const pausedAt = Date.now();
+  c.venue.control.clearFaults();
+  const by = await c.waitForLeader(role, paused, 10_000);
+  if (role === 'reconcile') {
+    // The new leader's first full cycle: its heartbeat, written after the pause.
+    const pid = c.member(by).process.child.pid;
+    await waitFor(async () => {
+      const hb = await c.heartbeat();
+      if (hb === null || hb.ts_ms <= pausedAt) return false;
+      return hb.instance === undefined ? hb.pid === pid : hb.instance === by;
+    });
+  }
+  await sleep(Math.max(0, pausedAt + PAUSE_MS - Date.now())); // pacing: the pause lasts 2 s
+  c.resume(paused);
+  // A standby again: it says so on its metrics and in its presence record.
+  await waitFor(
+    async () => {
+      const leading = await c.metric(paused, 'posguard_leader', { role }).catch(() => null);
+      const presence = await c.presence(paused);
+      return (
+        leading === 0 && presence.ok && !presence.record.leader_of.some((l) => l.role === role)
+      );
+    },
+    { what: `${paused} to show it no longer leads ${role}` },
+  );
+  // Whatever it had in hand has run by now: the new leader wrote three more cycles/polls
+  // after the old one answered, and the feed has caught up.
+  await c.scrape(paused);
+  await newerRoleWrites(c, role, by, 3);
+  await watch.flush();
+
+  const raises = fenceRaises(role, c.keys, watch.writes());
+  const own = raises.filter((r) => r.epoch === epoch);
+  const elected = own.at(-1)?.seq ?? 0;
+  const takeover = raises.find((r) => r.seq > elected && r.epoch !== epoch);
+  if (takeover === undefined) throw new Error(`no fence raise after epoch ${epoch} in the feed`);
+  const reElected =
+    raises.find((r) => r.seq > takeover.seq && c.ownerOf(r.client) === paused)?.seq ?? Infinity;
+  const lines = c.member(paused).process.lines;
+  const steppedDown =
+    lines
+      .filter((l) => l.atMs >= pausedAt && /no longer leading|refused by the fence/.test(l.text))
+      .map((l) => `${text(l.json?.msg) ?? l.text} (${text(l.json?.reason) ?? ''})`)
+      .join('; ') || '(no log line)';
+  return {
+    role,
+    paused,
+    by,
+    inFlight,
+    writesBefore: writesBy(c, role, paused, elected, takeover.seq).length,
+    writesAfter: writesBy(c, role, paused, takeover.seq, reElected).map(
+      (w) => `#${w.seq} ${w.command} ${w.keys.join(' ')}${w.viaScript ? ' (script)' : ''}`,
+    ),
+    fencedWrites: (await fencedCount(c, paused, role)) - fencedBefore,
+    steppedDown,
+  };
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** Waits until `id` has made `n` more writes of the role than now. */
+async function newerRoleWrites(
+  c: HaCluster,
+  role: LeaderRole,
+  id: string,
+  n: number,
+): Promise<void> {
+  await watch.flush();
+  const count = (): number => writesBy(c, role, id, 0, Infinity).length;
+  const start = count();
+  await waitFor(
+    async () => {
+      await watch.flush();
+      return count() >= start + n;
+    },
+    { what: `${n} more ${role} writes from ${id}` },
+  );
+}
+
+describe('HA on processes: a paused leader wakes up fenced', () => {
+  for (const role of ['reconcile', 'brain-poller'] as const) {
+    it(`${role}: SIGSTOP ${PAUSE_MS} ms (lease ${LEASE_MS} ms) × ${PAUSES}: not one of its writes lands, it becomes a standby`, async () => {
+      const c = cluster as HaCluster;
+      const rounds: Round[] = [];
+      for (let i = 0; i < PAUSES; i += 1) rounds.push(await pauseLeader(c, role, i));
+      process.stdout.write(`[ha] ${role} pauses: ${JSON.stringify(rounds, null, 1)}\n`);
+      for (const r of rounds) {
+        expect(r.by).not.toBe(r.paused);
+        expect(
+          r.writesBefore,
+          `the watch saw ${r.paused}'s ${role} writes before the pause`,
+        ).toBeGreaterThan(0);
+        expect(r.writesAfter, `${r.paused}'s ${role} writes after the takeover`).toEqual([]);
+      }
+      recordFigure('ha-process', {
+        fault: `SIGSTOP ${PAUSE_MS} ms of the ${role} leader (lease ${LEASE_MS} ms)`,
+        test: 'test/ha-process/fenced-leader.test.ts',
+        iterations: PAUSES,
+        observed: `writes landed from the fenced leader: 0; refused by the fence: ${rounds.map((r) => r.fencedWrites).join(', ')}`,
+        lost: 0,
+        extra: {
+          rounds: rounds.map((r) => ({ inFlight: r.inFlight, steppedDown: r.steppedDown })),
+        },
+      });
+    }, 120_000);
+  }
+
+  it('SIGTERM: every instance exits 0 and no lease is left', async () => {
+    const c = cluster as HaCluster;
+    cluster = undefined;
+    const exits = await c.stop();
+    expect(exits.map((e) => [e.id, e.code, e.signal])).toEqual(exits.map((e) => [e.id, 0, null]));
+    expect(await redis.exists(c.keys.lease('reconcile'), c.keys.lease('brain-poller'))).toBe(0);
+  }, 30_000);
+});
