@@ -60,10 +60,8 @@ describe('the way out of an external-trade hold (LESSONS #17)', () => {
     expect(events).toContain('MANUAL_LEDGER_ADOPT');
     expect(events.indexOf('HOLD_CLEARED')).toBeGreaterThan(events.indexOf('MANUAL_LEDGER_ADOPT'));
     const status = await runCli(['status', SYM, '--json'], { env });
-    expect(JSON.parse(status.stdout)).toMatchObject({
-      symbols: [
-        { exchange_amt: '0.03', ledger_amt: '0.03', diff_amt: '0', status: 'OK', hold: false },
-      ],
-    });
+    expect(JSON.parse(status.stdout)).toMatchObject([
+      { exchange_amt: '0.03', ledger_amt: '0.03', diff_amt: '0', status: 'OK', hold: false },
+    ]);
   });
 });

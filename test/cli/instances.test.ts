@@ -140,15 +140,28 @@ describe('posguard status: instances and leaders', () => {
       ),
     );
 
-    const json = await runCli(['status', '--json'], { env: env() });
-    const report = JSON.parse(json.stdout) as {
-      symbols: Array<{ symbol: string }>;
-      ha: {
+    // status --json keeps its shape (the rows); `instances` prints the same tables, and
+    // its --json the HA state
+    const rowsJson = await runCli(['status', '--json'], { env: env() });
+    const symbolRows = JSON.parse(rowsJson.stdout) as Array<{ symbol: string }>;
+    expect(symbolRows.map((s) => s.symbol)).toEqual(['BTCUSDT']);
+    const text = await runCli(['instances'], { env: env() });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^instances\n/);
+    expect(text.stdout).toMatch(
+      /\nSERVICE\s+ID\s+VERSION\s+STARTED\s+UP\s+ROLES\s+LEADS\s+TTL\s+PROBLEM\n/,
+    );
+    expect(text.stdout).toMatch(
+      /\nleaders\nROLE\s+LEADER\s+EPOCH\s+FENCE\s+LEASE_AGE\s+LEASE_LEFT\s+STATE\n/,
+    );
+    expect(text.stdout).not.toMatch(/SYMBOL/);
+    const json = await runCli(['instances', '--json'], { env: env() });
+    const report = {
+      ha: JSON.parse(json.stdout) as {
         instances: Array<{ id: string; problem: string | null }>;
         roles: Array<Record<string, unknown>>;
-      };
+      },
     };
-    expect(report.symbols.map((s) => s.symbol)).toEqual(['BTCUSDT']);
     expect(report.ha.instances.map((i) => [i.id, i.problem])).toEqual([
       ['host-p:3', null],
       ['host-a:1', null],
@@ -195,7 +208,11 @@ describe('posguard status: instances and leaders', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.trimEnd().split('\n')).toHaveLength(2); // header + BTCUSDT
     const json = await runCli(['status', '--json'], { env: env() });
-    expect(JSON.parse(json.stdout)).toMatchObject({ ha: null });
+    expect(JSON.parse(json.stdout)).toMatchObject([{ symbol: 'BTCUSDT' }]);
+    const ha = await runCli(['instances', '--json'], { env: env() });
+    expect(JSON.parse(ha.stdout)).toBeNull();
+    const text = await runCli(['instances'], { env: env() });
+    expect(text.stdout).toMatch(/^no presence records and no leases/);
   });
 });
 

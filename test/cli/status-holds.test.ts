@@ -80,9 +80,7 @@ describe('posguard status', () => {
     await t.redis.del(t.keys.holdOwner('BTCUSDT'));
     const run = await runCli(['status', 'btcusdt', '--json'], { env: env() });
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as { symbols: Array<Record<string, unknown>> };
-    expect(report).toMatchObject({ ha: null }); // no instance records, no leases
-    const rows = report.symbols;
+    const rows = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       symbol: 'BTCUSDT',
@@ -102,9 +100,9 @@ describe('posguard status', () => {
     await t.redis.set(t.keys.snapshot('BTCUSDT'), 'oops');
     const run = await runCli(['status', 'BTCUSDT', '--json'], { env: env() });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({
-      symbols: [{ exchange_state: 'wrong_type', exchange_amt: null }],
-    });
+    expect(JSON.parse(run.stdout)).toMatchObject([
+      { exchange_state: 'wrong_type', exchange_amt: null },
+    ]);
   });
 
   it("since_ts is the second the engine's status began (since_ts_ms, else since_ts)", async () => {
@@ -116,7 +114,7 @@ describe('posguard status', () => {
     await t.redis.hset(t.keys.reconcileState('ETHUSDT'), { status: 'OK', since_ts: '1735680001' });
     const run = await runCli(['status', 'BTCUSDT', 'ETHUSDT', 'SOLUSDT', '--json'], { env: env() });
     expect(run.code).toBe(0);
-    const rows = (JSON.parse(run.stdout) as { symbols: Array<Record<string, unknown>> }).symbols;
+    const rows = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
     expect(rows.map((r) => [r.status, r.since_ts])).toEqual([
       ['HOLD', '1735680000'],
       ['OK', '1735680001'],
@@ -146,8 +144,7 @@ describe('an operator SETEX on top of a real engine hold (SPEC §7)', () => {
       const status = await runCli(['status', 'BTCUSDT', '--json'], { env: env() });
       const holds = await runCli(['holds', '--json'], { env: env() });
       expect([status.code, holds.code]).toEqual([0, 0]);
-      const row = (JSON.parse(status.stdout) as { symbols: Array<Record<string, unknown>> })
-        .symbols[0];
+      const row = (JSON.parse(status.stdout) as Array<Record<string, unknown>>)[0];
       const hold = (JSON.parse(holds.stdout) as Array<Record<string, unknown>>)[0];
       return [row?.hold_owner, hold?.owner];
     };

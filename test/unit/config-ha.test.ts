@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
 
-const problemsOf = (env: Record<string, string>): string[] => {
+const problemsOf = (env: Record<string, string>): readonly string[] => {
   try {
     loadConfig(env);
   } catch (error) {

@@ -9,6 +9,7 @@ import { registerEvents } from './events.js';
 import { registerGate } from './gate.js';
 import { registerHold } from './hold.js';
 import { registerHolds } from './holds.js';
+import { registerInstances } from './instances.js';
 import { registerLedger } from './ledger.js';
 import { registerPermit } from './permit.js';
 import { registerStatus } from './status.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   void program;
   registerStatus(program);
   registerHolds(program);
+  registerInstances(program);
   registerHold(program);
   registerLedger(program);
   registerEvents(program);

@@ -119,7 +119,7 @@ export function renderStatus(
   );
 }
 
-/** `status --json`: the symbol rows, and the instances section (null when there is none). */
+/** The symbol rows, and the instances section (null when there is none). */
 export interface StatusReport {
   symbols: StatusRow[];
   ha: HaState | null;
@@ -139,7 +139,9 @@ async function status(
     symbols: await readStatus(redis, keys, list, nowMs),
     ha: await readHaState(redis, keys, { leaseMs: config.ha.leaseMs, nowMs }),
   }));
-  if (options.json === true) printJson(report);
+  // --json keeps the shape scripts already parse (the rows); `posguard instances --json`
+  // prints the HA part.
+  if (options.json === true) printJson(report.symbols);
   else
     print(
       renderStatus(report.symbols) + (report.ha === null ? '' : renderHaState(report.ha, nowMs)),
@@ -164,7 +166,7 @@ export function registerStatus(program: Command): void {
       )
       .option(
         '--json',
-        'print {symbols, ha} as JSON (amounts as decimal strings; ha null without instance records)',
+        'print the symbol rows as JSON (amounts as decimal strings); the instances: posguard instances --json',
       )
       .addHelpText(
         'after',
