@@ -20,7 +20,11 @@ export type ErrorCode =
   | 'EXCHANGE_REJECTED'
   | 'USAGE'
   | 'NOT_FOUND'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  /** A writer of a leader role (SPEC §11) without a term: this instance does not lead it. */
+  | 'NOT_LEADER'
+  /** A write script of a leader role refused the writer's epoch (`fenced`): nothing written. */
+  | 'FENCED';
 
 export class PosguardError extends Error {
   readonly code: ErrorCode;

@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { Decimal } from '../../src/domain/amount.js';
 import { createRedis, waitForReady } from '../../src/redis/connection.js';
+import { takeSoleTerm } from '../../src/redis/ha/sole-term.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { ReconcileEngine, type CycleReport } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
@@ -119,6 +120,15 @@ export async function measureReconcileSize(
   const redis = createRedis(config.redis, { name: 'bench-reconcile-engine' });
   redis.on('error', () => undefined);
   await waitForReady(redis);
+  // The engine writes as the reconcile leader (SPEC §11): a term for the bench's prefix.
+  const instanceId = 'bench:reconcile';
+  const term = await takeSoleTerm({
+    redis,
+    keys,
+    role: 'reconcile',
+    instanceId,
+    leaseMs: 3_600_000,
+  });
   const engine = new ReconcileEngine({
     redis,
     keys,
@@ -127,6 +137,8 @@ export async function measureReconcileSize(
     clock: { nowMs: () => Date.now() },
     logger: benchLogger('bench-reconcile'),
     metrics: createReconcileMetrics(),
+    term,
+    instanceId,
   });
   const tap = tapClient(redis);
   try {

@@ -11,6 +11,7 @@ import { SnapshotPoller } from '../../src/brain/snapshot-poller.js';
 import { BinanceClient } from '../../src/exchange/binance-client.js';
 import { encodeQuery, signQuery } from '../../src/exchange/signing.js';
 import { createRedis, waitForReady } from '../../src/redis/connection.js';
+import { takeSoleTerm } from '../../src/redis/ha/sole-term.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { syntheticSymbols } from '../../src/dev/venue/venue.js';
 import { benchLogger } from '../bench-logger.js';
@@ -82,10 +83,20 @@ export async function runSnapshotPoll(ctx: ScenarioContext): Promise<SnapshotPol
   const logger = benchLogger('bench-poller');
   const clock = { nowMs: () => Date.now() };
   const client = new BinanceClient({ ...config.binance, clock, logger });
+  // The poller writes as the brain-poller leader (SPEC §11): a term for the bench's prefix.
+  await waitForReady(redis);
+  const term = await takeSoleTerm({
+    redis,
+    keys,
+    role: 'brain-poller',
+    instanceId: 'bench:poller',
+    leaseMs: 3_600_000,
+  });
   const poller = new SnapshotPoller({
     client,
     redis,
     keys,
+    term,
     allowlist: symbols,
     pollSec: config.brain.pollSec,
     snapshotTtlSec: config.brain.snapshotTtlSec,

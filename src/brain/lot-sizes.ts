@@ -7,9 +7,17 @@
  * The last good lot sizes are also re-written from memory every few seconds (no exchange
  * call), so a Redis that comes back empty, or a deleted key, costs seconds of
  * `unknown_lot_size`, not an hour.
+ *
+ * Every write goes through `brain_write_lot_sizes.lua`, a write of the `brain-poller` role
+ * (SPEC §11) carrying the epoch of the refresher's term: no epoch (the term just ended) →
+ * nothing written or counted, a debug line; `fenced` → the term is told, nothing written.
+ * Neither is a failed refresh: the lot sizes fetched are kept for the next term.
  */
 import type { Redis } from 'ioredis';
 import { type LotSize, encodeLotSize } from '../domain/lot-size.js';
+import { PosguardError } from '../errors.js';
+import type { WriterTerm } from '../redis/ha/writer-term.js';
+import { writeLotSizes } from '../redis/scripts/brain-write-lot-sizes.js';
 import type { Clock } from '../domain/time.js';
 import type { FuturesRestClient } from '../exchange/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,6 +33,8 @@ export interface LotSizeRefresherOptions {
   client: FuturesRestClient;
   redis: Redis;
   keys: Keys;
+  /** The `brain-poller` term: the epoch of every lot-size write, and where `fenced` goes. */
+  term: WriterTerm;
   allowlist: readonly string[];
   refreshSec: number;
   clock: Clock;
@@ -139,16 +149,38 @@ export class LotSizeRefresher {
     }
   }
 
+  /**
+   * Writes the lot sizes with the term's epoch. A key of another type is refused alone
+   * (the others are written) and then thrown, as a failed write.
+   */
   private async write(known: ReadonlyMap<string, KnownLot>): Promise<void> {
     if (known.size === 0) return;
-    const { redis, keys } = this.options;
-    const pipeline = redis.pipeline();
-    for (const [symbol, { lot, fetchedMs }] of known) {
-      pipeline.hset(keys.symbolLotSize(symbol), encodeLotSize(lot, fetchedMs));
+    const { redis, keys, term, logger } = this.options;
+    const epoch = term.epoch();
+    if (epoch === null) {
+      logger.debug(
+        { symbols: known.size },
+        'lot sizes not written: this instance no longer leads brain-poller',
+      );
+      return;
     }
-    const results = (await pipeline.exec()) ?? [];
-    const failure = results.find(([error]) => error !== null)?.[0];
-    if (failure) throw failure;
+    const writes = [...known].map(([symbol, { lot, fetchedMs }]) => ({
+      symbol,
+      fields: encodeLotSize(lot, fetchedMs),
+    }));
+    const outcomes = await writeLotSizes(redis, keys, epoch, writes);
+    if (!Array.isArray(outcomes)) {
+      term.fenced(outcomes);
+      logger.debug({ ...outcomes }, 'lot sizes not written: fenced');
+      return;
+    }
+    const refused = outcomes.flatMap((o) => (o.kind === 'wrong_type' ? [o] : []));
+    if (refused.length > 0) {
+      throw new PosguardError(
+        'REDIS_WRONGTYPE',
+        `${refused.map((o) => `${o.key} holds a ${o.found}`).join(', ')}: not a lot-size hash, nothing written there (those symbols deny unknown_lot_size); inspect with redis-cli TYPE, then delete`,
+      );
+    }
   }
 
   private logMissing(missing: string[]): void {

@@ -17,6 +17,11 @@
  *   more than `REFRESH_WEIGHT_CEILING` used weight, extra refreshes are skipped (counted).
  *   Polls never overlap — a request during a poll runs one more poll right after it.
  * - `applyAccountUpdate()` writes user-data-stream position rows at once (source `ws`).
+ * - Every write (REST and user stream) is a write of the `brain-poller` role (SPEC §11): it
+ *   carries the epoch of the poller's term, taken when it writes, and the script refuses it
+ *   below the fence. No epoch (the term just ended; the caller runs the poller only while
+ *   it leads) → nothing written, nothing counted, a debug line. `fenced` → the term is told,
+ *   nothing written.
  */
 import type { Redis } from 'ioredis';
 import { type Snapshot, encodeSnapshot } from '../domain/snapshot.js';
@@ -24,6 +29,7 @@ import type { Clock } from '../domain/time.js';
 import type { AccountUpdate } from '../exchange/user-data-stream.js';
 import type { FuturesRestClient } from '../exchange/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { WriterTerm } from '../redis/ha/writer-term.js';
 import type { Keys } from '../redis/keys.js';
 import { type Scheduler, type Timer, systemScheduler } from '../runtime/clock.js';
 import type { BrainMetrics } from './metrics.js';
@@ -32,7 +38,14 @@ import { SnapshotFlags } from './snapshot-flags.js';
 import { type SnapshotSource, planSnapshots, snapshotFromRow } from '../domain/snapshot-rows.js';
 import { type SnapshotWrite, writeSnapshots } from '../redis/scripts/brain-write-snapshots.js';
 
-export type PollOutcome = 'ok' | 'failed' | 'skipped_rate_limited';
+/**
+ * `not_leader`: polled, but the term had ended when the snapshots were to be written —
+ * nothing written or counted; `fenced`: the write was refused by the fence (the term was told).
+ */
+export type PollOutcome = 'ok' | 'failed' | 'skipped_rate_limited' | 'not_leader' | 'fenced';
+
+/** What a write did: the REST changes it wrote, or why it wrote nothing. */
+type WriteResult = { kind: 'written'; changes: RestChange[] } | { kind: 'not_leader' | 'fenced' };
 
 /** A REST snapshot whose amount differs from the stored one (the user-stream watchdog's input). */
 export interface RestChange {
@@ -47,6 +60,8 @@ export interface SnapshotPollerOptions {
   client: FuturesRestClient;
   redis: Redis;
   keys: Keys;
+  /** The `brain-poller` term: the epoch of every snapshot write, and where `fenced` goes. */
+  term: WriterTerm;
   allowlist: readonly string[];
   pollSec: number;
   snapshotTtlSec: number;
@@ -198,7 +213,9 @@ export class SnapshotPoller {
           ? { flatWhenAbsent: this.options.listedSymbols() }
           : {}),
       });
-      const changes = await this.write(plan.writes, 'rest');
+      const written = await this.write(plan.writes, 'rest');
+      if (written.kind !== 'written') return written.kind;
+      const { changes } = written;
       this.flags.note('unknown', plan.unknown, symbols);
       this.flags.note('hedge', plan.hedge, symbols);
       this.flags.note('ambiguous', plan.ambiguous, symbols);
@@ -242,13 +259,24 @@ export class SnapshotPoller {
     if (writes.length > 0) await this.write(writes, 'ws');
   }
 
-  /** Writes through the script; returns the written snapshots whose amount changed. */
+  /**
+   * Writes through the script with the term's epoch; returns the written snapshots whose
+   * amount changed, or why nothing was written.
+   */
   private async write(
     writes: { symbol: string; snapshot: Snapshot }[],
     source: SnapshotSource,
-  ): Promise<RestChange[]> {
-    if (writes.length === 0) return [];
-    const { redis, keys, metrics } = this.options;
+  ): Promise<WriteResult> {
+    if (writes.length === 0) return { kind: 'written', changes: [] };
+    const { redis, keys, metrics, term, logger } = this.options;
+    const epoch = term.epoch();
+    if (epoch === null) {
+      logger.debug(
+        { source, symbols: writes.length },
+        'snapshots not written: this instance no longer leads brain-poller',
+      );
+      return { kind: 'not_leader' };
+    }
     const encoded: SnapshotWrite[] = writes.map(({ symbol, snapshot }) => {
       const fields = encodeSnapshot(snapshot);
       // A ws row carries no mark price or leverage: keep the last REST values.
@@ -256,11 +284,16 @@ export class SnapshotPoller {
         for (const f of ['mark_price', 'leverage'] as const) if (fields[f] === '') delete fields[f];
       return { symbol, fields };
     });
-    const outcomes = await writeSnapshots(redis, keys, encoded, {
+    const outcomes = await writeSnapshots(redis, keys, epoch, encoded, {
       ttlMs: this.options.snapshotTtlSec * 1000,
       // Wakes the reconcile engine at once for a position that moved.
       publishChanged: true,
     });
+    if (!Array.isArray(outcomes)) {
+      term.fenced(outcomes);
+      logger.debug({ source, ...outcomes }, 'snapshots not written: fenced');
+      return { kind: 'fenced' };
+    }
     const changes: RestChange[] = [];
     const wrongType: string[] = [];
     for (const [i, { symbol, snapshot }] of writes.entries()) {
@@ -292,7 +325,7 @@ export class SnapshotPoller {
       wrongType,
       writes.map((w) => w.symbol),
     );
-    return changes;
+    return { kind: 'written', changes };
   }
 
   private notePaused(untilMs: number): void {

@@ -179,6 +179,12 @@ export class EvidenceWindow {
     return true;
   }
 
+  /** Drops every result (the window is rebuilt from the stream). */
+  clear(): void {
+    this.bySymbol.clear();
+    this.count = 0;
+  }
+
   /** Drops fills older than `oldestMs`. */
   prune(oldestMs: number): void {
     for (const [symbol, list] of this.bySymbol) {

@@ -2,8 +2,15 @@
  * The cycle's write step: ONE pipeline holding every symbol's commit and the heartbeat. A
  * symbol whose decision can change something (a hold, an event, a ledger write, a status
  * change) gets its own atomic `reconcile_commit` call; steady OK symbols are written in
- * batches by `reconcile_steady`. NOSCRIPT is not handled here: the script layer re-sends
- * the call (src/redis/scripts/script.ts).
+ * batches by `reconcile_steady`; the heartbeat by `reconcile_heartbeat`. NOSCRIPT is not
+ * handled here: the script layer re-sends the call (src/redis/scripts/script.ts).
+ *
+ * Fenced (SPEC §11): every call carries the epoch the writer's term gives at write time, and
+ * each script refuses it below the `reconcile` fence. No term → nothing is queued and the
+ * cycle fails (`NOT_LEADER`). A `fenced` reply → the term is told once, and the cycle fails
+ * (`FENCED`): all calls of the pipeline check the same fence, so they all refuse — only a
+ * new leader's `lease_acquire` running between two of them could let the earlier ones
+ * through, and those were still inside this writer's term.
  *
  * No partial truth: the heartbeat names the symbols whose commit failed (`failing_symbols`),
  * and the brain denies those symbols `reconcile_engine_down`. The pipeline's heartbeat names
@@ -15,19 +22,28 @@ import { hostname } from 'node:os';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Decision } from '../domain/drift.js';
 import { encodeHeartbeat, heartbeatTtlMs } from '../domain/reconcile-heartbeat.js';
+import { PosguardError } from '../errors.js';
+import { FencedWriteError, NotLeaderError } from '../redis/ha/writer-errors.js';
+import type { WriterTerm } from '../redis/ha/writer-term.js';
 import type { Keys } from '../redis/keys.js';
+import type { FencedResult } from '../redis/scripts/fencing.js';
 import {
-  type CommitArgs,
+  type CommitCall,
   type CommitReply,
   type WrongTypeReply,
   reconcileCommit,
 } from '../redis/scripts/reconcile-commit.js';
 import {
+  type HeartbeatWriteResult,
+  reconcileHeartbeat,
+} from '../redis/scripts/reconcile-heartbeat.js';
+import {
   type SteadyOutcome,
   type SteadyRow,
   reconcileSteady,
 } from '../redis/scripts/reconcile-steady.js';
-import { queueScript, scriptPipeline } from '../redis/scripts/script.js';
+import type { WrongTypeResult } from '../redis/scripts/script.js';
+import { queueScript, runScript, scriptPipeline } from '../redis/scripts/script.js';
 import { type CommitSettings, STATE_FIELDS, commitArgs, wrongTypeProblem } from './commit.js';
 import type { SymbolReads } from './read.js';
 import { STEADY_BATCH, STEADY_REPLY, isSteady, steadyRow } from './steady.js';
@@ -59,7 +75,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /** One call on the write pipeline: a symbol's commit script, or a batch of steady symbols. */
 type WriteUnit =
-  | { kind: 'commit'; index: number; args: CommitArgs }
+  | { kind: 'commit'; index: number; args: CommitCall }
   | { kind: 'steady'; indices: number[]; rows: SteadyRow[] };
 type SteadyUnit = Extract<WriteUnit, { kind: 'steady' }>;
 
@@ -117,9 +133,20 @@ export interface CommitWriterOptions {
   keys: Keys;
   cadenceSec: number;
   symbols: number;
+  /** The `reconcile` term: the epoch of every write, and where a `fenced` refusal goes. */
+  term: WriterTerm;
+  /** This instance's id (SPEC §11): the heartbeat names the leader by it. */
+  instanceId: string;
   identity?: { pid: number; host: string };
   /** Symbols per steady call (default STEADY_BATCH). */
   steadyBatch?: number;
+}
+
+/** What the cycle's pipeline said besides the symbols' results. */
+interface PipelineVerdict {
+  /** The first `fenced` refusal, if any call was refused. */
+  fenced: FencedResult | null;
+  heartbeat: HeartbeatWriteResult | Error | null;
 }
 
 export class CommitWriter {
@@ -128,6 +155,27 @@ export class CommitWriter {
 
   constructor(private readonly o: CommitWriterOptions) {}
 
+  /** A new term (SPEC §11): the last cycle's failing symbols were another term's. */
+  newTerm(): void {
+    this.failing = [];
+  }
+
+  /**
+   * The epoch to write this cycle with: the term's now, which must still be the one the
+   * cycle started in (`startEpoch`, when given) — reads of an older term are not written.
+   */
+  epochFor(startEpoch?: number): number {
+    const epoch = this.o.term.epoch();
+    if (epoch === null) throw new NotLeaderError('reconcile', 'reconcile cycle');
+    if (startEpoch !== undefined && epoch !== startEpoch) {
+      throw new NotLeaderError(
+        'reconcile',
+        `reconcile cycle started in term ${startEpoch}, now ${epoch}: its reads are not this term's`,
+      );
+    }
+    return epoch;
+  }
+
   /** Empty writes for a cycle with these settings. */
   plan(settings: CommitSettings): CycleWrites {
     return new CycleWrites(this.o.keys, settings, this.o.steadyBatch ?? STEADY_BATCH);
@@ -135,13 +183,18 @@ export class CommitWriter {
 
   /**
    * Runs a cycle's writes; `decisions` are the cycle's, in the order `writes` indexes them.
-   * A per-symbol failure is that symbol's result; a failed heartbeat write throws.
+   * A per-symbol failure is that symbol's result; a failed heartbeat write throws. The
+   * epoch is the term's at this moment (and must be `startEpoch`, the cycle's, when given):
+   * no term throws NOT_LEADER before anything is sent; a `fenced` reply tells the term and
+   * throws FENCED.
    */
   async write(
     writes: CycleWrites,
     decisions: readonly Decision[],
     cycle: number,
+    startEpoch?: number,
   ): Promise<CommitResult[]> {
+    const epoch = this.epochFor(startEpoch);
     const results: CommitResult[] = decisions.map(() => ({ code: 'error', problem: 'not run' }));
     for (const [index, problem] of writes.failures) results[index] = { code: 'error', problem };
     const expected = [
@@ -153,52 +206,71 @@ export class CommitWriter {
       .filter((s) => s !== '')
       .sort();
     const nowMs = writes.settings.nowMs;
-    const pipeline = scriptPipeline(this.o.redis, [reconcileCommit, reconcileSteady]);
+    const pipeline = scriptPipeline(this.o.redis, [
+      reconcileCommit,
+      reconcileSteady,
+      reconcileHeartbeat,
+    ]);
+    const verdict: PipelineVerdict = { fenced: null, heartbeat: null };
+    const fenced = (refusal: FencedResult): void => {
+      verdict.fenced ??= refusal;
+    };
     // Calls in symbol order, however the batches arrived.
     const units = [...writes.units].sort((a, b) => firstIndex(a) - firstIndex(b));
-    for (const unit of units) this.queue(pipeline, unit, nowMs, results);
-    pipeline.set(
-      this.o.keys.reconcileHeartbeat,
-      this.heartbeat(nowMs, cycle, expected),
-      'PX',
-      this.ttl(),
-    );
-    const replies = (await pipeline.exec()) ?? [];
-    const beat = replies[replies.length - 1];
-    if (beat === undefined) throw new Error('the write pipeline returned no replies');
-    if (beat[0]) throw beat[0];
+    for (const unit of units) this.queue(pipeline, unit, { nowMs, epoch, results, fenced });
+    const beat = { keys: this.o.keys, epoch, ttlMs: this.ttl() };
+    const value = this.heartbeat(nowMs, cycle, expected, epoch);
+    queueScript(pipeline, reconcileHeartbeat, { ...beat, value }, (error, reply) => {
+      verdict.heartbeat = error ?? reply ?? null;
+      if (reply?.status === 'fenced') fenced(reply);
+    });
+    await pipeline.exec();
+    this.settle(verdict.fenced, verdict.heartbeat);
     const failing = failingSymbols(decisions, results);
     if (!sameList(failing, expected)) {
-      await this.o.redis.set(
-        this.o.keys.reconcileHeartbeat,
-        this.heartbeat(nowMs, cycle, failing),
-        'PX',
-        this.ttl(),
-      );
+      const again = { ...beat, value: this.heartbeat(nowMs, cycle, failing, epoch) };
+      const reply = await runScript(this.o.redis, reconcileHeartbeat, again);
+      this.settle(reply.status === 'fenced' ? reply : null, reply);
     }
     this.failing = failing;
     return results;
   }
 
-  /** Queues one unit; its reply settles its symbols' results as soon as it arrives. */
-  private queue(
-    pipeline: ChainableCommander,
-    unit: WriteUnit,
-    nowMs: number,
-    results: CommitResult[],
+  /** After a write: a refusal goes to the term once and fails the cycle; so does a failed heartbeat. */
+  private settle(
+    fenced: FencedResult | null,
+    heartbeat: HeartbeatWriteResult | Error | null,
   ): void {
+    if (fenced !== null) {
+      this.o.term.fenced(fenced);
+      throw new FencedWriteError('reconcile', fenced, 'reconcile cycle');
+    }
+    if (heartbeat === null) throw new Error('the write pipeline returned no heartbeat reply');
+    if (heartbeat instanceof Error) throw heartbeat;
+    if (heartbeat.status === 'wrong_type') throw heartbeatWrongType(heartbeat);
+  }
+
+  /** Queues one unit; its reply settles its symbols' results as soon as it arrives. */
+  private queue(pipeline: ChainableCommander, unit: WriteUnit, at: QueueContext): void {
+    const { nowMs, epoch, results, fenced } = at;
     if (unit.kind === 'commit') {
-      queueScript(pipeline, reconcileCommit, unit.args, (error, reply) => {
+      queueScript(pipeline, reconcileCommit, { ...unit.args, epoch }, (error, reply) => {
+        if (reply !== undefined && 'status' in reply) {
+          fenced(reply);
+          results[unit.index] = { code: 'error', problem: 'fenced: nothing written' };
+          return;
+        }
         results[unit.index] = error
           ? { code: 'error', problem: error.message }
           : (reply as CommitResult);
       });
       return;
     }
-    const args = { keys: this.o.keys, nowMs, fields: STATE_FIELDS, rows: unit.rows };
-    queueScript(pipeline, reconcileSteady, args, (error, outcomes) => {
+    const args = { keys: this.o.keys, epoch, nowMs, fields: STATE_FIELDS, rows: unit.rows };
+    queueScript(pipeline, reconcileSteady, args, (error, reply) => {
+      if (reply !== undefined && !Array.isArray(reply) && reply.status === 'fenced') fenced(reply);
       unit.indices.forEach((symbolIndex, k) => {
-        results[symbolIndex] = steadyResult(error, outcomes, unit.rows.length, k);
+        results[symbolIndex] = steadyResult(error, reply, unit.rows.length, k);
       });
     });
   }
@@ -207,10 +279,17 @@ export class CommitWriter {
     return heartbeatTtlMs(this.o.cadenceSec);
   }
 
-  private heartbeat(nowMs: number, cycle: number, failing: readonly string[]): string {
+  private heartbeat(
+    nowMs: number,
+    cycle: number,
+    failing: readonly string[],
+    epoch: number,
+  ): string {
     const identity = this.o.identity ?? { pid: process.pid, host: hostname() };
     return encodeHeartbeat({
       ts_ms: nowMs,
+      instance: this.o.instanceId,
+      epoch,
       pid: identity.pid,
       host: identity.host,
       cycle,
@@ -221,14 +300,36 @@ export class CommitWriter {
   }
 }
 
+interface QueueContext {
+  nowMs: number;
+  epoch: number;
+  results: CommitResult[];
+  fenced: (refusal: FencedResult) => void;
+}
+
+function heartbeatWrongType(reply: WrongTypeResult): PosguardError {
+  return new PosguardError(
+    'REDIS_WRONGTYPE',
+    `${reply.key} holds a ${reply.found}, not the heartbeat string: no heartbeat written, so the brain denies reconcile_engine_down (inspect it with redis-cli TYPE, then delete it)`,
+  );
+}
+
 /** Row `k` of a steady call: written, refused by key type, or failed with the call. */
 function steadyResult(
   error: Error | null,
-  outcomes: readonly SteadyOutcome[] | undefined,
+  reply: readonly SteadyOutcome[] | FencedResult | WrongTypeResult | undefined,
   rows: number,
   k: number,
 ): CommitResult {
   if (error) return { code: 'error', problem: error.message };
+  if (reply !== undefined && !Array.isArray(reply)) {
+    // The whole call refused: fenced (the cycle fails), or the fence key of another type.
+    const refusal = reply as FencedResult | WrongTypeResult;
+    if (refusal.status === 'wrong_type')
+      return { code: 'wrong_type', key: refusal.key, found: refusal.found };
+    return { code: 'error', problem: 'fenced: nothing written' };
+  }
+  const outcomes = reply as readonly SteadyOutcome[] | undefined;
   if (outcomes?.length !== rows)
     return {
       code: 'error',

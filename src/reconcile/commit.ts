@@ -10,7 +10,7 @@ import type { Decision } from '../domain/drift.js';
 import { LEDGER_AMOUNT_FIELDS, encodeLedger } from '../domain/ledger.js';
 import { type Keys, isKeySafeOrderId } from '../redis/keys.js';
 import type {
-  CommitArgs,
+  CommitCall,
   CommitLedgerWrite,
   CommitRepair,
   WrongTypeReply,
@@ -162,16 +162,19 @@ export function orderMarker(d: Decision): { mode: 'set' | 'check'; orderId: stri
   return null;
 }
 
-/** The arguments of one symbol's `reconcile_commit` call. */
+/**
+ * The arguments of one symbol's `reconcile_commit` call, but the writer's epoch: the
+ * commit writer adds it at write time (SPEC §11).
+ */
 export function commitArgs(
   keys: Keys,
   d: Decision,
   rawLedger: Record<string, string>,
   s: CommitSettings,
-): CommitArgs {
+): CommitCall {
   const action =
     d.action === 'ledger_init' ? 'init' : d.action === 'auto_repair' ? 'repair' : 'status';
-  const args: CommitArgs = {
+  const args: CommitCall = {
     keys,
     symbol: d.symbol,
     action,

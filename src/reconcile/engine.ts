@@ -11,6 +11,13 @@
  * The steps overlap: each read batch is decided and encoded as soon as its reply arrives,
  * while Redis reads the next batch (the hooks of `CycleReader.read`). Round trips per cycle
  * do not grow with the number of symbols.
+ *
+ * Leadership (SPEC §11): a writing cycle runs inside one term of the `reconcile` role — it
+ * takes the term's epoch before it reads and writes with that same epoch (the write scripts
+ * refuse it below the fence); without a term, or when the term changed meanwhile, it fails
+ * with NOT_LEADER and writes nothing. `newTerm()` makes the next cycle read everything
+ * afresh (the evidence window, the used evidence, the server's PEXPIRETIME), so the first
+ * cycle of a term never builds on what an earlier term — or another master — showed.
  */
 import type { Redis } from 'ioredis';
 import type { LedgerConfig, ReconcileConfig } from '../config/config.js';
@@ -18,6 +25,7 @@ import { type Decision, type DriftConfig, decide } from '../domain/drift.js';
 import { EvidenceWindow } from '../domain/evidence.js';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
+import type { WriterTerm } from '../redis/ha/writer-term.js';
 import type { Keys } from '../redis/keys.js';
 import type { CommitSettings } from './commit.js';
 import { type CommitResult, CommitWriter, type CycleWrites } from './commit-writer.js';
@@ -41,6 +49,10 @@ export interface EngineOptions {
   clock: Clock;
   logger: Logger;
   metrics: ReconcileMetrics;
+  /** The `reconcile` term (SPEC §11): the epoch of every write, and where `fenced` goes. */
+  term: WriterTerm;
+  /** This instance's id: the heartbeat names the leader by it. */
+  instanceId: string;
   identity?: { pid: number; host: string };
 }
 
@@ -55,6 +67,8 @@ export class ReconcileEngine {
   private probeHoldExpiry = true;
   /** Whether the server answers PEXPIRETIME (null: not probed yet). */
   private holdExpiryAvailable: boolean | null = null;
+  /** `newTerm()` was called: the next cycle starts from a fresh read. */
+  private freshStart = false;
   private readonly used = new UsedEvidence();
   private readonly feed: EvidenceFeed;
   private readonly drift: DriftConfig;
@@ -77,6 +91,8 @@ export class ReconcileEngine {
       keys: o.keys,
       cadenceSec: o.reconcile.cadenceSec,
       symbols: this.symbols.length,
+      term: o.term,
+      instanceId: o.instanceId,
       identity: o.identity,
     });
     const window = new EvidenceWindow(new Set(this.symbols));
@@ -96,16 +112,32 @@ export class ReconcileEngine {
     return this.o.reconcile.evidenceWindowSec * 1000;
   }
 
-  /** Runs one cycle. A dry run reads and decides but writes nothing. */
+  /**
+   * A new term of the `reconcile` role began (an election, or a re-election after a master
+   * switch): the next cycle forgets the incremental state — it rebuilds the evidence window
+   * and the used evidence from Redis and probes PEXPIRETIME again — so it reads everything
+   * afresh from the current master. Safe to call while a cycle runs: it applies at the
+   * start of the next one (the running one cannot write anyway: its term changed).
+   */
+  newTerm(): void {
+    this.freshStart = true;
+  }
+
+  /**
+   * Runs one cycle. A dry run reads and decides but writes nothing (and needs no term). A
+   * writing cycle without a term, or whose term changed before it wrote, throws NOT_LEADER;
+   * one whose writes were refused by the fence throws FENCED (the term was told).
+   */
   async runOnce(options: { dryRun?: boolean } = {}): Promise<CycleReport> {
     const dryRun = options.dryRun ?? false;
     const nowMs = this.o.clock.nowMs();
     try {
+      const epoch = dryRun ? undefined : this.writer.epochFor();
       await this.prepare(nowMs);
       const writes = dryRun ? null : this.writer.plan(this.commitSettings(nowMs));
       const { reads, decisions } = await this.readAndDecide(nowMs, writes);
       if (writes === null) return this.report(nowMs, reads, decisions, null);
-      const commits = await this.writer.write(writes, decisions.decisions, this.cycle + 1);
+      const commits = await this.writer.write(writes, decisions.decisions, this.cycle + 1, epoch);
       this.cycle += 1;
       const report = this.report(nowMs, reads, decisions, commits);
       for (const outcome of report.outcomes) this.used.add(evidenceUsedBy(outcome));
@@ -171,6 +203,13 @@ export class ReconcileEngine {
 
   /** Before a cycle: the evidence window at start, used evidence pruned, the server probed. */
   private async prepare(nowMs: number): Promise<void> {
+    if (this.freshStart) {
+      this.freshStart = false;
+      this.feed.reset();
+      this.used.clear();
+      this.writer.newTerm();
+      this.probeHoldExpiry = true;
+    }
     if (!this.feed.started) {
       const fills = await this.feed.rebuild(nowMs);
       await this.used.rebuild(this.o.redis, this.o.keys, fills);

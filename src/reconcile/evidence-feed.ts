@@ -36,6 +36,12 @@ export class EvidenceFeed {
     return this.lastId !== null;
   }
 
+  /** Forgets the window and the last seen id: the next cycle rebuilds from the stream. */
+  reset(): void {
+    this.lastId = null;
+    this.window.clear();
+  }
+
   /** Reads the last `window` of the stream into the window. Returns the results added. */
   async rebuild(nowMs: number): Promise<EvidenceItem[]> {
     const start = `${Math.max(0, Math.floor(nowMs - this.windowMs))}-0`;

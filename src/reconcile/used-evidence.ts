@@ -21,6 +21,11 @@ export class UsedEvidence {
     for (const id of ids) this.ids.add(id);
   }
 
+  /** Forgets everything (a new term rebuilds it from the markers in Redis). */
+  clear(): void {
+    this.ids.clear();
+  }
+
   /** Forgets the entries older than `oldestMs`. */
   prune(oldestMs: number): void {
     for (const id of this.ids) if (streamIdMs(id) < oldestMs) this.ids.delete(id);

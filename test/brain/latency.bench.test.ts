@@ -23,6 +23,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { SYSTEM_CLOCK, planFields, seedHealthy, sleep, waitFor } from './helpers.js';
+import { testTerm } from '../helpers/terms.js';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -120,6 +121,7 @@ describe.skipIf(!process.env.BRAIN_BENCH)('brain measurements', () => {
       client: rig.client,
       redis,
       keys,
+      term: await testTerm(redis, keys, 'brain-poller'),
       allowlist: symbols,
       pollSec: 60,
       snapshotTtlSec: 3600,

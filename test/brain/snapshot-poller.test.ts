@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { type Rig, startRig } from '../exchange/helpers.js';
 import { SnapshotPoller, type SnapshotPollerOptions } from '../../src/brain/snapshot-poller.js';
-import { LotSizeRefresher } from '../../src/brain/lot-sizes.js';
+import { LotSizeRefresher, type LotSizeRefresherOptions } from '../../src/brain/lot-sizes.js';
 import { createBrainMetrics, type BrainMetrics } from '../../src/brain/metrics.js';
 import { decodeSnapshot } from '../../src/domain/snapshot.js';
 import { Decimal } from '../../src/domain/amount.js';
@@ -16,8 +16,15 @@ import { systemClock } from '../../src/runtime/clock.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-time.js';
 import { waitFor } from '../helpers/wait.js';
+import { testTerm } from '../helpers/terms.js';
+import type { SoleTerm } from '../../src/redis/ha/sole-term.js';
+import type { WriterTerm } from '../../src/redis/ha/writer-term.js';
+import type { FencedResult } from '../../src/redis/scripts/fencing.js';
+import { keyImage } from '../reconcile/key-image.js';
 
 let t: TestRedis;
+/** The brain-poller term the pollers and lot sizes write with (SPEC §11). */
+let term: SoleTerm;
 let rig: Rig;
 let metrics: BrainMetrics;
 const pollers: SnapshotPoller[] = [];
@@ -27,6 +34,7 @@ function poller(overrides: Partial<SnapshotPollerOptions> = {}): SnapshotPoller 
     client: rig.client,
     redis: t.redis,
     keys: t.keys,
+    term,
     allowlist: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
     pollSec: 60,
     snapshotTtlSec: 3600,
@@ -101,6 +109,7 @@ async function counter(name: string, labels: Record<string, string> = {}): Promi
 
 beforeEach(async () => {
   t = openTestRedis('sp');
+  term = await testTerm(t.redis, t.keys, 'brain-poller');
   rig = await startRig({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'] });
   metrics = createBrainMetrics();
 });
@@ -447,6 +456,7 @@ describe('snapshot poller', () => {
       client,
       redis: t.redis,
       keys: t.keys,
+      term,
       allowlist: ['BTCUSDT', 'ETHUSDT', 'XRPUSDT'],
       refreshSec: 3600,
       clock: systemClock,
@@ -473,6 +483,7 @@ describe('snapshot poller', () => {
       client: rig.client,
       redis: t.redis,
       keys: t.keys,
+      term,
       allowlist: ['BTCUSDT', 'XRPUSDT'],
       refreshSec: 3600,
       clock: systemClock,
@@ -494,6 +505,7 @@ describe('snapshot poller', () => {
       client: rig.client,
       redis: t.redis,
       keys: t.keys,
+      term,
       allowlist: ['BTCUSDT', 'ETHUSDT'],
       refreshSec: 3600,
       clock,
@@ -519,5 +531,104 @@ describe('snapshot poller', () => {
     } finally {
       await lots.stop();
     }
+  });
+});
+
+describe('the brain-poller role’s writes are fenced (SPEC §11)', () => {
+  /** A term that records what it is told. */
+  function recording(inner: WriterTerm): WriterTerm & { refusals: FencedResult[] } {
+    const refusals: FencedResult[] = [];
+    return {
+      role: inner.role,
+      refusals,
+      epoch: () => inner.epoch(),
+      fenced: (refusal) => {
+        refusals.push(refusal);
+        inner.fenced(refusal);
+      },
+    };
+  }
+
+  /** This instance paused; another took the role: its term still gives the old epoch. */
+  async function takeover(): Promise<number> {
+    await t.redis.del(t.keys.lease('brain-poller'));
+    return (await testTerm(t.redis, t.keys, 'brain-poller', 'other')).acquiredEpoch;
+  }
+
+  const lotSizes = (over: Partial<LotSizeRefresherOptions>) =>
+    new LotSizeRefresher({
+      client: rig.client,
+      redis: t.redis,
+      keys: t.keys,
+      term,
+      allowlist: ['BTCUSDT', 'ETHUSDT'],
+      refreshSec: 3600,
+      clock: systemClock,
+      metrics,
+      logger: silentLogger(),
+      ...over,
+    });
+
+  it('a stale term: the poll (REST) and the user-stream rows write, publish and count nothing; the term is told once per refused write', async () => {
+    rig.venue.control.setPosition('BTCUSDT', '0.1');
+    const recorder = recording(term);
+    const p = poller({ term: recorder });
+    expect(await p.pollOnce()).toBe('ok');
+    const fence = await takeover();
+    rig.venue.control.setPosition('BTCUSDT', '0.2');
+    const before = await keyImage(t);
+    const okPolls = await counter('p33_poll_total', { outcome: 'ok' });
+    const written = await counter('p33_snapshot_total', { symbol: 'BTCUSDT', status: 'ok' });
+    expect(await p.pollOnce()).toBe('fenced');
+    await p.applyAccountUpdate(accountUpdate('BTCUSDT', '0.3', Date.now()));
+    expect(await keyImage(t), 'every key byte for byte').toEqual(before);
+    const refusal = { status: 'fenced', fence, epoch: term.acquiredEpoch };
+    expect(recorder.refusals).toEqual([refusal]); // the ws write found the term ended
+    expect(await counter('p33_poll_total', { outcome: 'ok' })).toBe(okPolls);
+    expect(await counter('p33_snapshot_total', { symbol: 'BTCUSDT', status: 'ok' })).toBe(written);
+    expect(await amountOf('BTCUSDT')).toBe('0.1');
+  });
+
+  it('no term (the role just ended): not_leader — nothing written, nothing counted, the term not told', async () => {
+    const refusals: FencedResult[] = [];
+    const none: WriterTerm = {
+      role: 'brain-poller',
+      epoch: () => null,
+      fenced: (r) => refusals.push(r),
+    };
+    const p = poller({ term: none });
+    const before = await keyImage(t);
+    expect(await p.pollOnce()).toBe('not_leader');
+    await p.applyAccountUpdate(accountUpdate('BTCUSDT', '0.3', Date.now()));
+    expect(await keyImage(t)).toEqual(before);
+    expect(await counter('p33_poll_total')).toBe(0);
+    expect(refusals).toEqual([]);
+    expect(p.lastSuccessMs()).toBeNull();
+  });
+
+  it('lot sizes with a stale term: nothing written (refresh or re-write), the term told; without a term nothing either', async () => {
+    const recorder = recording(term);
+    const lots = lotSizes({ term: recorder });
+    const fence = await takeover();
+    const before = await keyImage(t);
+    await lots.refresh();
+    await lots.rewrite();
+    expect(await keyImage(t)).toEqual(before);
+    expect(recorder.refusals).toEqual([{ status: 'fenced', fence, epoch: term.acquiredEpoch }]);
+    const none = lotSizes({
+      term: { role: 'brain-poller', epoch: () => null, fenced: () => undefined },
+    });
+    await none.refresh();
+    expect(await keyImage(t)).toEqual(before);
+    expect(await t.redis.exists(t.keys.symbolLotSize('BTCUSDT'))).toBe(0);
+  });
+
+  it('a lot-size key of another type: the others are written, the refresh fails naming it', async () => {
+    await t.redis.set(t.keys.symbolLotSize('ETHUSDT'), 'not a hash');
+    const lots = lotSizes({});
+    expect(await lots.refresh()).toBe(false);
+    expect(await t.redis.hget(t.keys.symbolLotSize('BTCUSDT'), 'step_size')).toBe('0.001');
+    expect(await t.redis.get(t.keys.symbolLotSize('ETHUSDT'))).toBe('not a hash');
+    expect(await counter('p33_loop_errors_total', { component: 'lot-sizes' })).toBe(1);
   });
 });

@@ -33,6 +33,7 @@ import {
   snapshotFields,
   writeSymbol,
 } from './fixtures.js';
+import { testTerm } from '../helpers/terms.js';
 import { ManualClock, makeEngine, metricValue, readEvents } from './harness.js';
 
 const N = READ_BATCH * 2 + 100; // three read batches, three steady batches
@@ -85,6 +86,8 @@ class Reference {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** Its own reconcile term, under its own prefix (SPEC §11: every commit is fenced). */
+    private readonly epoch: number,
   ) {}
 
   async cycle(nowMs: number): Promise<void> {
@@ -110,12 +113,11 @@ class Reference {
         nowMs,
         config: DRIFT_CONFIG,
       });
-      const reply = await runScript(
-        this.redis,
-        reconcileCommit,
-        commitArgs(this.keys, d, ledger, { nowMs, ...SETTINGS }),
-      );
-      if (reply.code === 'ok' && d.action === 'auto_repair')
+      const reply = await runScript(this.redis, reconcileCommit, {
+        ...commitArgs(this.keys, d, ledger, { nowMs, ...SETTINGS }),
+        epoch: this.epoch,
+      });
+      if ('code' in reply && reply.code === 'ok' && d.action === 'auto_repair')
         for (const id of d.evidence?.entryIds ?? []) this.used.add(id);
     }
   }
@@ -174,7 +176,8 @@ describe('batched cycle ≡ per-symbol path', () => {
       url: a.url,
       env: { P34_ALLOWLIST: SYMBOLS.join(',') },
     });
-    const reference = new Reference(a.redis, bKeys);
+    const refTerm = await testTerm(a.redis, bKeys, 'reconcile', 'reference');
+    const reference = new Reference(a.redis, bKeys, refTerm.acquiredEpoch);
     const statuses = new Set<string>();
     for (let cycle = 1; cycle <= 6; cycle += 1) {
       clock.advance(1000);

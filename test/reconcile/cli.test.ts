@@ -7,7 +7,9 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runReconcileCommand } from '../../src/cli/commands/reconcile.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { takeSoleTerm } from '../../src/redis/ha/sole-term.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { testTerm } from '../helpers/terms.js';
 import {
   T0,
   addResult,
@@ -242,6 +244,51 @@ describe('posguard reconcile (command)', () => {
       failing_symbols?: string[];
     };
     expect(beat.failing_symbols).toEqual(['SOLUSDT']);
+  });
+
+  it('--once writes as the reconcile leader: takes the lease (a new epoch), names itself and the epoch in the heartbeat, releases the lease', async () => {
+    await seedExamples();
+    const before = await testTerm(t.redis, t.keys, 'reconcile', 'earlier');
+    await before.release();
+    expect(await runReconcileCommand({ once: true }, io(sink().stream, sink().stream))).toBe(0);
+    const beat = JSON.parse((await t.redis.get(t.keys.reconcileHeartbeat)) ?? '{}') as {
+      instance?: string;
+      epoch?: number;
+    };
+    expect(beat.instance).toMatch(new RegExp(`^cli-once:[A-Za-z0-9_.-]+:${process.pid}$`));
+    expect(beat.epoch).toBeGreaterThan(before.acquiredEpoch);
+    expect(await t.redis.get(t.keys.fence('reconcile'))).toBe(String(beat.epoch));
+    expect(await t.redis.exists(t.keys.lease('reconcile'))).toBe(0); // released
+  });
+
+  it('--once while another instance holds the lease: refused (exit 1) naming the holder and its TTL, nothing written; --dry-run still runs', async () => {
+    await seedExamples();
+    await takeSoleTerm({
+      redis: t.redis,
+      keys: t.keys,
+      role: 'reconcile',
+      instanceId: 'host-b:4242',
+      leaseMs: 60_000,
+    });
+    const before = await dumpKeys(t.redis, t.prefix);
+    const err = sink();
+    const out = sink();
+    expect(await runReconcileCommand({ once: true }, io(out.stream, err.stream))).toBe(1);
+    expect(err.text()).toMatch(
+      /^posguard reconcile: refusing to write: the reconcile lease is held by host-b:4242 \(expires in \d+\.\d s unless renewed\).*--dry-run/m,
+    );
+    expect(out.text()).toBe('');
+    const after = await dumpKeys(t.redis, t.prefix);
+    expect([...after.keys()]).toEqual([...before.keys()]);
+    for (const [key, value] of before) expect(after.get(key), key).toBe(value);
+    expect(await runReconcileCommand({ dryRun: true }, io(sink().stream, sink().stream))).toBe(0);
+    // A lease without expiry is named as such, with the key to delete.
+    await t.redis.persist(t.keys.lease('reconcile'));
+    const stuck = sink();
+    expect(await runReconcileCommand({ once: true }, io(sink().stream, stuck.stream))).toBe(1);
+    expect(stuck.text()).toContain(
+      `held by host-b:4242 (no expiry: delete ${t.keys.lease('reconcile')} if host-b:4242 is not running)`,
+    );
   });
 
   it('--once exits 1 with a clear message when Redis is unreachable', async () => {

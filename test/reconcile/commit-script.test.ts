@@ -31,13 +31,13 @@ function encodeCommit(
   rawLedger: Record<string, string>,
   s: CommitSettings,
 ) {
-  return reconcileCommit.encode(commitArgs(keys, d, rawLedger, s));
+  return reconcileCommit.encode({ ...commitArgs(keys, d, rawLedger, s), epoch: 7 });
 }
 
 describe('reconcile_commit encoding (no Redis)', () => {
   const keys = buildKeys('q');
 
-  it('passes every key in KEYS: 5 fixed, then two markers per evidence entry', () => {
+  it('passes every key in KEYS: 5 fixed and the reconcile fence, then two markers per evidence entry', () => {
     const enc = encodeCommit(
       keys,
       repairDecision(ledgerFields('0.101', T0 - 60_000)),
@@ -50,6 +50,7 @@ describe('reconcile_commit encoding (no Redis)', () => {
       'q:reconcile:state:BTCUSDT',
       'q:stream:reconcile.events',
       'q:position:ledger:BTCUSDT',
+      'q:posguard:fence:reconcile',
       `q:posguard:evidence:used:${ENTRY}`,
       `q:posguard:result:applied:${ENTRY}`,
       // One fill's order is checked: a repair already accounted for it refuses this one.
@@ -57,6 +58,7 @@ describe('reconcile_commit encoding (no Redis)', () => {
     ]);
     const payload = enc.argv as Record<string, Record<string, string> | string>;
     expect(payload).toMatchObject({
+      epoch: 7,
       action: 'repair',
       order_marker: 'check',
       status: 'REPAIRED',
@@ -81,7 +83,7 @@ describe('reconcile_commit encoding (no Redis)', () => {
   it('a repair from an unconfirmed order sets its order marker; pending sums and unsafe ids carry none', () => {
     const hash = ledgerFields('0.101', T0 - 60_000);
     const enc = encodeCommit(keys, orderRepairDecision(hash), hash, SETTINGS);
-    expect(enc.keys.slice(5)).toEqual([
+    expect(enc.keys.slice(6)).toEqual([
       `q:posguard:evidence:used:${ENTRY}`,
       `q:posguard:result:applied:${ENTRY}`,
       'q:posguard:order:accounted:BTCUSDT:11986721004',
@@ -90,11 +92,11 @@ describe('reconcile_commit encoding (no Redis)', () => {
     const unsafe = orderRepairDecision(hash, 'id with spaces');
     expect(unsafe.evidence?.orderId).toBe('id with spaces');
     const plain = encodeCommit(keys, unsafe, hash, SETTINGS);
-    expect(plain.keys).toHaveLength(7);
+    expect(plain.keys).toHaveLength(8);
     expect(plain.argv).toMatchObject({ order_marker: '' });
     const d = repairDecision(hash);
     const sum = { ...d, evidence: { ...(d.evidence as Evidence), kind: 'pending_sum' as const } };
-    expect(encodeCommit(keys, sum, hash, SETTINGS).keys).toHaveLength(7);
+    expect(encodeCommit(keys, sum, hash, SETTINGS).keys).toHaveLength(8);
   });
 
   it('a status-only commit carries no ledger change', () => {
@@ -106,7 +108,7 @@ describe('reconcile_commit encoding (no Redis)', () => {
       holdPolicy: 'set',
     };
     const enc = encodeCommit(keys, d, {}, SETTINGS);
-    expect(enc.keys).toHaveLength(5);
+    expect(enc.keys).toHaveLength(6);
     const payload = enc.argv;
     expect(payload.action).toBe('status');
     expect(payload).not.toHaveProperty('ledger');

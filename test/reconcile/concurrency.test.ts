@@ -17,6 +17,7 @@ import {
   writeSymbol,
 } from './fixtures.js';
 import { ManualClock, makeEngine, metricValue, readEvents } from './harness.js';
+import { testTerm } from '../helpers/terms.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const ENV = { P34_ALLOWLIST: SYMBOLS.join(',') };
@@ -64,8 +65,11 @@ describe('reconcile concurrency', () => {
       snapshot: snapshotFields('10', T0 - 500),
       ledger: ledgerFields('-10', T0 - 60_000),
     });
-    const a = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV });
-    const b = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV });
+    // Two writers in one term (two terms would fence the older one, SPEC §11): the scripts'
+    // compare-and-set keeps their interleaved cycles exact.
+    const term = await testTerm(t.redis, t.keys, 'reconcile', 'both');
+    const a = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV, term });
+    const b = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV, term });
     for (let i = 0; i < 10; i += 1) {
       await Promise.all([a.engine.runOnce(), b.engine.runOnce()]);
       clock.advance(1000);
@@ -157,10 +161,12 @@ describe('reconcile concurrency', () => {
       snapshot: snapshotFields('0.1', T0 - 500),
       ledger: ledgerFields('0.101', T0 - 60_000),
     });
-    // An engine that read its window before the first repair happened elsewhere.
-    const stale = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    // An engine that read its window before the first repair happened elsewhere (in the same
+    // term: an engine of an older term would be fenced before the marker is even checked).
+    const term = await testTerm(t.redis, t.keys, 'reconcile', 'both');
+    const stale = makeEngine(t.redis, t.keys, clock, { url: t.url, term });
     await stale.engine.runOnce({ dryRun: true });
-    const other = makeEngine(t.redis, t.keys, clock, { url: t.url });
+    const other = makeEngine(t.redis, t.keys, clock, { url: t.url, term });
     await other.engine.runOnce();
     await t.redis.hset(
       t.keys.ledger('BTCUSDT'),

@@ -23,6 +23,7 @@ import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
 import { startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
+import { testTerm } from '../helpers/terms.js';
 import { BTC_LOT, T0, ledgerFields, snapshotFields } from './fixtures.js';
 import { ManualClock } from './harness.js';
 
@@ -109,14 +110,18 @@ describe.skipIf(!process.env.RECONCILE_BENCH)('reconcile cycle measurements', ()
           P34_ALLOWLIST: syms.join(','),
         });
         const clock = new ManualClock(T0);
+        const keys = buildKeys('bench');
+        const term = await testTerm(redis, keys, 'reconcile', 'bench');
         const engine = new ReconcileEngine({
           redis,
-          keys: buildKeys('bench'),
+          keys,
           reconcile: config.reconcile,
           ledger: config.ledger,
           clock,
           logger: silentLogger(),
           metrics: createReconcileMetrics(),
+          term,
+          instanceId: term.instanceId,
         });
         await engine.runOnce(); // warm-up: first cycle writes every state hash and the holds
         const durations: number[] = [];

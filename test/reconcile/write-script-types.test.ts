@@ -13,9 +13,11 @@ import { gateConsume } from '../../src/redis/scripts/gate-consume.js';
 import { manualHold } from '../../src/redis/scripts/manual-hold.js';
 import { manualLedger } from '../../src/redis/scripts/manual-ledger.js';
 import { reconcileCommit } from '../../src/redis/scripts/reconcile-commit.js';
+import { reconcileHeartbeat } from '../../src/redis/scripts/reconcile-heartbeat.js';
 import { reconcileSteady } from '../../src/redis/scripts/reconcile-steady.js';
 import { runScript } from '../../src/redis/scripts/script.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
+import { testTerm } from '../helpers/terms.js';
 import { clearKeys, keyImage } from './key-image.js';
 import { T0, ledgerFields } from './fixtures.js';
 
@@ -71,6 +73,7 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       state: t.keys.reconcileState(SYM),
       events: t.keys.reconcileEventsStream,
       ledger: t.keys.ledger(SYM),
+      fence: t.keys.fence('reconcile'),
       used: t.keys.evidenceUsed('1767225590000-0'),
       applied: t.keys.resultApplied('1767225590000-0'),
     };
@@ -78,6 +81,7 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
     for (const f of CAS_FIELDS) expectLedger[f] = ledger[f] ?? '';
     const repair = {
       keys: t.keys,
+      epoch: 1,
       symbol: SYM,
       action: 'repair',
       status: 'REPAIRED',
@@ -114,6 +118,7 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
         [k.state, 'hash'],
         [k.events, 'stream'],
         [k.ledger, 'hash'],
+        [k.fence, 'string'],
         [k.used, 'string'],
         [k.applied, 'string'],
       ],
@@ -125,8 +130,10 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
 
   it('reconcile_commit: a status call never touches the ledger, so a wrong-typed one still holds (SPEC §7 row 3)', async () => {
     await t.redis.set(t.keys.ledger(SYM), 'a string ledger');
+    const { acquiredEpoch: epoch } = await testTerm(t.redis, t.keys, 'reconcile');
     const reply = await runScript(t.redis, reconcileCommit, {
       keys: t.keys,
+      epoch,
       symbol: SYM,
       action: 'status',
       status: 'MANUAL_REQUIRED',
@@ -138,7 +145,7 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       state: {},
       details: {},
     });
-    expect(reply.code).toBe('ok');
+    expect(reply).toMatchObject({ code: 'ok' });
     expect(await t.redis.get(t.keys.hold(SYM))).toBe('1');
     expect(await t.redis.get(t.keys.ledger(SYM))).toBe('a string ledger');
   });
@@ -152,12 +159,14 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
     ];
     for (const [index, key] of [a, b].entries()) {
       await clearKeys(t);
+      const { acquiredEpoch: epoch } = await testTerm(t.redis, t.keys, 'reconcile');
       await t.redis.hset(a, { status: 'OK' });
       await t.redis.hset(b, { status: 'OK' });
       await spoil(t.redis, key, 'hash');
       const dump = (await t.redis.dumpBuffer(key))?.toString('hex');
       const reply = await runScript(t.redis, reconcileSteady, {
         keys: t.keys,
+        epoch,
         nowMs: T0,
         fields: STATE_FIELDS,
         rows,
@@ -168,6 +177,48 @@ describe('write scripts refuse a key of the wrong type, naming it, writing nothi
       );
       expect((await t.redis.dumpBuffer(key))?.toString('hex')).toBe(dump);
     }
+  });
+
+  it('reconcile_steady: a fence key of the wrong type refuses the whole batch, naming it', async () => {
+    const a = t.keys.reconcileState('AUSDT');
+    const fence = t.keys.fence('reconcile');
+    await eachPosition(
+      t,
+      [[fence, 'string']],
+      () => t.redis.hset(a, { status: 'OK' }).then(() => undefined),
+      () =>
+        runScript(t.redis, reconcileSteady, {
+          keys: t.keys,
+          epoch: 1,
+          nowMs: T0,
+          fields: STATE_FIELDS,
+          rows: [{ symbol: 'AUSDT', values: STATE_FIELDS.map(() => 'a') }],
+        }),
+      (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
+    );
+  });
+
+  it('reconcile_heartbeat (the heartbeat and the fence)', async () => {
+    const k = { beat: t.keys.reconcileHeartbeat, fence: t.keys.fence('reconcile') };
+    await eachPosition(
+      t,
+      [
+        [k.beat, 'string'],
+        [k.fence, 'string'],
+      ],
+      async () => {
+        await t.redis.set(k.beat, '{"cycle":1}', 'PX', 60_000);
+        await t.redis.set(k.fence, '1');
+      },
+      () =>
+        runScript(t.redis, reconcileHeartbeat, {
+          keys: t.keys,
+          epoch: 1,
+          value: '{"cycle":2}',
+          ttlMs: 5000,
+        }),
+      (key, found) => ({ reply: { status: 'wrong_type', key, found } }),
+    );
   });
 
   it('manual_ledger (ledger set / adopt)', async () => {

@@ -20,8 +20,10 @@ import { loadConfig } from '../../src/config/config.js';
 import { writeManualLedger } from '../../src/operator/manual-ledger.js';
 import { ReconcileEngine } from '../../src/reconcile/engine.js';
 import { createReconcileMetrics } from '../../src/reconcile/metrics.js';
+import type { WriterTerm } from '../../src/redis/ha/writer-term.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { testTerm } from '../helpers/terms.js';
 import { counterValue, drained, startBrainPieces, until } from '../helpers/reliability-brain.js';
 import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
@@ -108,7 +110,14 @@ async function fill(
   );
 }
 
-function engine(redis: Redis, keys: Keys, symbols: string[], clock: Clock): ReconcileEngine {
+/** An engine writing as the reconcile leader: its own term (the test's lease), or `term`. */
+async function engine(
+  redis: Redis,
+  keys: Keys,
+  symbols: string[],
+  clock: Clock,
+  term?: WriterTerm,
+): Promise<ReconcileEngine> {
   return new ReconcileEngine({
     redis,
     keys,
@@ -117,6 +126,8 @@ function engine(redis: Redis, keys: Keys, symbols: string[], clock: Clock): Reco
     clock,
     logger: captureLogs('info').logger,
     metrics: createReconcileMetrics(),
+    term: term ?? (await testTerm(redis, keys, 'reconcile', 'engine')),
+    instanceId: 'test:engine',
   });
 }
 
@@ -184,8 +195,11 @@ describe('concurrency', () => {
     await snapshot(redis, keys, 'REPUSDT', '0.999', now - 1000);
     await snapshot(redis, keys, 'HOLDUSDT', '1.5', now - 1000);
     const symbols = ['REPUSDT', 'HOLDUSDT'];
-    const one = engine(redis, keys, symbols, clock);
-    const two = engine(redis, keys, symbols, clock);
+    // Two writers in one term (SPEC §11 leaves one engine per term; two terms would fence the
+    // older one): the scripts' compare-and-set still keeps their interleaved cycles exact.
+    const term = await testTerm(redis, keys, 'reconcile', 'both');
+    const one = await engine(redis, keys, symbols, clock, term);
+    const two = await engine(redis, keys, symbols, clock, term);
     const CYCLES = 20;
     for (let i = 0; i < CYCLES; i += 1) await Promise.all([one.runOnce(), two.runOnce()]);
     const all = await events(redis, keys);
@@ -208,7 +222,7 @@ describe('concurrency', () => {
   it('operator ledger set racing repairs: the version CAS decides, no write is lost', async () => {
     const { redis, keys } = t;
     const clock = { nowMs: () => Date.now() };
-    const eng = engine(redis, keys, ['RACEUSDT'], clock);
+    const eng = await engine(redis, keys, ['RACEUSDT'], clock);
     const random = seededRandom(); // where the operator lands in each round
     const ROUNDS = 30;
     let manual = 0;
@@ -280,7 +294,7 @@ describe('clock faults', () => {
     await ledger(redis, keys, 'FUTUSDT', '1', now - 5000);
     await fill(redis, keys, 'FUTUSDT', '0.001', 'SELL', now - 3000);
     await snapshot(redis, keys, 'FUTUSDT', '0.999', now + 60_000);
-    const eng = engine(redis, keys, ['FUTUSDT'], { nowMs: () => Date.now() });
+    const eng = await engine(redis, keys, ['FUTUSDT'], { nowMs: () => Date.now() });
     const report = await eng.runOnce();
     expect(report.outcomes[0]?.decision.status).toBe('HOLD');
     expect(report.outcomes[0]?.decision.reason).toBe('stale_exchange');
@@ -295,7 +309,7 @@ describe('clock faults', () => {
     const now = Date.now();
     await ledger(redis, keys, 'BACKUSDT', '1', now - 5000);
     await snapshot(redis, keys, 'BACKUSDT', '1', now - 500);
-    const eng = engine(redis, keys, ['BACKUSDT'], clock);
+    const eng = await engine(redis, keys, ['BACKUSDT'], clock);
     expect((await eng.runOnce()).outcomes[0]?.decision.status).toBe('OK');
     // A drift with evidence appears exactly when the clock steps back an hour.
     await fill(redis, keys, 'BACKUSDT', '0.001', 'SELL', Date.now() - 300);

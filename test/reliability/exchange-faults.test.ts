@@ -19,6 +19,9 @@ import type { FaultSpec } from '../../src/dev/venue/faults.js';
 import { openTestRedis, type TestRedis } from '../helpers/redis.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { waitFor } from '../helpers/wait.js';
+import { idleTerm } from '../../src/redis/ha/sole-term.js';
+import type { WriterTerm } from '../../src/redis/ha/writer-term.js';
+import { testTerm } from '../helpers/terms.js';
 
 const API_KEY = 'fault-key';
 const API_SECRET = 'fault-secret';
@@ -130,7 +133,11 @@ beforeEach(() => {
   };
 });
 
-function poller(): { poller: SnapshotPoller; client: BinanceClient } {
+/** A poller writing with `term` (default: none — for tests that only use its client). */
+function poller(term: WriterTerm = idleTerm('brain-poller')): {
+  poller: SnapshotPoller;
+  client: BinanceClient;
+} {
   const clock = { nowMs: () => Date.now() };
   const client = new BinanceClient({
     baseUrl: venue.baseUrl,
@@ -146,6 +153,7 @@ function poller(): { poller: SnapshotPoller; client: BinanceClient } {
     client,
     redis: t.redis,
     keys: t.keys,
+    term,
     allowlist: SYMBOLS,
     pollSec: 60,
     snapshotTtlSec: 3600,
@@ -170,7 +178,7 @@ describe('exchange faults → stale snapshots (never flat), bounded retries, rec
       row.name,
       async () => {
         t = openTestRedis('xf');
-        const { poller: p } = poller();
+        const { poller: p } = poller(await testTerm(t.redis, t.keys, 'brain-poller'));
         expect(await p.pollOnce()).toBe('ok');
         const before = new Map<string, number | null>();
         for (const s of SYMBOLS) before.set(s, await takenMs(s));

@@ -32,6 +32,7 @@ import { counterValue, drained, startBrainPieces, until } from '../helpers/relia
 import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { testTerm } from '../helpers/terms.js';
 
 const NASTY = ['NaN', 'Infinity', '-0', '1e999', '1e-05', '0x10', '١٢', '', ' ', '🙂', '-1', '1,5'];
 const nasty = fc.oneof(fc.constantFrom(...NASTY), fc.string({ maxLength: 12 }));
@@ -310,6 +311,8 @@ describe('keys of the wrong type (LESSONS #18)', () => {
       clock: { nowMs: () => Date.now() },
       logger: logs.logger,
       metrics: createReconcileMetrics(),
+      term: await testTerm(redis, keys, 'reconcile', 'engine'),
+      instanceId: 'test:engine',
     });
     try {
       const plan = (id: string, symbol: string): Promise<string | null> =>

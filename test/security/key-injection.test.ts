@@ -20,6 +20,7 @@ import { buildKeys } from '../../src/redis/keys.js';
 import { counterValue, drained, startBrainPieces, until } from '../helpers/reliability-brain.js';
 import { captureLogs } from '../helpers/logs.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
+import { testTerm } from '../helpers/terms.js';
 
 const PREFIX = 'kinj';
 const PLAN_ID = /^[A-Za-z0-9:_.-]{1,128}$/;
@@ -57,6 +58,7 @@ const ALLOWED = new RegExp(
       'posguard:hold:owner:[A-Z0-9]{2,32}',
       'posguard:brain:heartbeat',
       'posguard:reconcile:lease',
+      'posguard:(lease|epoch|fence):(reconcile|brain-poller)',
     ].join('|') +
     ')$',
 );
@@ -134,6 +136,8 @@ describe('key injection through stream fields', () => {
       clock: { nowMs: () => Date.now() },
       logger: logs.logger,
       metrics: createReconcileMetrics(),
+      term: await testTerm(redis, keys, 'reconcile', 'engine'),
+      instanceId: 'test:engine',
     });
     let entries = 0;
     let validPlanIds = 0;

@@ -150,8 +150,11 @@ describe('secrets never leave the process', () => {
       ]);
       for (const run of runs)
         outputs.push({ what: `posguard ${run.args} (exit ${run.code})`, text: run.out });
-      // The ACL user works: the one-shot cycle succeeded against the authenticated server.
-      expect(runs.find((r) => r.args.startsWith('reconcile'))?.code).toBe(0);
+      // The running engine leads reconcile: the one-shot cycle refuses to write (SPEC §11),
+      // naming the holder — an error path whose output is grepped too.
+      const refused = runs.find((r) => r.args.startsWith('reconcile'));
+      expect(refused?.code, refused?.out).toBe(1);
+      expect(refused?.out).toMatch(/reconcile lease is held by/);
       // Error paths: a wrong password, an unreachable server — both with a password in the URL.
       const wrong = await runCli(['status'], { REDIS_URL: url(WRONG_PASSWORD) });
       const down = await runCli(['status'], { REDIS_URL: url(WRONG_PASSWORD, await freePort()) });
@@ -167,6 +170,11 @@ describe('secrets never leave the process', () => {
       await brain.kill('SIGTERM');
       await engine.kill('SIGTERM');
     }
+    // The engine released its lease on stop: the ACL user can run the one-shot cycle
+    // (lease, scripts, heartbeat) against the authenticated server.
+    const once = await runCli(['reconcile', '--once', '--json']);
+    outputs.push({ what: `posguard ${once.args} (exit ${once.code})`, text: once.out });
+    expect(once.code, once.out).toBe(0);
     outputs.push({ what: 'posguard brain logs', text: brain.output() });
     outputs.push({ what: 'posguard reconcile logs', text: engine.output() });
     // The services did log (debug level): the grep below is over real output.

@@ -4,14 +4,29 @@
  * P34_METRICS_HOST:P34_PROMETHEUS_PORT) until SIGTERM/SIGINT, which finish the current
  * cycle and exit 0. `--once` runs one cycle and prints what it did; `--dry-run` reads and
  * prints each symbol's decision and writes nothing.
+ *
+ * `--once` writes as the `reconcile` leader (SPEC §11): it takes the role's lease for the
+ * one cycle (instance `cli-once:<host>:<pid>`) and releases it after, so its writes carry a
+ * fresh epoch and a running engine's cannot interleave with them. While another instance
+ * holds the lease it refuses (exit 1, naming the holder and the lease's TTL). `--dry-run`
+ * writes nothing and takes no lease.
  */
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import { PosguardError, errorMessage } from '../../errors.js';
 import type { Clock } from '../../domain/time.js';
 import { type Logger, createLogger, redactUrl } from '../../observability/logger.js';
 import { createRedis, waitForReady } from '../../redis/connection.js';
-import { buildKeys } from '../../redis/keys.js';
+import {
+  LeaseHeldError,
+  type SoleTerm,
+  idleTerm,
+  jobInstanceId,
+  takeSoleTerm,
+} from '../../redis/ha/sole-term.js';
+import { type Keys, buildKeys } from '../../redis/keys.js';
 import { commitFailure } from '../../reconcile/commit-writer.js';
 import { ReconcileEngine } from '../../reconcile/engine.js';
 import { createReconcileMetrics } from '../../reconcile/metrics.js';
@@ -54,7 +69,7 @@ function engineLogger(config: Readonly<Config>, io: ReconcileIo): Logger {
   );
 }
 
-/** One cycle (or one dry run): connect, run, print, disconnect. */
+/** One cycle (or one dry run): connect, (take the lease,) run, print, (release,) disconnect. */
 async function runSingleCycle(
   config: Readonly<Config>,
   options: ReconcileOptions,
@@ -65,6 +80,7 @@ async function runSingleCycle(
   redis.on('error', (error: unknown) => {
     lastError = errorMessage(error);
   });
+  let term: SoleTerm | null = null;
   try {
     await waitForReady(redis, 3000).catch((error: unknown) => {
       throw new PosguardError(
@@ -72,22 +88,60 @@ async function runSingleCycle(
         `cannot reach Redis at ${redactUrl(config.redis.url)}: ${lastError || errorMessage(error)}`,
       );
     });
+    const keys = buildKeys(config.keys.prefix, config.keys.governorPermitTemplate);
+    const dryRun = options.dryRun === true;
+    const instanceId = jobInstanceId('cli-once', hostname(), process.pid);
+    if (!dryRun) term = await takeLease(redis, keys, instanceId, config.ha.leaseMs);
     const engine = new ReconcileEngine({
       redis,
-      keys: buildKeys(config.keys.prefix, config.keys.governorPermitTemplate),
+      keys,
       reconcile: config.reconcile,
       ledger: config.ledger,
       clock: io.clock,
       logger: engineLogger(config, io),
       metrics: createReconcileMetrics(),
+      term: term ?? idleTerm('reconcile'),
+      instanceId,
     });
-    const report = await engine.runOnce({ dryRun: options.dryRun === true });
+    const report = await engine.runOnce({ dryRun });
     io.stdout.write(options.json === true ? reportToJson(report) : formatDecisionTable(report));
     // A commit error or a key-type refusal: nothing was written for that symbol.
     const failed = report.outcomes.some((o) => commitFailure(o.commit) !== null);
     return failed ? 1 : 0;
   } finally {
+    await releaseLease(term, io);
     await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** The `reconcile` lease for one cycle, or a refusal naming who holds it. */
+async function takeLease(
+  redis: Redis,
+  keys: Keys,
+  instanceId: string,
+  leaseMs: number,
+): Promise<SoleTerm> {
+  try {
+    return await takeSoleTerm({ redis, keys, role: 'reconcile', instanceId, leaseMs });
+  } catch (error) {
+    if (!(error instanceof LeaseHeldError)) throw error;
+    throw new PosguardError(
+      'CONFLICT',
+      `refusing to write: ${error.message}. --once writes only while no engine leads; --dry-run shows the decisions without writing`,
+      { cause: error },
+    );
+  }
+}
+
+/** Gives the lease back after the cycle; a failure only delays the next leader by one lease. */
+async function releaseLease(term: SoleTerm | null, io: ReconcileIo): Promise<void> {
+  if (term === null) return;
+  try {
+    await term.release();
+  } catch (error) {
+    io.stderr.write(
+      `posguard reconcile: could not release the reconcile lease (${errorMessage(error)}); it expires by itself within POSGUARD_LEASE_MS\n`,
+    );
   }
 }
 
