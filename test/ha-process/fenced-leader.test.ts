@@ -38,6 +38,7 @@ const LEASE_MS = 600;
 const PAUSE_MS = 2000;
 const HOLD_REPLY_MS = 300;
 const POSITION_RISK = '/fapi/v2/positionRisk';
+const NO_LOG = '(no log line)';
 
 let server: EmbeddedRedis;
 let cluster: HaCluster | undefined;
@@ -160,7 +161,7 @@ async function pauseLeader(c: HaCluster, role: LeaderRole, round: number): Promi
     lines
       .filter((l) => l.atMs >= pausedAt && /no longer leading|refused by the fence/.test(l.text))
       .map((l) => `${text(l.json?.msg) ?? l.text} (${text(l.json?.reason) ?? ''})`)
-      .join('; ') || '(no log line)';
+      .join('; ') || NO_LOG;
   return {
     role,
     paused,
@@ -212,6 +213,7 @@ describe('HA on processes: a paused leader wakes up fenced', () => {
           `the watch saw ${r.paused}'s ${role} writes before the pause`,
         ).toBeGreaterThan(0);
         expect(r.writesAfter, `${r.paused}'s ${role} writes after the takeover`).toEqual([]);
+        expect(r.steppedDown, `${r.paused} logs that it stepped down`).not.toBe(NO_LOG);
       }
       recordFigure('ha-process', {
         fault: `SIGSTOP ${PAUSE_MS} ms of the ${role} leader (lease ${LEASE_MS} ms)`,

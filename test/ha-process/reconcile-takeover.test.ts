@@ -87,6 +87,9 @@ describe('HA on processes: SIGKILL of the reconcile leader', () => {
           { timeoutMs: 15_000, what: `a heartbeat from ${standby.id} after the kill of ${killed}` },
         );
         expect(await c.leaderOf('reconcile')).toBe(standby.id);
+        // The heartbeat names the leader's epoch (SPEC §11): the fence it raised.
+        if (beat.epoch !== undefined)
+          expect(String(beat.epoch)).toBe(await redis.get(c.keys.fence('reconcile')));
         takeovers.push({
           killed,
           by: standby.id,
