@@ -9,8 +9,14 @@
  *
  * plus the heartbeat, the gauges read from Redis (ledger amounts, snapshot ages) and the
  * metrics/health endpoint.
+ *
+ * Several instances (SPEC §11): every brain evaluates plans and applies fills (consumer
+ * groups); the exchange side — poller, lot sizes, user-data stream — runs only on the
+ * instance that holds the `brain-poller` lease (poller-role.ts), and each of its writes
+ * carries that lease's epoch, so a paused former leader cannot write a snapshot.
  */
 import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { PermitDecision, RuleInputs } from '../domain/permit-rules.js';
 import type { Clock } from '../domain/time.js';
@@ -26,7 +32,11 @@ import { Heartbeat } from './heartbeat.js';
 import { LedgerUpdater } from './ledger-updater.js';
 import { LotSizeRefresher } from './lot-sizes.js';
 import { type Connections, connections } from './connections.js';
-import { waitForReady } from '../redis/connection.js';
+import { createRedis, waitForReady } from '../redis/connection.js';
+import { defaultInstanceId } from '../domain/leadership.js';
+import { HaInstance } from '../redis/ha/ha-instance.js';
+import { PollerRole } from './poller-role.js';
+import type { WriterTerm } from '../redis/ha/writer-term.js';
 
 /** How long start-up waits for Redis before the components start on their own. */
 const REDIS_READY_WAIT_MS = 3000;
@@ -50,6 +60,8 @@ export interface BrainDeps {
   evaluate?: (inputs: RuleInputs) => PermitDecision;
   /** Tests: shorter claim cadence. */
   claimIdleMs?: number;
+  /** This instance's id (default: POSGUARD_INSTANCE_ID, else hostname:pid). */
+  instanceId?: string;
 }
 
 export interface BrainService {
@@ -57,6 +69,11 @@ export interface BrainService {
   readonly httpPort: number;
   readonly poller: SnapshotPoller;
   readonly consumer: string;
+  readonly instanceId: string;
+  /** Leases, presence and HA metrics of this instance (SPEC §11). */
+  readonly ha: HaInstance;
+  /** Whether this instance leads `brain-poller` (runs the poller, lot sizes, user stream). */
+  leadsPoller(): boolean;
   /**
    * Stops applying fills (the batch in hand is finished; new results stay in the stream,
    * unacknowledged) until `resumeLedgerUpdates()`. Simulates a lagging or crashed ledger
@@ -75,6 +92,7 @@ function defaultConsumer(): string {
 }
 
 interface Wiring {
+  instanceId: string;
   config: Readonly<Config>;
   deps: BrainDeps;
   clock: Clock;
@@ -95,7 +113,12 @@ interface Components {
   timeSync: TimeSync;
   heartbeat: Heartbeat;
   gauges: StateGauges;
-  userStream: UserStreamLink | null;
+  ha: HaInstance;
+  role: PollerRole;
+  /** The lease connection (its own: lease calls never queue behind a blocking read). */
+  leaseRedis: Redis;
+  /** Subscribed to refresh requests from brains that applied a fill but do not poll. */
+  refreshSub: Redis;
 }
 
 function wire(deps: BrainDeps): Wiring {
@@ -104,12 +127,15 @@ function wire(deps: BrainDeps): Wiring {
   const logger =
     deps.logger ?? createLogger({ name: 'posguard-brain', level: config.brain.logLevel });
   const metrics = createBrainMetrics({ defaultMetrics: true });
+  const instanceId =
+    deps.instanceId ?? config.ha.instanceId ?? defaultInstanceId(hostname(), process.pid);
   if (!config.binance.apiKey || !config.binance.apiSecret) {
     logger.error(
       'BINANCE_API_KEY/BINANCE_API_SECRET are not set: polls will fail, snapshots go stale, every permit denies',
     );
   }
   return {
+    instanceId,
     config,
     deps,
     clock,
@@ -117,7 +143,10 @@ function wire(deps: BrainDeps): Wiring {
     logger,
     metrics,
     keys: buildKeys(config.keys.prefix, config.keys.governorPermitTemplate),
-    consumer: deps.consumer ?? defaultConsumer(),
+    // Stable across restarts when the instance id is (own pending entries are re-read);
+    // two brains never share a consumer name when each has its POSGUARD_INSTANCE_ID.
+    consumer:
+      deps.consumer ?? (config.ha.instanceId ? `brain-${config.ha.instanceId}` : defaultConsumer()),
     redis: connections(config, logger),
     client:
       deps.client ??
@@ -129,8 +158,11 @@ function wire(deps: BrainDeps): Wiring {
   };
 }
 
-/** Exchange side: lot sizes, snapshot poller, time sync, optional user-data stream. */
-function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync' | 'userStream'> {
+/** Exchange side: lot sizes, snapshot poller, time sync; the user-data stream is built per term. */
+function exchangeSide(
+  w: Wiring,
+  term: WriterTerm,
+): Pick<Components, 'lots' | 'poller' | 'timeSync'> & { userStream: () => UserStreamLink | null } {
   const brain = w.config.brain;
   const common = {
     keys: w.keys,
@@ -141,6 +173,7 @@ function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync
   };
   const lots = new LotSizeRefresher({
     ...common,
+    term,
     client: w.client,
     redis: w.redis.poller,
     allowlist: brain.allowlist,
@@ -149,6 +182,7 @@ function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync
   let userStream: UserStreamLink | null = null;
   const poller = new SnapshotPoller({
     ...common,
+    term,
     client: w.client,
     redis: w.redis.poller,
     allowlist: brain.allowlist,
@@ -164,12 +198,19 @@ function exchangeSide(w: Wiring): Pick<Components, 'lots' | 'poller' | 'timeSync
     clock: w.clock,
     scheduler: w.scheduler,
   });
-  userStream = brain.userStream ? userDataStream(w, poller) : null;
-  return { lots, poller, timeSync, userStream };
+  const newUserStream = (): UserStreamLink | null => {
+    userStream = brain.userStream ? userDataStream(w, poller) : null;
+    return userStream;
+  };
+  return { lots, poller, timeSync, userStream: newUserStream };
 }
 
 /** Stream side: the plan evaluator and the ledger updater, each with its own connections. */
-function streamSide(w: Wiring, poller: SnapshotPoller): Pick<Components, 'evaluator' | 'updater'> {
+function streamSide(
+  w: Wiring,
+  poller: SnapshotPoller,
+  leadsPoller: () => boolean,
+): Pick<Components, 'evaluator' | 'updater'> {
   const brain = w.config.brain;
   const common = {
     keys: w.keys,
@@ -196,6 +237,11 @@ function streamSide(w: Wiring, poller: SnapshotPoller): Pick<Components, 'evalua
     },
     permitTtlSec: brain.permitTtlSec,
     planSeenTtlSec: brain.planSeenTtlSec,
+    // SPEC §11: WAIT for this many replicas after a batch's permits, before acking its plans.
+    minReplicasAck: w.config.redis.minReplicasAck ?? 0,
+    ...(w.config.redis.replicaWaitMs === undefined
+      ? {}
+      : { replicaWaitMs: w.config.redis.replicaWaitMs }),
     ...(w.deps.evaluate ? { evaluate: w.deps.evaluate } : {}),
   });
   const updater = new LedgerUpdater({
@@ -204,12 +250,17 @@ function streamSide(w: Wiring, poller: SnapshotPoller): Pick<Components, 'evalua
     redis: w.redis.ledger,
     ledgerTtlSec: w.config.ledger.ledgerTtlSec,
     markerTtlSec: brain.planSeenTtlSec,
-    onFill: (symbol) => poller.requestRefresh(symbol),
+    // The refresh after our own fill runs on the poller's leader: ask it when that is not us
+    // (best effort — its regular poll and the user stream still bring the change).
+    onFill: (symbol) => {
+      if (leadsPoller()) poller.requestRefresh(symbol);
+      else w.redis.ledger.publish(w.keys.snapshotRefreshChannel, symbol).catch(() => undefined);
+    },
   });
   return { evaluator, updater };
 }
 
-function startEndpoint(w: Wiring, poller: SnapshotPoller): Promise<HttpEndpoint> {
+function startEndpoint(w: Wiring, poller: SnapshotPoller, role: PollerRole): Promise<HttpEndpoint> {
   const brain = w.config.brain;
   const freshWithinMs = Math.max(3 * brain.pollSec, brain.staleThresholdSec) * 1000;
   return startHttpEndpoint({
@@ -219,30 +270,66 @@ function startEndpoint(w: Wiring, poller: SnapshotPoller): Promise<HttpEndpoint>
     readiness: {
       checks: () => ({
         redis: Object.values(w.redis).every((r) => r.status === 'ready'),
-        snapshots_fresh: (poller.lastSuccessMs() ?? -Infinity) >= w.clock.nowMs() - freshWithinMs,
+        // A standby polls nothing: its snapshots are the leader's (and its own permits
+        // deny stale_snapshot when they are not fresh).
+        snapshots_fresh:
+          !role.isLeading() ||
+          (poller.lastSuccessMs() ?? -Infinity) >= w.clock.nowMs() - freshWithinMs,
       }),
     },
   });
 }
 
 async function stopComponents(c: Components, redis: Connections): Promise<void> {
-  // Readers first: they finish the batch in hand; then the exchange side; then Redis.
+  // Readers first: they finish the batch in hand; then the exchange side (the role stops
+  // its components before the lease is released); then Redis.
   await Promise.all([c.evaluator.stop(), c.updater.stop()]);
-  await Promise.all([
-    c.poller.stop(),
-    c.lots.stop(),
-    c.heartbeat.stop(),
-    c.gauges.stop(),
-    c.timeSync.stop(),
-    c.userStream?.stop(),
-  ]);
-  await Promise.all(Object.values(redis).map((r) => r.quit().catch(() => r.disconnect())));
+  await c.role.stop();
+  await c.ha.stop();
+  await Promise.all([c.heartbeat.stop(), c.gauges.stop(), c.timeSync.stop()]);
+  await Promise.all(
+    [...Object.values(redis), c.leaseRedis, c.refreshSub].map((r) =>
+      r.quit().catch(() => r.disconnect()),
+    ),
+  );
 }
 
 export async function startBrain(deps: BrainDeps): Promise<BrainService> {
   const w = wire(deps);
-  const exchange = exchangeSide(w);
+  const leaseRedis = createRedis(w.config.redis, { name: 'posguard-brain-lease' });
+  leaseRedis.on('error', () => undefined);
+  let role: PollerRole | null = null;
+  const ha = new HaInstance({
+    redis: leaseRedis,
+    keys: w.keys,
+    service: 'brain',
+    instanceId: w.instanceId,
+    roles: ['brain-poller'],
+    leaseMs: w.config.ha.leaseMs,
+    registry: w.metrics.registry,
+    logger: w.logger,
+    watch: Object.values(w.redis),
+    clock: w.clock,
+    scheduler: w.scheduler,
+    handlers: {
+      onElected: () => role?.elected(),
+      onLost: (_role, reason) => role?.lost(reason),
+    },
+  });
+  const exchange = exchangeSide(w, ha.term('brain-poller'));
   const { poller } = exchange;
+  role = new PollerRole(
+    () => {
+      const link = exchange.userStream();
+      // The link starts its stream when built; the poller and lot sizes start here.
+      return [
+        exchange.lots,
+        poller,
+        ...(link ? [{ start: () => undefined, stop: () => link.stop() }] : []),
+      ];
+    },
+    (error) => w.logger.error({ err: String(error) }, 'brain-poller role transition failed'),
+  );
   const heartbeat = new Heartbeat({
     redis: w.redis.poller,
     keys: w.keys,
@@ -250,7 +337,12 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     scheduler: w.scheduler,
     metrics: w.metrics,
     logger: w.logger,
-    facts: () => ({ consumer: w.consumer, last_poll_ok_ms: poller.lastSuccessMs() }),
+    facts: () => ({
+      consumer: w.consumer,
+      instance: w.instanceId,
+      poller_leader: role?.isLeading() ?? false,
+      last_poll_ok_ms: poller.lastSuccessMs(),
+    }),
   });
   const gauges = new StateGauges({
     redis: w.redis.poller,
@@ -261,26 +353,33 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     metrics: w.metrics,
     logger: w.logger,
   });
-  const c: Components = { ...exchange, ...streamSide(w, poller), heartbeat, gauges };
+  const c: Components = {
+    lots: exchange.lots,
+    poller,
+    timeSync: exchange.timeSync,
+    ...streamSide(w, poller, () => role?.isLeading() ?? false),
+    heartbeat,
+    gauges,
+    ha,
+    role,
+    leaseRedis,
+    refreshSub: refreshRequests(w, poller, role),
+  };
   // Give the connections a moment so start-up does not report a Redis "outage"; if Redis is
   // really down the components start anyway and their outage handling takes over.
   await Promise.all(
-    Object.values(w.redis).map((r) => waitForReady(r, REDIS_READY_WAIT_MS).catch(() => undefined)),
+    [...Object.values(w.redis), leaseRedis].map((r) =>
+      waitForReady(r, REDIS_READY_WAIT_MS).catch(() => undefined),
+    ),
   );
-  for (const component of [
-    c.evaluator,
-    c.updater,
-    c.timeSync,
-    c.lots,
-    c.poller,
-    c.heartbeat,
-    c.gauges,
-  ]) {
+  for (const component of [c.evaluator, c.updater, c.timeSync, c.heartbeat, c.gauges]) {
     component.start();
   }
+  // Campaign for brain-poller: the poller, lot sizes and user stream start once elected.
+  ha.start();
   let http: HttpEndpoint;
   try {
-    http = await startEndpoint(w, poller);
+    http = await startEndpoint(w, poller, role);
   } catch (error) {
     await stopComponents(c, w.redis);
     throw error;
@@ -289,6 +388,8 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
   w.logger.info(
     {
       consumer: w.consumer,
+      instance: w.instanceId,
+      lease_ms: w.config.ha.leaseMs,
       symbols: brain.allowlist.length,
       poll_sec: brain.pollSec,
       metrics: `${brain.metricsHost}:${http.port}`,
@@ -299,6 +400,9 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
   return {
     metrics: w.metrics,
     consumer: w.consumer,
+    instanceId: w.instanceId,
+    ha,
+    leadsPoller: () => c.role.isLeading(),
     poller,
     httpPort: http.port,
     pauseLedgerUpdates: () => c.updater.stop(),
@@ -310,6 +414,21 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
       w.logger.info('position state brain stopped');
     },
   };
+}
+
+/** The poller's leader refreshes a symbol another brain applied a fill of (best effort). */
+function refreshRequests(w: Wiring, poller: SnapshotPoller, role: PollerRole): Redis {
+  const sub = createRedis(w.config.redis, { name: 'posguard-brain-refresh' });
+  sub.on('error', () => undefined);
+  sub.on('message', (_channel: string, symbol: string) => {
+    if (role.isLeading()) poller.requestRefresh(symbol);
+  });
+  sub.once('ready', () => {
+    sub.subscribe(w.keys.snapshotRefreshChannel).catch((error: unknown) => {
+      w.logger.warn({ err: String(error) }, 'refresh request subscription failed');
+    });
+  });
+  return sub;
 }
 
 /** ACCOUNT_UPDATE rows write snapshots at once; reseeds and the silence watchdog: UserStreamLink. */

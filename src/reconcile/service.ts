@@ -1,8 +1,18 @@
 /**
  * Composition root of the Reconcile Engine service: Redis, metrics endpoint, engine, loop.
  * `stop()` lets the current cycle finish, then closes everything.
+ *
+ * Several instances (SPEC §11): every instance campaigns for the `reconcile` lease; the loop
+ * runs cycles only while this instance leads, and every write of a cycle (commits, steady
+ * rows, heartbeat) carries the lease's epoch, so a paused former leader writes nothing. A
+ * new term — an election, or a master switch (leases dropped, re-elected) — starts from a
+ * fresh read of the current master (`engine.newTerm()`) and runs its first cycle at once;
+ * the heartbeat is the last write of that full cycle.
  */
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { defaultInstanceId } from '../domain/leadership.js';
+import { HaInstance } from '../redis/ha/ha-instance.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../domain/time.js';
 import { type HttpEndpoint, startHttpEndpoint } from '../observability/http-server.js';
@@ -21,6 +31,9 @@ export interface ReconcileService {
   readonly metrics: ReconcileMetrics;
   readonly http: HttpEndpoint | null;
   readonly redis: Redis;
+  readonly instanceId: string;
+  /** Leases, presence and HA metrics of this instance (SPEC §11). */
+  readonly ha: HaInstance;
   /** Resolves when the loop has stopped. */
   readonly done: Promise<void>;
   stop(): Promise<void>;
@@ -33,6 +46,8 @@ export interface ServiceOptions {
   sleeper?: Sleeper;
   /** Serve /metrics /healthz /readyz (default true). */
   http?: boolean;
+  /** This instance's id (default: POSGUARD_INSTANCE_ID, else hostname:pid). */
+  instanceId?: string;
 }
 
 const READY_WAIT_MS = 3000;
@@ -45,7 +60,35 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
   redis.on('error', () => undefined);
   const metrics = createReconcileMetrics();
   const keys = buildKeys(config.keys.prefix, config.keys.governorPermitTemplate);
-  const engine = new ReconcileEngine({
+  const instanceId =
+    options.instanceId ?? config.ha.instanceId ?? defaultInstanceId(hostname(), process.pid);
+  const waker = new Waker();
+  let engine: ReconcileEngine | null = null;
+  const leaseRedis = createRedis(config.redis, { name: 'posguard-reconcile-lease' });
+  leaseRedis.on('error', () => undefined);
+  const ha = new HaInstance({
+    redis: leaseRedis,
+    keys,
+    service: 'reconcile',
+    instanceId,
+    roles: ['reconcile'],
+    leaseMs: config.ha.leaseMs,
+    registry: metrics.registry,
+    logger,
+    watch: [redis],
+    clock,
+    handlers: {
+      // A new term reads everything afresh and runs its first full cycle now, not at the
+      // next slot: the takeover ends before the old leader's heartbeat lapses.
+      onElected: () => {
+        engine?.newTerm();
+        waker.wake();
+      },
+      onLost: () => undefined,
+    },
+  });
+  const term = ha.term('reconcile');
+  engine = new ReconcileEngine({
     redis,
     keys,
     reconcile: config.reconcile,
@@ -53,9 +96,12 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
     clock,
     logger,
     metrics,
+    term,
+    instanceId,
   });
   const runner = new CycleRunner(engine, redis, clock, metrics, logger);
   const freshWithinMs = heartbeatTtlMs(config.reconcile.cadenceSec);
+  const leading = (): boolean => term.epoch() !== null;
   let http: HttpEndpoint | null = null;
   try {
     if (options.http ?? true) {
@@ -63,22 +109,32 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
         host: config.reconcile.metricsHost,
         port: config.reconcile.metricsPort,
         registry: metrics.registry,
-        readiness: { checks: () => runner.healthy(freshWithinMs) },
+        // A standby runs no cycles: it is ready while Redis answers.
+        readiness: {
+          checks: () => {
+            const health = runner.healthy(freshWithinMs);
+            return { ...health, recentCycle: health.recentCycle || !leading() };
+          },
+        },
       });
     }
   } catch (error) {
     redis.disconnect();
+    leaseRedis.disconnect();
     throw error;
   }
   // Give the connection a moment so the first cycle does not report a start-up "outage";
   // if Redis is really down the loop starts anyway and counts failed cycles.
-  await waitForReady(redis, READY_WAIT_MS).catch(() => undefined);
-  const waker = new Waker();
+  await Promise.all(
+    [redis, leaseRedis].map((r) => waitForReady(r, READY_WAIT_MS).catch(() => undefined)),
+  );
+  ha.start();
   const subscriber = subscribeToSnapshotChanges(config, keys, waker, logger);
   const controller = new AbortController();
   const done = runLoop({
     waker,
-    tick: () => runner.tick(),
+    // Only the leader runs cycles; a standby's slots pass without a Redis call.
+    tick: () => (leading() ? runner.tick() : Promise.resolve(false)),
     clock,
     cadenceMs: config.reconcile.cadenceSec * 1000,
     signal: controller.signal,
@@ -87,6 +143,8 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
   });
   logger.info(
     {
+      instance: instanceId,
+      leaseMs: config.ha.leaseMs,
       symbols: config.reconcile.allowlist.length,
       cadenceSec: config.reconcile.cadenceSec,
       metricsPort: http?.port ?? null,
@@ -98,10 +156,15 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
     metrics,
     http,
     redis,
+    instanceId,
+    ha,
     done,
     stop: async () => {
       controller.abort();
       await done;
+      // The last cycle has finished: step down and release the lease for a standby.
+      await ha.stop();
+      leaseRedis.disconnect();
       subscriber.disconnect();
       await http?.close();
       await redis.quit().catch(() => redis.disconnect());
