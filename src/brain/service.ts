@@ -376,7 +376,7 @@ export async function startBrain(deps: BrainDeps): Promise<BrainService> {
     component.start();
   }
   // Campaign for brain-poller: the poller, lot sizes and user stream start once elected.
-  ha.start();
+  await ha.start();
   let http: HttpEndpoint;
   try {
     http = await startEndpoint(w, poller, role);

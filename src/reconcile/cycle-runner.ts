@@ -4,7 +4,7 @@
  * cycle's duration is observed, a failed one's too (the timer ends in `finally`).
  */
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../errors.js';
+import { PosguardError, errorMessage } from '../errors.js';
 import type { Clock } from '../domain/time.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReconcileEngine } from './engine.js';
@@ -34,6 +34,12 @@ export class CycleRunner {
       this.recovered();
       return true;
     } catch (error) {
+      // The term ended under the cycle (fenced, or the lease lapsed before it wrote):
+      // nothing was written and the lease keeper has said so — not an engine failure.
+      if (termEnded(error)) {
+        this.logger.debug({ error: errorMessage(error) }, 'cycle ended with the term');
+        return false;
+      }
       this.metrics.cycleFailuresTotal.inc();
       this.failed(error);
       return false;
@@ -65,4 +71,8 @@ export class CycleRunner {
     this.logger.info(this.failing === 'redis' ? 'redis back' : 'reconcile cycle recovered');
     this.failing = null;
   }
+}
+
+function termEnded(error: unknown): boolean {
+  return error instanceof PosguardError && (error.code === 'FENCED' || error.code === 'NOT_LEADER');
 }

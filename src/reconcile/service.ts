@@ -128,7 +128,8 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
   await Promise.all(
     [redis, leaseRedis].map((r) => waitForReady(r, READY_WAIT_MS).catch(() => undefined)),
   );
-  ha.start();
+  // The first round decides whether this instance leads before the loop's first slot.
+  await ha.start();
   const subscriber = subscribeToSnapshotChanges(config, keys, waker, logger);
   const controller = new AbortController();
   const done = runLoop({

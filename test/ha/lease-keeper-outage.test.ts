@@ -94,7 +94,7 @@ describe('LeaseKeeper with Redis unreachable (own redis-server)', () => {
     });
     const t0 = a.clock.ms;
     await waitForReady(redis);
-    a.keeper.start();
+    void a.keeper.start();
     await waitFor(() => a.elected().length === 1);
     redis.disconnect(); // every command now fails at once with "Connection is closed"
     const asleepUntil = (dueMs: number) =>

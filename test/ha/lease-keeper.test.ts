@@ -46,9 +46,9 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
   it('started loops: the leader stops (releases) and the other takes over at its next round with a higher epoch', async () => {
     const a = keeper('a:1', 60_000);
     const b = keeper('b:1', 60_000);
-    a.keeper.start();
+    void a.keeper.start();
     await waitFor(() => a.elected().length === 1);
-    b.keeper.start();
+    void b.keeper.start();
     await nextTimer(b.clock); // b's first round is done: held, sleeping until its next round
     expect(b.elected()).toEqual([]);
     await a.keeper.stop();
@@ -199,7 +199,7 @@ describe('LeaseKeeper (real Redis, manual clocks)', () => {
     await t.redis.pexpire(t.keys.lease(ROLE), 150); // its lease has 150 ms left in Redis
     const b = keeper('b:1', 60_000);
     const start = b.clock.ms;
-    b.keeper.start();
+    void b.keeper.start();
     // First round done (held): it sleeps until the lease's expiry (PTTL + 1 ms), far before
     // its next round at +20 s.
     const wake = await waitFor(() => b.clock.pending().find((at) => at < start + 20_000) ?? null);

@@ -90,6 +90,7 @@ export class HaInstance {
   private readonly unwatch: (() => void)[] = [];
   /** Epochs whose fenced refusal was already logged (one line per term, not per write). */
   private readonly fencedLogged = new Set<string>();
+  private leaseCallsFailing = false;
 
   constructor(private readonly o: HaInstanceOptions) {
     const clock = o.clock ?? systemClock;
@@ -129,8 +130,19 @@ export class HaInstance {
           );
           o.handlers.onLost(role, reason, epoch);
         },
+        // Once per outage, not once per round: "failing" … "answer again".
         onError: (error, role) => {
-          o.logger.warn({ role, err: error.message }, 'lease call failed');
+          if (this.leaseCallsFailing) return;
+          this.leaseCallsFailing = true;
+          o.logger.warn(
+            { role, err: error.message },
+            'lease calls failing (Redis unreachable or refusing); a leader steps down at its deadline, retrying every round',
+          );
+        },
+        onReply: () => {
+          if (!this.leaseCallsFailing) return;
+          this.leaseCallsFailing = false;
+          o.logger.info('lease calls answered again');
         },
       },
     });
@@ -145,7 +157,8 @@ export class HaInstance {
     };
   }
 
-  start(): void {
+  /** Campaigns; resolves after the first round (elected or not). */
+  start(): Promise<void> {
     for (const redis of [this.o.redis, ...(this.o.watch ?? [])]) {
       this.unwatch.push(
         onMasterSwitch(redis, ({ from, to }) =>
@@ -153,7 +166,7 @@ export class HaInstance {
         ),
       );
     }
-    this.keeper.start();
+    return this.keeper.start();
   }
 
   /** Steps down, releases the leases, removes the presence record. */

@@ -50,6 +50,7 @@ export class LeaseKeeper {
   private readonly roles: ReadonlyMap<LeaderRole, RoleLease>;
   private controller: AbortController | null = null;
   private running: Promise<void> | null = null;
+  private firstRound: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: LeaseKeeperOptions) {
     this.timing = leaseTiming(options.leaseMs, options.safetyMarginMs);
@@ -72,12 +73,18 @@ export class LeaseKeeper {
     this.roles = new Map(options.roles.map((role) => [role, new RoleLease(ctx, role)]));
   }
 
-  /** Starts the rounds (the first at once). */
-  start(): void {
-    if (this.running !== null) return;
+  /**
+   * Starts the rounds (the first at once). Resolves when the first round has finished —
+   * elected or not — so a service can start its loop knowing whether it leads.
+   */
+  start(): Promise<void> {
+    if (this.running !== null) return this.firstRound;
     const controller = new AbortController();
     this.controller = controller;
-    this.running = this.run(controller.signal);
+    let firstDone: () => void = () => undefined;
+    this.firstRound = new Promise((resolve) => (firstDone = resolve));
+    this.running = this.run(controller.signal, firstDone).finally(firstDone);
+    return this.firstRound;
   }
 
   /** Ends the rounds after the current one, steps down (`stopped`), releases, removes presence. */
@@ -137,13 +144,14 @@ export class LeaseKeeper {
     return lease;
   }
 
-  private async run(signal: AbortSignal): Promise<void> {
+  private async run(signal: AbortSignal, firstDone: () => void): Promise<void> {
     const { clock, scheduler } = this;
     const every = this.timing.renewEveryMs;
     const start = clock.nowMs();
     let round = 0;
     while (!signal.aborted) {
       await this.tick();
+      firstDone();
       // The next round not yet started (slots a long round ran over are skipped).
       round = Math.max(round + 1, Math.ceil((clock.nowMs() - start) / every));
       const dueMs = start + round * every;

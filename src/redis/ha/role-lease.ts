@@ -38,6 +38,8 @@ export interface LeaseEvents {
   onLost(role: LeaderRole, reason: LostReason, epoch: number): void;
   /** A lease call failed or was refused (unreachable, wrong type, a lease without expiry). */
   onError?(error: Error, role: LeaderRole | null): void;
+  /** A lease call (acquire or renew) got a reply from Redis, whatever it said. */
+  onReply?(role: LeaderRole): void;
 }
 
 export interface LeaseContext {
@@ -75,6 +77,8 @@ export class RoleLease {
    * takeover ends before the reconcile heartbeat lapses (SPEC §11).
    */
   private retryAtMs: number | null = null;
+  /** Errors reported so far (to tell a clean reply from a refusal). */
+  private errors = 0;
 
   constructor(
     private readonly ctx: LeaseContext,
@@ -150,7 +154,7 @@ export class RoleLease {
     // Late: if it did take the lease, the next acquire re-takes it with a new epoch.
     if (out.kind === 'late') return;
     if (out.kind === 'error') return this.error(out.error);
-    this.onAcquireReply(out.value, sentAtMs);
+    this.replied(() => this.onAcquireReply(out.value, sentAtMs));
   }
 
   private onAcquireReply(reply: LeaseAcquireResult, sentAtMs: number): void {
@@ -199,7 +203,7 @@ export class RoleLease {
       this.error(out.error);
       return this.expireIfDue(this.ctx.clock.nowMs());
     }
-    this.onRenewReply(out.value, sentAtMs);
+    this.replied(() => this.onRenewReply(out.value, sentAtMs));
   }
 
   private onRenewReply(reply: LeaseRenewResult, sentAtMs: number): void {
@@ -224,7 +228,15 @@ export class RoleLease {
     return { keys: this.ctx.keys, role: this.role, instanceId: this.ctx.instanceId };
   }
 
+  /** Handles a reply; tells `onReply` unless handling it reported an error (a refusal). */
+  private replied(handle: () => void): void {
+    const before = this.errors;
+    handle();
+    if (this.errors === before) this.emit(() => this.ctx.events.onReply?.(this.role));
+  }
+
   private error(error: Error): void {
+    this.errors += 1;
     this.emit(() => this.ctx.events.onError?.(error, this.role));
     if (isReplyErrorKind(error, 'READONLY')) this.ctx.onReadOnly();
   }
