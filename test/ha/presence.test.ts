@@ -44,6 +44,8 @@ describe('InstancePresence (real Redis)', () => {
     await b.keeper.tick();
     const keyA = t.keys.instance('reconcile', 'host-a:1');
     expect(keyA).toBe(`${t.prefix}:posguard:instance:reconcile:host-a:1`);
+    // Epochs follow Redis' clock (lease_acquire): the one handed out is the fence.
+    const fence = Number(await t.redis.get(t.keys.fence('reconcile')));
     expect(decodePresence(await t.redis.get(keyA))).toEqual({
       ok: true,
       record: {
@@ -52,8 +54,8 @@ describe('InstancePresence (real Redis)', () => {
         roles: ['reconcile'],
         version: '0.1.0',
         started_ms: 1_000_000,
-        epoch: 1,
-        leader_of: [{ role: 'reconcile', epoch: 1 }],
+        epoch: fence,
+        leader_of: [{ role: 'reconcile', epoch: fence }],
       },
     });
     const pttl = await t.redis.pttl(keyA);
@@ -66,7 +68,6 @@ describe('InstancePresence (real Redis)', () => {
     });
 
     const view = await readHaState(t.redis, t.keys, { leaseMs: 3000, nowMs: Date.now() });
-    const fence = Number(await t.redis.get(t.keys.fence('reconcile')));
     expect(view?.roles.find((r) => r.role === 'reconcile')).toMatchObject({
       state: 'leader',
       holder: 'host-a:1',
@@ -83,9 +84,11 @@ describe('InstancePresence (real Redis)', () => {
     expect(await t.redis.exists(keyA)).toBe(0);
     b.clock.advance(1000);
     await b.keeper.tick();
+    const next = Number(await t.redis.get(t.keys.fence('reconcile')));
+    expect(next).toBeGreaterThan(fence);
     expect(decodePresence(await t.redis.get(keyB))).toMatchObject({
       ok: true,
-      record: { epoch: 2, leader_of: [{ role: 'reconcile', epoch: 2 }] },
+      record: { epoch: next, leader_of: [{ role: 'reconcile', epoch: next }] },
     });
     await b.keeper.stop();
     expect(await t.redis.exists(keyB)).toBe(0);
