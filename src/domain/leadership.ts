@@ -97,3 +97,35 @@ export function leaseTiming(leaseMs: number, safetyMarginMs?: number): LeaseTimi
 export function leaderDeadlineMs(sentAtMs: number, timing: LeaseTiming): number {
   return sentAtMs + timing.leaseMs - timing.safetyMarginMs;
 }
+
+/** What a takeover after a dead reconcile leader can take, against the heartbeat's life. */
+export interface TakeoverBudget {
+  /** Worst case from the dead leader's last heartbeat to the new leader's first. */
+  worstGapMs: number;
+  /** The heartbeat's TTL: max(5 s, 3 × cadence). */
+  heartbeatTtlMs: number;
+  /** Whether the worst case leaves the margin: no `reconcile_engine_down` denial. */
+  ok: boolean;
+}
+
+/**
+ * Margin for the new leader's first cycle and the round trips of the takeover (its acquire
+ * runs 1 ms after the lease's PTTL, its first cycle right after the election).
+ */
+export const TAKEOVER_MARGIN_MS = 1000;
+
+/**
+ * SPEC §11: "default timings make a takeover finish before the heartbeat expires". The
+ * dead leader's last heartbeat is at most one cadence old when it dies; its lease lapses
+ * at most one lease later; a standby acquires at that moment and runs a full cycle (the
+ * margin). So `lease + cadence + margin ≤ heartbeat TTL`. Defaults: 3000 + 1000 + 1000 ≤
+ * 5000 — measured in docs/reliability.md.
+ */
+export function takeoverBudget(
+  leaseMs: number,
+  cadenceSec: number,
+  heartbeatTtlMs: number,
+): TakeoverBudget {
+  const worstGapMs = leaseMs + Math.round(cadenceSec * 1000) + TAKEOVER_MARGIN_MS;
+  return { worstGapMs, heartbeatTtlMs, ok: worstGapMs <= heartbeatTtlMs };
+}

@@ -11,7 +11,7 @@
  */
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { defaultInstanceId } from '../domain/leadership.js';
+import { defaultInstanceId, takeoverBudget } from '../domain/leadership.js';
 import { HaInstance } from '../redis/ha/ha-instance.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../domain/time.js';
@@ -88,6 +88,21 @@ export async function startReconcileService(options: ServiceOptions): Promise<Re
     },
   });
   const term = ha.term('reconcile');
+  const budget = takeoverBudget(
+    config.ha.leaseMs,
+    config.reconcile.cadenceSec,
+    heartbeatTtlMs(config.reconcile.cadenceSec),
+  );
+  if (!budget.ok) {
+    logger.warn(
+      {
+        leaseMs: config.ha.leaseMs,
+        worstGapMs: budget.worstGapMs,
+        heartbeatTtlMs: budget.heartbeatTtlMs,
+      },
+      'POSGUARD_LEASE_MS is too long for the heartbeat: if this leader dies, permits deny reconcile_engine_down until a standby takes over (posguard doctor says what to set)',
+    );
+  }
   engine = new ReconcileEngine({
     redis,
     keys,

@@ -21,6 +21,8 @@ import {
   userStreamBaseCheck,
 } from '../doctor/exchange-checks.js';
 import { instanceChecks } from '../doctor/instance-checks.js';
+import { TAKEOVER_MARGIN_MS, takeoverBudget } from '../../domain/leadership.js';
+import { heartbeatTtlMs } from '../../domain/reconcile-heartbeat.js';
 import { redisChecks } from '../doctor/redis-checks.js';
 import { type Colour, painterFor } from '../output/colour.js';
 import { print, printJson } from '../output/json.js';
@@ -94,9 +96,28 @@ export async function runDoctor(options: { envFile?: string }): Promise<DoctorRe
       ...exchange,
       ...credentialChecks(config),
       userStreamBaseCheck(config),
+      takeoverCheck(config),
     ],
     config: configView(config),
   };
+}
+
+/** POSGUARD_LEASE_MS against the reconcile heartbeat (SPEC §11): a takeover must beat its TTL. */
+export function takeoverCheck(config: Readonly<Config>): CheckResult {
+  const { cadenceSec } = config.reconcile;
+  const budget = takeoverBudget(config.ha.leaseMs, cadenceSec, heartbeatTtlMs(cadenceSec));
+  const what = `POSGUARD_LEASE_MS ${config.ha.leaseMs} + P34_LOOP_CADENCE_SEC ${cadenceSec} s + ${TAKEOVER_MARGIN_MS} ms for the first cycle = ${budget.worstGapMs} ms`;
+  if (budget.ok)
+    return check(
+      'takeover',
+      'PASS',
+      `${what} ≤ the reconcile heartbeat's ${budget.heartbeatTtlMs} ms: a dead leader is replaced before the brain denies reconcile_engine_down`,
+    );
+  return check(
+    'takeover',
+    'WARN',
+    `${what} > the reconcile heartbeat's ${budget.heartbeatTtlMs} ms: when the reconcile leader dies, every permit can deny reconcile_engine_down until a standby takes over — fix: lower POSGUARD_LEASE_MS to ≤ ${budget.heartbeatTtlMs - Math.round(cadenceSec * 1000) - TAKEOVER_MARGIN_MS}`,
+  );
 }
 
 async function doctor(options: { envFile?: string; json?: boolean }): Promise<void> {
