@@ -29,6 +29,7 @@ import { HaCluster, type HaService } from '../../src/dev/ha-cluster.js';
 import { fenceRaises, isRoleWrite } from '../../src/dev/role-writes.js';
 import { type WriteWatch, watchWrites } from '../../src/dev/write-watch.js';
 import { waitFor } from '../../src/dev/redis-process.js';
+import { HoldProxy } from './hold-proxy.js';
 import type { HaBenchOptions } from './run.js';
 import { loadNow, msSummary, sleep, startBenchRedis } from './common.js';
 
@@ -75,71 +76,125 @@ export function defenceOf(r: PauseRound): string {
 
 export async function run(options: HaBenchOptions): Promise<Record<string, unknown>> {
   const pauses = options.quick ? 2 : envNumber('HA_FENCING_PAUSES', 20);
+  const transits = options.quick ? 1 : envNumber('HA_FENCING_TRANSITS', 10);
   const leaseMs = envNumber('HA_FENCING_LEASE_MS', 600);
   const pauseMs = envNumber('HA_FENCING_PAUSE_MS', 2000);
   const redis = await startBenchRedis('fencing');
   const loadAtStart = loadNow();
-  let cluster: HaCluster | null = null;
-  let watch: WriteWatch | null = null;
+  const state: { watch: WriteWatch | null } = { watch: null };
+  const clusterOptions = {
+    brains: 2,
+    engines: 2,
+    redis: { url: redis.server.url },
+    leaseMs,
+    cadenceSec: 0.1,
+    pollSec: 0.1,
+    // A poll stopped mid-request still has its reply when it wakes (not timed out first).
+    env: { BINANCE_TIMEOUT_SEC: '5' },
+  };
+  const base = { admin: redis.admin, pauseMs };
   try {
-    options.progress(`2 brains + 2 engines, lease ${leaseMs} ms, pause ${pauseMs} ms`);
-    const c = await HaCluster.start({
-      brains: 2,
-      engines: 2,
-      redis: { url: redis.server.url },
-      leaseMs,
-      cadenceSec: 0.1,
-      pollSec: 0.1,
-      // A poll stopped mid-request still has its reply when it wakes (not timed out first).
-      env: { BINANCE_TIMEOUT_SEC: '5' },
-    });
-    cluster = c;
-    const w = await watchWrites(redis.admin, `${c.keyPrefix}:write-watch:probe`);
-    watch = w;
-    const ctx: RoundContext = { c, watch: w, admin: redis.admin, pauseMs };
+    // SIGSTOP/SIGCONT: the instances connect to Redis directly.
+    options.progress(`SIGSTOP: 2 brains + 2 engines, lease ${leaseMs} ms, pause ${pauseMs} ms`);
     const rounds: PauseRound[] = [];
-    for (const role of ['reconcile', 'brain-poller'] as const) {
-      for (let i = 0; i < pauses; i += 1) {
-        const r = await pauseLeader(ctx, role, i);
-        rounds.push(r);
-        options.progress(
-          `${role} ${i + 1}/${pauses}: ${r.paused} paused (${r.inFlight}), ${r.by} elected after ${r.electedAfterMs} ms; landed ${r.landed.length}, fenced ${r.fencedWrites}, step-down ${r.stepDowns.join(',') || '-'}`,
-        );
+    await withCluster(clusterOptions, async (c) => {
+      const w = await watchWrites(redis.admin, `${c.keyPrefix}:write-watch:probe`);
+      state.watch = w;
+      const ctx: RoundContext = { ...base, c, watch: w, ownerOf: (cl) => c.ownerOf(cl) };
+      for (const role of ['reconcile', 'brain-poller'] as const) {
+        for (let i = 0; i < pauses; i += 1) {
+          const r = await pauseLeader(ctx, role, i);
+          rounds.push(r);
+          options.progress(`SIGSTOP ${role} ${i + 1}/${pauses}: ${describe(r)}`);
+        }
       }
+    });
+    // Writes held in transit: every instance connects through its own hold proxy.
+    options.progress(`in transit: the same, each instance through a proxy that can hold`);
+    const held: PauseRound[] = [];
+    const proxies = new Map<string, HoldProxy>();
+    const target = { host: '127.0.0.1', port: redis.server.port };
+    try {
+      const memberEnv: Record<string, Record<string, string>> = {};
+      for (const id of ['brain-1', 'brain-2', 'reconcile-1', 'reconcile-2']) {
+        const proxy = await HoldProxy.start(target);
+        proxies.set(id, proxy);
+        memberEnv[id] = { REDIS_URL: `redis://127.0.0.1:${proxy.port}` };
+      }
+      await withCluster({ ...clusterOptions, memberEnv }, async (c) => {
+        const w = state.watch;
+        if (w === null) throw new Error('no write watch');
+        const ownerOf = (client: string): string | null => {
+          for (const [id, proxy] of proxies) if (proxy.owns(client)) return id;
+          return null;
+        };
+        const ctx: RoundContext = { ...base, c, watch: w, ownerOf };
+        for (const role of ['reconcile', 'brain-poller'] as const) {
+          for (let i = 0; i < transits; i += 1) {
+            const r = await holdLeader(ctx, role, proxies);
+            held.push(r);
+            options.progress(`in transit ${role} ${i + 1}/${transits}: ${describe(r)}`);
+          }
+        }
+      });
+    } finally {
+      for (const proxy of proxies.values()) await proxy.close();
     }
-    const writesSeen = w.writes().length;
-    const byRole = (role: LeaderRole): Record<string, unknown> => {
-      const rs = rounds.filter((r) => r.role === role);
-      const defences: Record<string, number> = {};
-      for (const r of rs) defences[defenceOf(r)] = (defences[defenceOf(r)] ?? 0) + 1;
-      return {
-        pauses: rs.length,
-        landed: rs.reduce((a, r) => a + r.landed.length, 0),
-        landedWrites: rs.flatMap((r) => r.landed.map((l) => `${r.paused}: ${l}`)),
-        roundsWithFencedWrites: rs.filter((r) => r.fencedWrites > 0).length,
-        fencedWritesTotal: rs.reduce((a, r) => a + r.fencedWrites, 0),
-        stepDownReasons: countOf(rs.map((r) => r.stepDowns[0] ?? 'none')),
-        roundsFenceLogged: rs.filter((r) => r.fenceLogged).length,
-        defences,
-        inFlight: countOf(rs.map((r) => r.inFlight)),
-        writesBeforeMin: Math.min(...rs.map((r) => r.writesBefore)),
-        electedAfterMs: msSummary(rs.map((r) => r.electedAfterMs)),
-        standbyAfterResumeMs: msSummary(rs.map((r) => r.standbyAfterResumeMs)),
-      };
-    };
+    const writesSeen = state.watch?.writes().length ?? 0;
     return {
       setup: { brains: 2, engines: 2, leaseMs, pauseMs, cadenceSec: 0.1, pollSec: 0.1 },
-      reconcile: byRole('reconcile'),
-      'brain-poller': byRole('brain-poller'),
+      sigstop: {
+        reconcile: summaryOf(rounds, 'reconcile'),
+        'brain-poller': summaryOf(rounds, 'brain-poller'),
+      },
+      inTransit: {
+        reconcile: summaryOf(held, 'reconcile'),
+        'brain-poller': summaryOf(held, 'brain-poller'),
+      },
       writesWatched: writesSeen,
-      rounds,
+      rounds: [...rounds, ...held],
       machine: { ...redis.machine, loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadNow() },
     };
   } finally {
-    await watch?.stop();
-    await cluster?.stop().catch(() => undefined);
+    await state.watch?.stop();
     await redis.stop();
   }
+}
+
+async function withCluster(
+  options: Parameters<typeof HaCluster.start>[0],
+  body: (c: HaCluster) => Promise<void>,
+): Promise<void> {
+  const c = await HaCluster.start(options);
+  try {
+    await body(c);
+  } finally {
+    await c.stop().catch(() => undefined);
+  }
+}
+
+function describe(r: PauseRound): string {
+  return `${r.paused} (${r.inFlight}), ${r.by} elected after ${r.electedAfterMs} ms; landed ${r.landed.length}, fenced ${r.fencedWrites}, step-down ${r.stepDowns.join(',') || '-'}`;
+}
+
+function summaryOf(all: readonly PauseRound[], role: LeaderRole): Record<string, unknown> {
+  const rs = all.filter((r) => r.role === role);
+  const defences: Record<string, number> = {};
+  for (const r of rs) defences[defenceOf(r)] = (defences[defenceOf(r)] ?? 0) + 1;
+  return {
+    rounds: rs.length,
+    landed: rs.reduce((a, r) => a + r.landed.length, 0),
+    landedWrites: rs.flatMap((r) => r.landed.map((l) => `${r.paused}: ${l}`)),
+    roundsWithFencedWrites: rs.filter((r) => r.fencedWrites > 0).length,
+    fencedWritesTotal: rs.reduce((a, r) => a + r.fencedWrites, 0),
+    stepDownReasons: countOf(rs.map((r) => r.stepDowns[0] ?? 'none')),
+    roundsFenceLogged: rs.filter((r) => r.fenceLogged).length,
+    defences,
+    inFlight: countOf(rs.map((r) => r.inFlight)),
+    writesBeforeMin: rs.length === 0 ? null : Math.min(...rs.map((r) => r.writesBefore)),
+    electedAfterMs: msSummary(rs.map((r) => r.electedAfterMs)),
+    standbyAfterResumeMs: msSummary(rs.map((r) => r.standbyAfterResumeMs)),
+  };
 }
 
 function countOf(values: readonly string[]): Record<string, number> {
@@ -153,6 +208,8 @@ interface RoundContext {
   watch: WriteWatch;
   admin: HaCluster['redis'];
   pauseMs: number;
+  /** Which instance holds a Redis connection (`host:port` as MONITOR shows it). */
+  ownerOf(client: string): string | null;
 }
 
 async function fencedCount(c: HaCluster, id: string, role: LeaderRole): Promise<number> {
@@ -169,7 +226,7 @@ function writesBy(
   const { c, watch } = ctx;
   return watch
     .writes()
-    .filter((w) => w.seq > afterSeq && w.seq < beforeSeq && c.ownerOf(w.client) === id)
+    .filter((w) => w.seq > afterSeq && w.seq < beforeSeq && ctx.ownerOf(w.client) === id)
     .filter((w) => isRoleWrite(role, c.keys, SERVICE[role], w));
 }
 
@@ -218,22 +275,11 @@ async function pauseLeader(
   c.venue.control.clearFaults();
   const by = await c.waitForLeader(role, paused, 10_000);
   const electedAfterMs = Date.now() - pausedAt;
-  if (role === 'reconcile') {
-    // The new leader's first full cycle: its heartbeat, written after the pause.
-    await waitFor(`a heartbeat from ${by}`, 10_000, async () => {
-      const hb = await c.heartbeat();
-      if (hb === null || hb.ts_ms <= pausedAt || hb.instance !== by) throw new Error('not yet');
-    });
-  }
+  if (role === 'reconcile') await newHeartbeat(c, by, pausedAt);
   await sleep(Math.max(0, pausedAt + ctx.pauseMs - Date.now())); // the pause lasts pauseMs
   c.resume(paused);
   const resumedAt = Date.now();
-  await waitFor(`${paused} to show it no longer leads ${role}`, 20_000, async () => {
-    const leading = await c.metric(paused, 'posguard_leader', { role }).catch(() => null);
-    const presence = await c.presence(paused);
-    if (leading !== 0 || !presence.ok || presence.record.leader_of.some((l) => l.role === role))
-      throw new Error('still leading');
-  });
+  await standby(c, paused, role);
   const standbyAfterResumeMs = Date.now() - resumedAt;
   // Whatever it had in hand has run by now: the new leader made three more writes after
   // the old one answered its metrics, and the feed has caught up.
@@ -241,30 +287,113 @@ async function pauseLeader(
   await newerRoleWrites(ctx, role, by, 3);
   await watch.flush();
 
-  const raises = fenceRaises(role, c.keys, watch.writes());
-  const elected = raises.filter((r) => r.epoch === epoch).at(-1)?.seq ?? 0;
-  const takeover = raises.find((r) => r.seq > elected && r.epoch !== epoch);
-  if (takeover === undefined) throw new Error(`no fence raise after epoch ${epoch} in the feed`);
-  const reElected =
-    raises.find((r) => r.seq > takeover.seq && c.ownerOf(r.client) === paused)?.seq ?? Infinity;
-  const lines = c.member(paused).process.lines.filter((l) => l.atMs >= pausedAt);
-  const stepDowns = lines
-    .filter((l) => typeof l.json?.msg === 'string' && l.json.msg === `no longer leading ${role}`)
-    .map((l) => (typeof l.json?.reason === 'string' ? l.json.reason : '?'));
-  const fenceLogged = lines.some((l) => /refused by the fence/.test(l.text));
   return {
     role,
     paused,
     by,
     inFlight,
     electedAfterMs,
-    writesBefore: writesBy(ctx, role, paused, elected, takeover.seq).length,
-    landed: writesBy(ctx, role, paused, takeover.seq, reElected).map(
-      (w) => `#${w.seq} ${w.command} ${w.keys.join(' ')}${w.viaScript ? ' (script)' : ''}`,
-    ),
-    fencedWrites: (await fencedCount(c, paused, role)) - fencedBefore,
-    stepDowns,
-    fenceLogged,
+    ...(await judge(ctx, role, paused, epoch, pausedAt, fencedBefore)),
     standbyAfterResumeMs,
   };
+}
+
+/** What the round's feed and the instance's log and metrics say, from `sinceMs` on. */
+async function judge(
+  ctx: RoundContext,
+  role: LeaderRole,
+  id: string,
+  epoch: string | null,
+  sinceMs: number,
+  fencedBefore: number,
+): Promise<
+  Pick<PauseRound, 'writesBefore' | 'landed' | 'fencedWrites' | 'stepDowns' | 'fenceLogged'>
+> {
+  const { c, watch } = ctx;
+  const raises = fenceRaises(role, c.keys, watch.writes());
+  const elected = raises.filter((r) => r.epoch === epoch).at(-1)?.seq ?? 0;
+  const takeover = raises.find((r) => r.seq > elected && r.epoch !== epoch);
+  if (takeover === undefined) throw new Error(`no fence raise after epoch ${epoch} in the feed`);
+  const reElected =
+    raises.find((r) => r.seq > takeover.seq && ctx.ownerOf(r.client) === id)?.seq ?? Infinity;
+  const lines = c.member(id).process.lines.filter((l) => l.atMs >= sinceMs);
+  const stepDowns = lines
+    .filter((l) => typeof l.json?.msg === 'string' && l.json.msg === `no longer leading ${role}`)
+    .map((l) => (typeof l.json?.reason === 'string' ? l.json.reason : '?'));
+  return {
+    writesBefore: writesBy(ctx, role, id, elected, takeover.seq).length,
+    landed: writesBy(ctx, role, id, takeover.seq, reElected).map(
+      (w) => `#${w.seq} ${w.command} ${w.keys.join(' ')}${w.viaScript ? ' (script)' : ''}`,
+    ),
+    fencedWrites: (await fencedCount(c, id, role)) - fencedBefore,
+    stepDowns,
+    fenceLogged: lines.some((l) => /refused by the fence/.test(l.text)),
+  };
+}
+
+/**
+ * Waits until `id` shows it no longer leads `role`: `posguard_leader` 0 and, with
+ * `presence`, a presence record that claims nothing (a held lease connection cannot write
+ * it: then the metric alone).
+ */
+async function standby(c: HaCluster, id: string, role: LeaderRole, presence = true): Promise<void> {
+  await waitFor(`${id} to show it no longer leads ${role}`, 20_000, async () => {
+    const leading = await c.metric(id, 'posguard_leader', { role }).catch(() => null);
+    if (leading !== 0) throw new Error(`posguard_leader ${leading}`);
+    if (!presence) return;
+    const p = await c.presence(id);
+    if (!p.ok || p.record.leader_of.some((l) => l.role === role))
+      throw new Error('presence still claims it');
+  });
+}
+
+/**
+ * The leader's role writes and lease renewals are held in its proxy (sent, not yet run by
+ * Redis) until a standby has taken over; then they reach Redis.
+ */
+async function holdLeader(
+  ctx: RoundContext,
+  role: LeaderRole,
+  proxies: ReadonlyMap<string, HoldProxy>,
+): Promise<PauseRound> {
+  const { c, watch } = ctx;
+  const leader = await c.waitForLeader(role);
+  const proxy = proxies.get(leader);
+  if (proxy === undefined) throw new Error(`no proxy for ${leader}`);
+  await newerRoleWrites(ctx, role, leader, 3);
+  const epoch = await c.redis.get(c.keys.fence(role));
+  const fencedBefore = await fencedCount(c, leader, role);
+  proxy.hold();
+  const heldAt = Date.now();
+  const by = await c.waitForLeader(role, leader, 10_000);
+  const electedAfterMs = Date.now() - heldAt;
+  if (role === 'reconcile') await newHeartbeat(c, by, heldAt);
+  await standby(c, leader, role, false); // it stepped down on its own clock meanwhile
+  const heldConnections = proxy.heldConnections;
+  const released = proxy.release();
+  const releasedAt = Date.now();
+  // The held commands have run once the old leader answers again and the new one wrote on.
+  await waitFor(`${leader}'s held commands to run`, 10_000, async () => {
+    if ((await fencedCount(c, leader, role)) === fencedBefore && Date.now() - releasedAt < 1000)
+      throw new Error('not yet');
+  });
+  await newerRoleWrites(ctx, role, by, 3);
+  await watch.flush();
+  return {
+    role,
+    paused: leader,
+    by,
+    inFlight: `${released} commands held on ${heldConnections} connections`,
+    electedAfterMs,
+    ...(await judge(ctx, role, leader, epoch, heldAt, fencedBefore)),
+    standbyAfterResumeMs: 0,
+  };
+}
+
+async function newHeartbeat(c: HaCluster, by: string, afterMs: number): Promise<void> {
+  // The new leader's first full cycle: its heartbeat, written after `afterMs`.
+  await waitFor(`a heartbeat from ${by}`, 10_000, async () => {
+    const hb = await c.heartbeat();
+    if (hb === null || hb.ts_ms <= afterMs || hb.instance !== by) throw new Error('not yet');
+  });
 }

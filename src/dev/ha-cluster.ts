@@ -120,7 +120,8 @@ export class HaCluster {
             P33_METRICS_PORT: port,
             P34_PROMETHEUS_PORT: port,
           };
-          members.push(new Member(id, service, Number(port), { ...env, ...own }, cli));
+          const mine = options.memberEnv?.[id] ?? {};
+          members.push(new Member(id, service, Number(port), { ...env, ...own, ...mine }, cli));
         }
       }
       const cluster = new HaCluster(keyPrefix, venue, redis, members, cleanups);

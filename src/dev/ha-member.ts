@@ -27,6 +27,8 @@ export interface HaClusterOptions {
   pollSec?: number;
   /** Extra variables for every instance (win over the cluster's). */
   env?: Readonly<Record<string, string>>;
+  /** Extra variables for one instance, by id (`reconcile-1`…; win over `env`), e.g. its own REDIS_URL. */
+  memberEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** The CLI to run; default: a private snapshot of the working tree's build. */
   cli?: string;
   /** Default `ha<hex>`: unique per run. */
