@@ -111,7 +111,6 @@ export interface Keys {
   orderAccounted(sym: string, orderId: string): string;
   holdOwner(sym: string): string;
   brainHeartbeat: string;
-  reconcileLease: string;
   /** Pub/sub channel: the brain publishes a symbol whose snapshot amount changed. */
   snapshotChangedChannel: string;
   /**
@@ -157,7 +156,6 @@ export function buildKeys(
     orderAccounted: (sym, id) => `${own}:order:accounted:${symbol(sym)}:${orderId(id)}`,
     holdOwner: (sym) => `${own}:hold:owner:${symbol(sym)}`,
     brainHeartbeat: `${own}:brain:heartbeat`,
-    reconcileLease: `${own}:reconcile:lease`,
     snapshotChangedChannel: `${own}:snapshot:changed`,
     snapshotRefreshChannel: `${own}:snapshot:refresh`,
     instance: (svc, id) => `${own}:instance:${service(svc)}:${instanceId(id)}`,

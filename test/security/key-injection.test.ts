@@ -57,7 +57,7 @@ const ALLOWED = new RegExp(
       'posguard:(result:applied|evidence:used):\\d+-\\d+',
       'posguard:hold:owner:[A-Z0-9]{2,32}',
       'posguard:brain:heartbeat',
-      'posguard:reconcile:lease',
+      'posguard:instance:[a-z][a-z0-9-]{0,31}:[A-Za-z0-9:_.\\-]{1,128}',
       'posguard:(lease|epoch|fence):(reconcile|brain-poller)',
     ].join('|') +
     ')$',
