@@ -8,6 +8,12 @@
  *
  * For the `missed-result` scenario a symbol's next result can be withheld (the order
  * executes, the result never reaches the stream) and delivered late.
+ *
+ * With REDIS_MIN_REPLICAS_ACK = N ≥ 1 (`minReplicasAck`, the brain's value) the gate WAITs
+ * for N replicas after a consume (`not_replicated` otherwise: no order), and an executed
+ * order's result counts as written only once N replicas have it (replicated-result.ts), so a
+ * Sentinel failover loses neither a consume nor a fill. `onGate`/`onOrder` report every gate
+ * answer and every order placed, for the HA checks (ha-load.ts).
  */
 import type { Redis } from 'ioredis';
 import { type Amount, formatAmount } from '../../domain/amount.js';
@@ -15,10 +21,12 @@ import { isPlanId, isSymbol } from '../../domain/identifiers.js';
 import type { Clock } from '../../domain/time.js';
 import { errorMessage } from '../../errors.js';
 import type { FuturesRestClient, OrderResult } from '../../exchange/types.js';
-import { consumePermits } from '../../gate/consume-permits.js';
+import { type GateResult, consumePermits } from '../../gate/consume-permits.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Keys } from '../../redis/keys.js';
 import type { PlanBook } from './plan-book.js';
+import { writeResultReplicated } from './replicated-result.js';
+import { DEFAULT_REPLICA_WAIT_MS } from '../../config/redis-config.js';
 import type { PlanEntry } from './plan-reader.js';
 import {
   encodeExecutedResult,
@@ -37,6 +45,33 @@ export interface ApplyLayerOptions {
   clock: Clock;
   logger: Logger;
   gateWaitMs: number;
+  /** REDIS_MIN_REPLICAS_ACK of the services (default 0: no WAIT anywhere). */
+  minReplicasAck?: number;
+  /** REDIS_REPLICA_WAIT_MS (default 500). */
+  replicaWaitMs?: number;
+  /** Every gate answer, as it came back (the Redis server's port the connection was on). */
+  onGate?(event: GateEvent): void;
+  /** Every order sent to the venue, before it is sent. */
+  onOrder?(event: OrderEvent): void;
+}
+
+export interface GateEvent {
+  planId: string;
+  symbol: string;
+  result: GateResult;
+  atMs: number;
+  /** Port of the Redis server the gate's connection was on when it answered (null: none). */
+  serverPort: number | null;
+}
+
+export interface OrderEvent {
+  planId: string;
+  symbol: string;
+  clientOrderId: string;
+  side: 'BUY' | 'SELL';
+  qty: string;
+  reduceOnly: boolean;
+  atMs: number;
 }
 
 interface OrderIntent {
@@ -63,6 +98,10 @@ export interface ApplyStats {
   orderErrors: number;
   resultsWritten: number;
   resultsWithheld: number;
+  /** Executed results written again because a failover lost the first write (N ≥ 1). */
+  resultsRewritten: number;
+  /** Executed results the replicas never confirmed (gave up; N ≥ 1). */
+  resultsUnconfirmed: number;
 }
 
 export class ApplyLayerStub {
@@ -78,7 +117,10 @@ export class ApplyLayerStub {
     orderErrors: 0,
     resultsWritten: 0,
     resultsWithheld: 0,
+    resultsRewritten: 0,
+    resultsUnconfirmed: 0,
   };
+  #sendNextCloseTwice = false;
 
   constructor(private readonly options: ApplyLayerOptions) {}
 
@@ -91,8 +133,21 @@ export class ApplyLayerStub {
     if (!isPlanId(planId) || !isSymbol(symbol) || fields.decision !== 'EXECUTE') return;
     this.stats.plansSeen += 1;
     const { redis, keys, book, clock } = this.options;
-    const gate = await consumePermits(redis, keys, planId, { waitMs: this.options.gateWaitMs });
+    const gate = await consumePermits(redis, keys, planId, {
+      waitMs: this.options.gateWaitMs,
+      minReplicasAck: this.options.minReplicasAck ?? 0,
+      ...(this.options.replicaWaitMs === undefined
+        ? {}
+        : { replicaWaitMs: this.options.replicaWaitMs }),
+    });
     book.recordGate(planId, gate, clock.nowMs());
+    this.options.onGate?.({
+      planId,
+      symbol,
+      result: gate,
+      atMs: clock.nowMs(),
+      serverPort: redis.stream?.remotePort ?? null,
+    });
     if (!gate.ok) {
       const key = gate.p33Reason ? `${gate.code}:${gate.p33Reason}` : gate.code;
       this.stats.gateRefusals[key] = (this.stats.gateRefusals[key] ?? 0) + 1;
@@ -108,9 +163,24 @@ export class ApplyLayerStub {
       return;
     }
     const side = exchangeAmt.isNegative() ? 'BUY' : 'SELL';
-    await this.options.locks.with(symbol, () =>
-      this.#execute({ planId, symbol, side, qty: gate.safeCloseQty, reduceOnly: true }),
-    );
+    const order: OrderIntent = { planId, symbol, side, qty: gate.safeCloseQty, reduceOnly: true };
+    const twice = this.#sendNextCloseTwice;
+    this.#sendNextCloseTwice = false;
+    // The result's replication is confirmed outside the symbol's lock (it can take a failover).
+    const written = await this.options.locks.with(symbol, async () => {
+      const first = await this.#execute(order);
+      return twice ? [first, await this.#execute(order)] : [first];
+    });
+    await Promise.all(written.map((w) => w.done));
+  }
+
+  /**
+   * A broken Apply Layer, on purpose: the next allowed close is sent to the venue twice (two
+   * orders, two results, one gate answer). Only for showing that a check of "one order per
+   * plan" that reads the venue's order log catches it (`posguard demo --sabotage`).
+   */
+  sendNextCloseTwice(): void {
+    this.#sendNextCloseTwice = true;
   }
 
   /** Opens or grows a position (signed: > 0 buys, < 0 sells), as a non-reduce-only plan. */
@@ -118,25 +188,27 @@ export class ApplyLayerStub {
     this.#openSeq += 1;
     const planId = `open:${symbol}:${this.#openSeq}`;
     const side = signedQty.isNegative() ? 'SELL' : 'BUY';
-    await this.#execute({
+    const written = await this.#execute({
       planId,
       symbol,
       side,
       qty: formatAmount(signedQty.abs()),
       reduceOnly: false,
     });
+    await written.done;
   }
 
   /** Reduces a position (signed: < 0 sells a long down) with a reduce-only order and its result. */
   async reducePosition(symbol: string, signedQty: Amount): Promise<void> {
     this.#openSeq += 1;
-    await this.#execute({
+    const written = await this.#execute({
       planId: `reduce:${symbol}:${this.#openSeq}`,
       symbol,
       side: signedQty.isNegative() ? 'SELL' : 'BUY',
       qty: formatAmount(signedQty.abs()),
       reduceOnly: true,
     });
+    await written.done;
   }
 
   /** The next executed result for `symbol` is kept off the stream and handed over. */
@@ -154,9 +226,15 @@ export class ApplyLayerStub {
     return this.#writeResult(withheld.fields);
   }
 
-  async #execute(order: OrderIntent): Promise<void> {
+  /**
+   * Places the order and sends its result; `done` settles once the result is written (at
+   * N ≥ 1: once N replicas have it). The first XADD is sent before this returns, so results
+   * reach the stream in the order the orders were placed.
+   */
+  async #execute(order: OrderIntent): Promise<{ done: Promise<void> }> {
+    const idle = { done: Promise.resolve() };
     const result = await this.#place(order);
-    if (result === null) return;
+    if (result === null) return idle;
     this.#resultSeq += 1;
     const fields = encodeExecutedResult(
       {
@@ -176,7 +254,27 @@ export class ApplyLayerStub {
       this.stats.resultsWithheld += 1;
       const signedQty = result.side === 'BUY' ? result.executedQty : result.executedQty.neg();
       withhold({ planId: order.planId, symbol: order.symbol, fields, signedQty });
-      return;
+      return idle;
+    }
+    const minReplicasAck = this.options.minReplicasAck ?? 0;
+    if (minReplicasAck > 0) {
+      const done = writeResultReplicated(
+        {
+          redis: this.options.redis,
+          stream: this.options.keys.applyResultStream,
+          syncKey: `${this.options.keys.prefix}:sim:apply-result-sync`,
+          minReplicasAck,
+          replicaWaitMs: this.options.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS,
+          logger: this.options.logger,
+        },
+        fields,
+        { symbol: order.symbol, orderId: result.orderId },
+      ).then((write) => {
+        if (write.entryId === null) this.stats.resultsUnconfirmed += 1;
+        else this.stats.resultsWritten += 1;
+        this.stats.resultsRewritten += Math.max(0, write.writes - 1);
+      });
+      return { done };
     }
     await this.#writeResult(fields).catch((error: unknown) => {
       this.options.logger.error(
@@ -184,19 +282,30 @@ export class ApplyLayerStub {
         'apply stub: executed order but could not write its result',
       );
     });
+    return idle;
   }
 
   /** Sends the order; on failure writes a not-executed result and returns null. */
   async #place(order: OrderIntent): Promise<OrderResult | null> {
     const { client, book, clock, logger } = this.options;
     this.#orderSeq += 1;
+    const clientOrderId = `sim-${clock.nowMs() % 100_000_000}-${this.#orderSeq}`;
+    this.options.onOrder?.({
+      planId: order.planId,
+      symbol: order.symbol,
+      clientOrderId,
+      side: order.side,
+      qty: order.qty,
+      reduceOnly: order.reduceOnly,
+      atMs: clock.nowMs(),
+    });
     try {
       const result = await client.placeOrder({
         symbol: order.symbol,
         side: order.side,
         quantity: order.qty,
         reduceOnly: order.reduceOnly,
-        newClientOrderId: `sim-${clock.nowMs() % 100_000_000}-${this.#orderSeq}`,
+        newClientOrderId: clientOrderId,
       });
       if (order.reduceOnly) this.stats.closeOrders += 1;
       else this.stats.openOrders += 1;

@@ -13,7 +13,7 @@ import { binanceClientFromConfig } from '../../exchange/binance-client.js';
 import type { Logger } from '../../observability/logger.js';
 import { createRedis, waitForReady } from '../../redis/connection.js';
 import { type Keys, buildKeys } from '../../redis/keys.js';
-import { ApplyLayerStub } from './apply-layer.js';
+import { type ApplyLayerOptions, ApplyLayerStub } from './apply-layer.js';
 import { KeyspacePermitProbe } from './keyspace-probe.js';
 import { PermitProbe } from './permit-probe.js';
 import { PlanBook } from './plan-book.js';
@@ -39,6 +39,14 @@ export interface PipelineOptions {
    * the caller owns, e.g. the demo's private one). Otherwise the polling probe times them.
    */
   keyspaceNotifications?: boolean;
+  /**
+   * Poll for every plan's permit to time it (default true). Off under heavy load when the
+   * latency is not wanted (the HA runs): it costs a GET per pending plan per ms.
+   */
+  permitProbe?: boolean;
+  /** The Apply Layer's gate answers and orders (ha-load.ts keeps them for its checks). */
+  onGate?: ApplyLayerOptions['onGate'];
+  onOrder?: ApplyLayerOptions['onOrder'];
 }
 
 export interface Pipeline {
@@ -97,7 +105,23 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     runId,
   });
   const gateWaitMs = options.gateWaitMs ?? config.gate.waitMs;
-  const apply = new ApplyLayerStub({ redis, keys, client, book, locks, clock, logger, gateWaitMs });
+  // The gate and the result writes WAIT for as many replicas as the brain does (SPEC §11).
+  const apply = new ApplyLayerStub({
+    redis,
+    keys,
+    client,
+    book,
+    locks,
+    clock,
+    logger,
+    gateWaitMs,
+    minReplicasAck: config.redis.minReplicasAck ?? 0,
+    ...(config.redis.replicaWaitMs === undefined
+      ? {}
+      : { replicaWaitMs: config.redis.replicaWaitMs }),
+    ...(options.onGate === undefined ? {} : { onGate: options.onGate }),
+    ...(options.onOrder === undefined ? {} : { onOrder: options.onOrder }),
+  });
   const planReader = new PlanReader({
     reader,
     redis,
@@ -115,14 +139,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     targets: options.targets,
     everyMs: options.keeperEveryMs,
   });
-  const probe = new PermitProbe({ redis: probeRedis, keys, book, clock, logger });
+  const probe =
+    options.permitProbe === false
+      ? null
+      : new PermitProbe({ redis: probeRedis, keys, book, clock, logger });
   const subscriber = connections[3];
   const keyspace = subscriber
     ? await KeyspacePermitProbe.start({ admin: redis, subscriber, keys, book, db: config.redis.db })
     : null;
   await client.syncTime().catch(() => undefined);
   await planReader.start();
-  probe.start();
+  probe?.start();
   await keeper.tick();
   keeper.start();
   planner.start();
@@ -162,7 +189,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       planner.stop();
       keeper.stop();
       await planReader.stop();
-      await probe.stop();
+      await probe?.stop();
       await keyspace?.stop();
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     },

@@ -46,6 +46,9 @@ export interface PlanRequest {
   governorGrant?: boolean;
 }
 
+/** Plans one timer tick may publish at most (rates above 200/s publish several per tick). */
+const MAX_BURST = 50;
+
 export class Planner {
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
@@ -60,8 +63,18 @@ export class Planner {
 
   start(): void {
     if (this.#timer || this.options.ratePerSec <= 0) return;
-    const everyMs = Math.max(5, Math.round(1000 / this.options.ratePerSec));
-    this.#timer = setInterval(() => void this.#tick(), everyMs);
+    const rate = this.options.ratePerSec;
+    const everyMs = Math.max(5, Math.round(1000 / rate));
+    // Above 200 plans/s a 5 ms timer publishes several plans per tick: as many as the rate
+    // owes since the start (at most MAX_BURST at once, so a stalled loop does not flood).
+    const startedMs = performance.now();
+    let owed = 0;
+    this.#timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - startedMs) * rate) / 1000) - owed;
+      const count = Math.max(1, Math.min(MAX_BURST, due));
+      owed += Math.max(count, due);
+      for (let i = 0; i < count; i += 1) void this.#tick();
+    }, everyMs);
   }
 
   stop(): void {
