@@ -3,15 +3,24 @@
  * unique demo key prefix) and the simulated venue, a live dashboard, a scripted scenario
  * of the failures in LESSONS.md, and a verdict. Exit 0 only when every injected fault
  * was caught and no order exceeded the exchange position.
+ *
+ * `--scenario ha` is another run (src/dev/demo/ha-scenario.ts): two brains and two engines
+ * as child processes over a private Sentinel-managed pair, a leader killed, a leader paused,
+ * the master failed over; exit 0 only when every fault was survived and the invariants held.
  */
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../../observability/logger.js';
 import { runDemo } from '../../dev/demo/run-demo.js';
 import { renderSummary } from '../../dev/demo/report.js';
 import { SCENARIO_NAMES } from '../../dev/demo/scenario.js';
+import { HA_SABOTAGES, type HaSabotage, runHaDemo } from '../../dev/demo/ha-scenario.js';
+import { renderHaSummary } from '../../dev/demo/ha-verdict.js';
+import { CLI } from '../../dev/cli-process.js';
+import { PosguardError } from '../../errors.js';
 import { DEFAULT_WEB_PORT } from '../../web/settings.js';
 
 interface DemoCliOptions {
@@ -21,6 +30,66 @@ interface DemoCliOptions {
   json?: boolean;
   /** false with --no-web. */
   web: boolean;
+  sabotage?: HaSabotage[];
+}
+
+function sabotageArg(value: string): HaSabotage[] {
+  const names = value.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(HA_SABOTAGES as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new InvalidArgumentError(`expected a comma-separated list of ${HA_SABOTAGES.join(', ')}`);
+  }
+  return names as HaSabotage[];
+}
+
+/** The instances run this very build (a private copy of it when it is the working tree's). */
+function runningCli(): string | undefined {
+  const own = fileURLToPath(new URL('../main.js', import.meta.url));
+  return own === CLI ? undefined : own;
+}
+
+async function haDemo(options: DemoCliOptions): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'posguard-demo-ha-'));
+  const logPath = join(logDir, 'demo.log');
+  const logFile = createWriteStream(logPath);
+  const logger = createLogger({ name: 'posguard-demo', level: 'info', destination: logFile });
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    process.stderr.write('\nposguard demo: stopping (Ctrl-C) — cleaning up…\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const display =
+    options.json === true
+      ? 'none'
+      : options.headless === true || process.stdout.isTTY !== true
+        ? 'lines'
+        : 'tty';
+  if (display !== 'none') process.stdout.write(`posguard demo (ha): logs → ${logDir}\n`);
+  try {
+    const cli = runningCli();
+    const summary = await runHaDemo({
+      durationSec: options.duration,
+      display,
+      out: process.stdout,
+      logger,
+      signal: controller.signal,
+      sabotage: options.sabotage ?? [],
+      logDir,
+      ...(cli === undefined ? {} : { cli }),
+    });
+    if (options.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else
+      process.stdout.write(
+        `${renderHaSummary(summary)}\nlogs (each instance, the pipeline): ${logDir}\n`,
+      );
+    process.exitCode = summary.ok ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await new Promise<void>((resolve) => logFile.end(() => resolve()));
+  }
 }
 
 function durationArg(value: string): number {
@@ -32,6 +101,10 @@ function durationArg(value: string): number {
 }
 
 async function demo(options: DemoCliOptions): Promise<void> {
+  if (options.scenario === 'ha') return haDemo(options);
+  if (options.sabotage !== undefined) {
+    throw new PosguardError('USAGE', '--sabotage belongs to --scenario ha');
+  }
   const logDir = mkdtempSync(join(tmpdir(), 'posguard-demo-'));
   const logPath = join(logDir, 'services.log');
   const logFile = createWriteStream(logPath);
@@ -92,8 +165,15 @@ export function registerDemo(program: Command): void {
     )
     .option(
       '--scenario <name>',
-      `one of ${SCENARIO_NAMES.join(', ')} (or a comma-separated list)`,
+      `one of ${SCENARIO_NAMES.join(', ')} (or a comma-separated list), or ha: several ` +
+        'instances over a Sentinel pair, a leader killed, a leader paused, a Redis failover ' +
+        '(docs/demo.md)',
       'all',
+    )
+    .option(
+      '--sabotage <list>',
+      `ha scenario only: break an invariant on purpose to see the verdict FAIL (${HA_SABOTAGES.join(', ')})`,
+      sabotageArg,
     )
     .option('--headless', 'one status line per second instead of the full-screen dashboard')
     .option('--json', 'print only the summary, as JSON')
