@@ -10,7 +10,7 @@
  *   A  1 brain  + 1 engine
  *   B  2 brains + 1 engine   (the brains share the plan stream's consumer group)
  *   C  2 brains + 2 engines  (the HA deployment: a standby engine too)
- *   A' 1 brain  + 1 engine again, last (full run only): how far the machine drifted.
+ *   A2 1 brain  + 1 engine again, last (full run only): how far the machine drifted.
  * Per set-up and rate (full: 100 and 500 plans/s, 2 s warm-up + 10 s; quick: 500/s, 1 s
  * + 3 s): each plan timed from just before its XADD to the moment a keyspace probe saw
  * its permit written (bench/scenarios/plan-driver.ts, as `npm run bench`). Also: how the
@@ -48,7 +48,7 @@ const SETUPS: SetupSpec[] = [
   { key: 'A', label: '1 brain + 1 engine', brains: 1, engines: 1 },
   { key: 'B', label: '2 brains + 1 engine', brains: 2, engines: 1 },
   { key: 'C', label: '2 brains + 2 engines', brains: 2, engines: 2 },
-  { key: "A'", label: '1 brain + 1 engine (again, last)', brains: 1, engines: 1 },
+  { key: 'A2', label: '1 brain + 1 engine (again, last)', brains: 1, engines: 1 },
 ];
 
 interface RedisLoad {

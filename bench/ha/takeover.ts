@@ -11,7 +11,8 @@
  * time restarted as the standby once the takeover is seen, so two engines always run.
  *
  * Per kill, from the cluster's own connection (polled every 10 ms):
- * - lease left at the kill (PTTL) and the time until the lease names the standby;
+ * - the lease's PTTL just before the SIGKILL and just after the exit (they differ when the
+ *   leader renewed in between), and the time until the lease names the standby;
  * - first cycle: kill → the first heartbeat naming the standby (the heartbeat is the last
  *   write of a full cycle), as seen by the poll;
  * - heartbeat margin: the dead leader's heartbeat's expiry (its PTTL read just after the
@@ -58,7 +59,13 @@ export interface KillRecord {
   by: string;
   /** How long after the start of the (cadence-long) phase window the kill was sent. */
   phaseMs: number;
-  leaseLeftAtKillMs: number;
+  /** The lease's PTTL read just before the SIGKILL was sent. */
+  leaseLeftBeforeKillMs: number;
+  /**
+   * Its PTTL read just after the process exited: what the standby waits for. Larger than
+   * the one before when the leader renewed in the few ms between that read and its death.
+   */
+  leaseLeftAfterKillMs: number;
   /** Kill → the lease names the standby. */
   electedMs: number;
   /** Kill → the standby's first heartbeat seen (its first full cycle). */
@@ -187,13 +194,14 @@ async function killOnce(
   const cadenceMs = Math.round(cadenceSec * 1000);
   const phaseMs = (k * 389) % cadenceMs;
   await sleep(500 + phaseMs);
-  const leaseLeftAtKillMs = await c.redis.pttl(c.keys.lease('reconcile'));
+  const leaseLeftBeforeKillMs = await c.redis.pttl(c.keys.lease('reconcile'));
   const killedAt = Date.now();
   await c.kill(killed, 'SIGKILL');
   // The dead leader's last heartbeat and when it lapses (the engine is gone: it cannot change).
-  const [lastRaw, lastTtl] = await Promise.all([
+  const [lastRaw, lastTtl, leaseTtl] = await Promise.all([
     c.redis.get(c.keys.reconcileHeartbeat),
     c.redis.pttl(c.keys.reconcileHeartbeat),
+    c.redis.pttl(c.keys.lease('reconcile')),
   ]);
   const readAt = Date.now();
   const last = lastRaw === null ? null : (JSON.parse(lastRaw) as Beat);
@@ -229,7 +237,8 @@ async function killOnce(
     killed,
     by: standby.id,
     phaseMs,
-    leaseLeftAtKillMs,
+    leaseLeftBeforeKillMs,
+    leaseLeftAfterKillMs: leaseTtl + (readAt - killedAt),
     electedMs: (electedAt ?? seenAt) - killedAt,
     firstCycleMs: seenAt - killedAt,
     heartbeatMarginMs: lastExpiresAt - seenAt,
