@@ -12,6 +12,8 @@
  * gate for a plan published after a moment — "permits flow again"), `fencedWrites`.
  * `finish()` stops the load, waits until the ledgers settle, and audits (ha-audit.ts).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Amount, Decimal, ZERO, epsilonFor, formatAmount } from '../domain/amount.js';
 import { type Fill, fieldsToRecord, parseApplyResult } from '../domain/apply-result.js';
@@ -65,11 +67,14 @@ export interface HaLoadOptions {
 
 export interface GateOk {
   planId: string;
+  ok: boolean;
   symbol: string;
   atMs: number;
   publishedMs: number | null;
   serverPort: number | null;
 }
+
+export type ServerFilter = (port: number | null) => boolean;
 
 export interface Term {
   leader: string | null;
@@ -90,6 +95,13 @@ export interface HaLoad {
   readonly oks: readonly GateOk[];
   /** The master the sentinels agree on (its port). */
   masterPort(): Promise<number>;
+  /**
+   * SENTINEL FAILOVER (redis-sentinel.ts `failover()`): resolves with the new master's port
+   * once the sentinels agree on it and the old master replicates it. A failover that does not
+   * complete is asked for once more; `problems` says what went wrong (with the tail of each
+   * sentinel's log), `attempts` how many it took.
+   */
+  failover(): Promise<{ port: number; attempts: number; problems: string[] }>;
   /** The role's lease holder and fence, as the cluster's connection reads them. */
   term(role: LeaderRole): Promise<Term>;
   /**
@@ -102,9 +114,19 @@ export interface HaLoad {
   ): Promise<(Term & { atMs: number }) | null>;
   /**
    * The first ALLOW consumed through the gate (an `ok` answer) after `sinceMs` for a plan
-   * published after it — on the server at `port` when given — or null after `timeoutMs`.
+   * published after it — from a server whose port `onServer` accepts, when given (the gate's
+   * connection at the answer) — or null after `timeoutMs`.
    */
-  flowAfter(sinceMs: number, timeoutMs: number, port?: number): Promise<GateOk | null>;
+  flowAfter(sinceMs: number, timeoutMs: number, onServer?: ServerFilter): Promise<GateOk | null>;
+  /**
+   * The same for any answer of the brains the gate passed on (an ALLOW consumed, or a P3.3
+   * deny with its reason): the brains answer plans again, whatever they decide.
+   */
+  answeredAfter(
+    sinceMs: number,
+    timeoutMs: number,
+    onServer?: ServerFilter,
+  ): Promise<GateOk | null>;
   /** posguard_fenced_writes_total summed over the running, unpaused instances, per role. */
   fencedWrites(): Promise<Record<LeaderRole, number>>;
   /** Ledger and venue position per symbol, now. */
@@ -123,6 +145,47 @@ const POLL_MS = 50;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The last lines of each sentinel's log (its events: +try-failover, -failover-abort-…). */
+function sentinelLogTails(sentinel: SentinelSetup, lines = 12): string {
+  return sentinel.sentinels
+    .map((s) => {
+      let text: string;
+      try {
+        text = readFileSync(join(sentinel.dir, `${s.name}.log`), 'utf8');
+      } catch {
+        text = '(no log)';
+      }
+      return `  ${s.name}:\n${text
+        .trimEnd()
+        .split('\n')
+        .slice(-lines)
+        .map((l) => `    ${l}`)
+        .join('\n')}`;
+    })
+    .join('\n');
+}
+
+/** The first entry of `list` (growing) after `sinceMs` for a plan published after it. */
+async function firstAfter(
+  list: readonly GateOk[],
+  sinceMs: number,
+  timeoutMs: number,
+  onServer: ServerFilter | undefined,
+): Promise<GateOk | null> {
+  const deadline = Date.now() + timeoutMs;
+  let from = 0;
+  for (;;) {
+    for (; from < list.length; from += 1) {
+      const seen = list[from] as GateOk;
+      if (seen.atMs < sinceMs || seen.publishedMs === null || seen.publishedMs < sinceMs) continue;
+      if (onServer !== undefined && !onServer(seen.serverPort)) continue;
+      return seen;
+    }
+    if (Date.now() > deadline) return null;
+    await sleep(POLL_MS);
+  }
 }
 
 async function readTerm(redis: Redis, keys: Keys, role: LeaderRole): Promise<Term> {
@@ -250,6 +313,9 @@ async function withPipeline(
 
   const allows = new Map<string, number>();
   const oks: GateOk[] = [];
+  /** Every answer carrying a brain's decision (ok, or a P3.3 deny with a reason). */
+  const answers: GateOk[] = [];
+  const NOT_A_DECISION = new Set(['missing', 'wrong_type', 'invalid']);
   const counts: Record<string, number> = {};
   const sent = new Map<string, OrderSent>();
   let pipeline: Pipeline | null = null;
@@ -258,15 +324,25 @@ async function withPipeline(
       ? 'ok'
       : `${e.result.code}${e.result.p33Reason === undefined ? '' : `:${e.result.p33Reason}`}`;
     counts[key] = (counts[key] ?? 0) + 1;
-    if (!e.result.ok) return;
-    allows.set(e.planId, (allows.get(e.planId) ?? 0) + 1);
-    oks.push({
+    const seen: GateOk = {
       planId: e.planId,
+      ok: e.result.ok,
       symbol: e.symbol,
       atMs: e.atMs,
       publishedMs: pipeline?.book.get(e.planId)?.publishedMs ?? null,
       serverPort: e.serverPort,
-    });
+    };
+    if (!e.result.ok) {
+      const decided =
+        e.result.code === 'missing_or_denied_p33_permit' &&
+        e.result.p33Reason !== undefined &&
+        !NOT_A_DECISION.has(e.result.p33Reason);
+      if (decided) answers.push(seen);
+      return;
+    }
+    allows.set(e.planId, (allows.get(e.planId) ?? 0) + 1);
+    oks.push(seen);
+    answers.push(seen);
   };
   const onOrder = (e: OrderEvent): void => {
     sent.set(e.clientOrderId, {
@@ -316,6 +392,19 @@ async function withPipeline(
     oks,
     gateCounts: () => ({ ...counts }),
     masterPort: async () => (await sentinel.masterAddress()).port,
+    failover: async () => {
+      const problems: string[] = [];
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return { port: (await sentinel.failover()).port, attempts: attempt, problems };
+        } catch (error) {
+          problems.push(
+            `attempt ${attempt}: ${errorMessage(error)}\n${sentinelLogTails(sentinel)}`,
+          );
+          if (attempt >= 2) throw new Error(problems.join('\n'), { cause: error });
+        }
+      }
+    },
     term,
     newTerm: async (role, { not, above, timeoutMs }) => {
       const deadline = Date.now() + timeoutMs;
@@ -335,20 +424,9 @@ async function withPipeline(
       }
       return null;
     },
-    flowAfter: async (sinceMs, timeoutMs, port) => {
-      const deadline = Date.now() + timeoutMs;
-      let from = 0;
-      for (;;) {
-        for (; from < oks.length; from += 1) {
-          const ok = oks[from] as GateOk;
-          if (ok.atMs < sinceMs || ok.publishedMs === null || ok.publishedMs < sinceMs) continue;
-          if (port !== undefined && ok.serverPort !== port) continue;
-          return ok;
-        }
-        if (Date.now() > deadline) return null;
-        await sleep(POLL_MS);
-      }
-    },
+    flowAfter: (sinceMs, timeoutMs, onServer) => firstAfter(oks, sinceMs, timeoutMs, onServer),
+    answeredAfter: (sinceMs, timeoutMs, onServer) =>
+      firstAfter(answers, sinceMs, timeoutMs, onServer),
     fencedWrites: async () => {
       const total: Record<LeaderRole, number> = { reconcile: 0, 'brain-poller': 0 };
       for (const m of cluster.members) {

@@ -343,8 +343,19 @@ async function failover(load: HaLoad, narrate: Narrate): Promise<HaFaultReport> 
   const figures: HaFaultReport['figures'] = { oldMaster: oldPort };
   narrate(`FAULT 3/3: SENTINEL FAILOVER (master :${oldPort})`);
   const t0 = Date.now();
-  const next = await load.sentinel.failover();
+  // Watched from the moment FAILOVER is sent: the other data node is the new master.
+  const onNew = (port: number | null): boolean => port !== null && port !== oldPort;
+  const terms = Promise.all(
+    roles.map((role) =>
+      load.newTerm(role, { above: before[role]?.epoch ?? null, timeoutMs: BOUND_MS }),
+    ),
+  );
+  const flowing = load.flowAfter(t0, BOUND_MS, onNew);
+  const next = await load.failover();
   const switchedMs = Date.now() - t0;
+  figures.failoverRequests = next.attempts;
+  for (const problem of next.problems)
+    narrate(`the failover did not complete at first: ${problem}`);
   figures.newMaster = next.port;
   figures.switchMs = switchedMs;
   checks.push({
@@ -353,11 +364,9 @@ async function failover(load: HaLoad, narrate: Narrate): Promise<HaFaultReport> 
     detail: `master :${next.port} after ${secs(switchedMs)} (the old master replicates it)`,
   });
   narrate(`the sentinels switched the master to :${next.port} in ${secs(switchedMs)}`);
-  for (const role of roles) {
-    const term = await load.newTerm(role, {
-      above: before[role]?.epoch ?? null,
-      timeoutMs: BOUND_MS,
-    });
+  const reelected = await terms;
+  for (const [i, role] of roles.entries()) {
+    const term = reelected[i] ?? null;
     checks.push({
       label: `${role}: a new term on the new master`,
       ok: term !== null,
@@ -384,7 +393,7 @@ async function failover(load: HaLoad, narrate: Narrate): Promise<HaFaultReport> 
     const beat = await firstHeartbeat(load, reconcileLeader, t0);
     figures.firstCycleMs = beat === null ? null : beat - t0;
   }
-  const flow = await load.flowAfter(t0, BOUND_MS, next.port);
+  const flow = await flowing;
   checks.push(flowCheck(flow, t0, `on the new master :${next.port}`));
   figures.flowMs = flow === null ? null : flow.atMs - t0;
   if (flow !== null)
