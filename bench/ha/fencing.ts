@@ -370,6 +370,7 @@ async function holdLeader(
   if (role === 'reconcile') await newHeartbeat(c, by, heldAt);
   await standby(c, leader, role, false); // it stepped down on its own clock meanwhile
   const heldConnections = proxy.heldConnections;
+  const labels = [...proxy.heldLabels].sort();
   const released = proxy.release();
   const releasedAt = Date.now();
   // The held commands have run once the old leader answers again and the new one wrote on.
@@ -383,7 +384,7 @@ async function holdLeader(
     role,
     paused: leader,
     by,
-    inFlight: `${released} commands held on ${heldConnections} connections`,
+    inFlight: `${released} held on ${heldConnections} connections: ${labels.join(', ')}`,
     electedAfterMs,
     ...(await judge(ctx, role, leader, epoch, heldAt, fencedBefore)),
     standbyAfterResumeMs: 0,

@@ -27,6 +27,15 @@ export const HELD_SCRIPTS = [
   'lease_renew',
 ] as const;
 
+/** Scripts that are never the start of a hold, named in `heldLabels` when held behind one. */
+const OTHER_SCRIPTS = [
+  'lease_acquire',
+  'lease_release',
+  'reconcile_read_batch',
+  'brain_issue_permit',
+  'brain_apply_fill',
+] as const;
+
 function sha1(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
@@ -97,8 +106,10 @@ class Link {
         this.holding = true;
         this.proxy.heldConnections += 1;
       }
-      if (this.holding) this.held.push(Buffer.from(bytes));
-      else pass.push(bytes);
+      if (this.holding) {
+        this.held.push(Buffer.from(bytes));
+        this.proxy.heldLabels.push(this.proxy.label(cmd.args));
+      } else pass.push(bytes);
     }
     if (pass.length > 0) this.upstream.write(Buffer.concat(pass));
   }
@@ -117,16 +128,34 @@ export class HoldProxy {
   armed = false;
   /** Connections that started holding since the last `hold()`. */
   heldConnections = 0;
+  /** What was held since the last `hold()`: script names (by SHA1) or command names. */
+  heldLabels: string[] = [];
   private readonly links = new Set<Link>();
   /** Local ports of every upstream connection ever opened (kept after they close). */
   private readonly ports = new Set<number>();
   private readonly heldShas: ReadonlySet<string>;
+  private readonly scripts: ReadonlyMap<string, string>;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
   ) {
+    this.scripts = new Map(
+      [...HELD_SCRIPTS, ...OTHER_SCRIPTS].map((name) => [sha1(luaSource(name)), name]),
+    );
     this.heldShas = new Set(HELD_SCRIPTS.map((name) => sha1(luaSource(name))));
+  }
+
+  /** A command's name, or its script's for EVAL/EVALSHA of a known script. */
+  label(args: readonly string[]): string {
+    const name = (args[0] ?? '').toLowerCase();
+    const sha =
+      name === 'evalsha'
+        ? (args[1] ?? '').toLowerCase()
+        : name === 'eval'
+          ? sha1(args[1] ?? '')
+          : null;
+    return sha === null ? name : (this.scripts.get(sha) ?? `${name} (unknown script)`);
   }
 
   static async start(target: { host: string; port: number }): Promise<HoldProxy> {
@@ -154,6 +183,7 @@ export class HoldProxy {
 
   hold(): void {
     this.heldConnections = 0;
+    this.heldLabels = [];
     this.armed = true;
   }
 
