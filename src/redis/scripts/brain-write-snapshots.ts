@@ -8,14 +8,13 @@ import type { Redis } from 'ioredis';
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
 import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
+import { placeWrongType, runFencedBatches } from './fenced-batches.js';
 import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
 import {
   type ScriptReply,
   type ScriptSpec,
   type WrongTypeResult,
   decodeWrongType,
-  queueScript,
-  scriptPipeline,
   unknownStatus,
 } from './script.js';
 
@@ -113,12 +112,14 @@ function decodeOutcomes(reply: ScriptReply): SnapshotWriteOutcome[] | null {
   if (changed === null || stale === null || wrongType === null) return null;
   for (const i of changed) if (!outcomes.place(i, { kind: 'written', changed: true })) return null;
   for (const i of stale) if (!outcomes.place(i, { kind: 'stale' })) return null;
-  for (const entry of wrongType) {
-    if (typeof entry !== 'object' || entry === null) return null;
-    const { i, key, found } = entry as Record<string, unknown>;
-    if (typeof key !== 'string' || typeof found !== 'string') return null;
-    if (!outcomes.place(i, { kind: 'wrong_type', key, found })) return null;
-  }
+  if (
+    !placeWrongType(outcomes, wrongType, (key, found) => ({
+      kind: 'wrong_type' as const,
+      key,
+      found,
+    }))
+  )
+    return null;
   if (written !== count - stale.length - wrongType.length) return null;
   return outcomes.all({ kind: 'written', changed: false });
 }
@@ -137,46 +138,12 @@ export async function writeSnapshots(
   writes: readonly SnapshotWrite[],
   settings: SnapshotWriteSettings,
 ): Promise<SnapshotWriteOutcome[] | FencedResult> {
-  type Reply = SnapshotWriteOutcome[] | FencedResult | WrongTypeResult;
-  const pipeline = scriptPipeline(redis, [brainWriteSnapshots]);
-  const batches: { reply?: Reply; error?: Error; size: number }[] = [];
-  for (let at = 0; at < writes.length; at += SNAPSHOT_WRITE_BATCH) {
-    const slice = writes.slice(at, at + SNAPSHOT_WRITE_BATCH);
-    const batch: (typeof batches)[number] = { size: slice.length };
-    batches.push(batch);
-    queueScript(
-      pipeline,
-      brainWriteSnapshots,
-      { keys, epoch, writes: slice, ...settings },
-      (e, r) => {
-        if (e) batch.error = e;
-        else batch.reply = r;
-      },
-    );
-  }
-  if (batches.length === 0) return [];
-  await pipeline.exec();
-  for (const batch of batches) {
-    const reply = batch.reply;
-    if (reply !== undefined && !Array.isArray(reply) && reply.status === 'fenced') return reply;
-  }
-  const outcomes: SnapshotWriteOutcome[] = [];
-  for (const batch of batches) {
-    if (batch.error !== undefined) throw batch.error;
-    const reply = batch.reply;
-    if (reply !== undefined && !Array.isArray(reply) && reply.status === 'wrong_type') {
-      throw new PosguardError(
-        'REDIS_WRONGTYPE',
-        `${reply.key} holds a ${reply.found}, not the role's fence: no snapshot written (nobody can lead brain-poller until it is fixed)`,
-      );
-    }
-    if (!Array.isArray(reply) || reply.length !== batch.size) {
-      throw new PosguardError(
-        'SCRIPT_REPLY_INVALID',
-        `brain_write_snapshots answered ${Array.isArray(reply) ? reply.length : 'no'} outcomes for ${batch.size} keys`,
-      );
-    }
-    outcomes.push(...reply);
-  }
-  return outcomes;
+  return runFencedBatches(
+    redis,
+    brainWriteSnapshots,
+    writes,
+    SNAPSHOT_WRITE_BATCH,
+    (slice) => ({ keys, epoch, writes: slice, ...settings }),
+    'snapshot',
+  );
 }
