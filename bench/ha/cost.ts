@@ -172,6 +172,8 @@ async function startSetup(spec: SetupSpec, symbols: string[]): Promise<Running> 
     cadenceSec: 1.0,
     pollSec: 5,
     env: { P33_STALE_THRESHOLD_SEC: '10', P34_EXCHANGE_FRESHNESS_SEC: '10' },
+    // No /proc scan every 100 ms in this process: it would stall the probe's event loop.
+    ownerScan: false,
   });
   const producer = harnessClient(server.url, `bench-ha-cost-${spec.key}-producer`);
   const probe = await openKeyspaceProbe(
@@ -210,7 +212,7 @@ interface Acc {
   lag: number[];
   sent: number;
   missing: number;
-  planIds: string[];
+  outcomes: Record<string, number>;
   intervals: [LoadMark, LoadMark][];
   split: Record<string, number>;
 }
@@ -224,7 +226,7 @@ function newAcc(): Acc {
     lag: [],
     sent: 0,
     missing: 0,
-    planIds: [],
+    outcomes: {},
     intervals: [],
     split: {},
   };
@@ -280,7 +282,11 @@ async function measureRate(
       if (lag !== null) a.lag.push(Math.round(lag.p99 * 1000) / 1000);
       a.sent += res.planIds.length;
       a.missing += res.missing;
-      a.planIds.push(...res.planIds);
+      // Read now: a permit lives P33_PERMIT_TTL (60 s), less than a rate's rounds take.
+      for (const [k, n] of Object.entries(
+        await permitOutcomes(r.admin, r.cluster.keys, res.planIds),
+      ))
+        a.outcomes[k] = (a.outcomes[k] ?? 0) + n;
       a.latencies.push(...res.samplesMs);
       await sleep(300);
     }
@@ -299,7 +305,7 @@ async function measureRate(
       sent: a.sent,
       missing: a.missing,
       producerLagP99Ms: a.lag,
-      outcomes: await permitOutcomes(r.admin, r.cluster.keys, a.planIds),
+      outcomes: a.outcomes,
       permitsByBrain: a.split,
       pingRttMs: ping,
       ratioP50ToPing: ratio(latency?.p50, ping?.p50),

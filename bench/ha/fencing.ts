@@ -121,7 +121,8 @@ export async function run(options: HaBenchOptions): Promise<Record<string, unkno
         proxies.set(id, proxy);
         memberEnv[id] = { REDIS_URL: `redis://127.0.0.1:${proxy.port}` };
       }
-      await withCluster({ ...clusterOptions, memberEnv }, async (c) => {
+      // The proxies tell whose connection it is: no /proc scan needed.
+      await withCluster({ ...clusterOptions, memberEnv, ownerScan: false }, async (c) => {
         const w = state.watch;
         if (w === null) throw new Error('no write watch');
         const ownerOf = (client: string): string | null => {

@@ -103,6 +103,7 @@ export async function run(options: HaBenchOptions): Promise<Record<string, unkno
       leaseMs,
       cadenceSec,
       pollSec: 0.5,
+      ownerScan: false,
     });
     cluster = c;
     const brains = c.members.filter((m) => m.service === 'brain').map((m) => m.id);

@@ -57,8 +57,8 @@ export interface ReconcileHeartbeatSeen {
 export class HaCluster {
   readonly keys: Keys;
   readonly members: readonly HaMember[];
-  /** Which instance held each Redis connection (by its port). */
-  private readonly owners: ConnectionOwners;
+  /** Which instance held each Redis connection (by its port); null with `ownerScan: false`. */
+  private readonly owners: ConnectionOwners | null;
   private readonly onExit = (): void => {
     for (const m of this.all) if (m.process.running()) m.process.child.kill('SIGKILL');
   };
@@ -70,16 +70,19 @@ export class HaCluster {
     readonly redis: Redis,
     private readonly all: readonly Member[],
     private readonly cleanups: (() => Promise<void> | void)[],
+    ownerScan: boolean,
   ) {
     this.keys = buildKeys(keyPrefix);
     this.members = all;
-    this.owners = new ConnectionOwners(() =>
-      all.flatMap((m) =>
-        m.incarnations
-          .filter((p) => p.running() && p.child.pid !== undefined)
-          .map((p) => ({ owner: m.id, pid: p.child.pid as number })),
-      ),
-    );
+    this.owners = !ownerScan
+      ? null
+      : new ConnectionOwners(() =>
+          all.flatMap((m) =>
+            m.incarnations
+              .filter((p) => p.running() && p.child.pid !== undefined)
+              .map((p) => ({ owner: m.id, pid: p.child.pid as number })),
+          ),
+        );
     process.once('exit', this.onExit);
   }
 
@@ -124,7 +127,14 @@ export class HaCluster {
           members.push(new Member(id, service, Number(port), { ...env, ...own, ...mine }, cli));
         }
       }
-      const cluster = new HaCluster(keyPrefix, venue, redis, members, cleanups);
+      const cluster = new HaCluster(
+        keyPrefix,
+        venue,
+        redis,
+        members,
+        cleanups,
+        options.ownerScan ?? true,
+      );
       cleanups.push(() => cluster.killAll());
       members.forEach((m) => m.start());
       await Promise.all(members.map((m) => m.started()));
@@ -143,7 +153,7 @@ export class HaCluster {
   /** Sends `signal` and waits for the exit (a paused process is continued for SIGTERM). */
   async kill(id: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<HaExit> {
     const m = this.find(id);
-    this.owners.refresh();
+    this.owners?.refresh();
     const proc = m.process;
     if (proc.running()) {
       proc.child.kill(signal);
@@ -157,7 +167,7 @@ export class HaCluster {
   /** SIGSTOP: the process keeps its connections and answers nothing. */
   pause(id: string): void {
     const m = this.find(id);
-    this.owners.refresh();
+    this.owners?.refresh();
     m.process.child.kill('SIGSTOP');
     m.paused = true;
   }
@@ -230,6 +240,8 @@ export class HaCluster {
    * MONITOR show it), or null when no instance was seen holding it.
    */
   ownerOf(client: string): string | null {
+    if (this.owners === null)
+      throw new Error('ownerOf: this cluster was started with ownerScan: false');
     return this.owners.ownerOf(client);
   }
 
@@ -250,7 +262,7 @@ export class HaCluster {
   }
 
   private async close(): Promise<void> {
-    this.owners.stop();
+    this.owners?.stop();
     process.off('exit', this.onExit);
     for (const cleanup of this.cleanups.splice(0).reverse()) await cleanup();
   }

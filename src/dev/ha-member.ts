@@ -31,6 +31,12 @@ export interface HaClusterOptions {
   memberEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** The CLI to run; default: a private snapshot of the working tree's build. */
   cli?: string;
+  /**
+   * Map Redis connections to instances (`ownerOf`; default true). It reads /proc for every
+   * instance every 100 ms, synchronously: latency benchmarks that do not need `ownerOf`
+   * turn it off so it does not stall their event loop.
+   */
+  ownerScan?: boolean;
   /** Default `ha<hex>`: unique per run. */
   keyPrefix?: string;
 }
