@@ -8,7 +8,10 @@
  * - `posguard_leader{role}`                 1 while this instance leads the role
  * - `posguard_lease_transitions_total{role}` elections won by this instance (summed over
  *                                            instances: how often the lease changed hands)
- * - `posguard_fenced_writes_total{role}`     writes a script refused below the fence
+ * - `posguard_fenced_writes_total{role}`     write batches refused below the fence (a
+ *                                            reconcile cycle's pipeline, one snapshot or
+ *                                            lot-size write: one count however many
+ *                                            scripts in it refused)
  */
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -46,7 +49,7 @@ export function createHaMetrics(registry: Registry, roles: readonly LeaderRole[]
     }),
     fencedWrites: new Counter({
       name: 'posguard_fenced_writes_total',
-      help: 'Writes of the role refused by the fence (this instance wrote with an epoch below it): nothing was written',
+      help: 'Write batches of the role refused by the fence (a reconcile cycle, a snapshot or lot-size write; this instance wrote with an epoch below it): nothing was written',
       labelNames: ['role'],
       registers: [registry],
     }),
