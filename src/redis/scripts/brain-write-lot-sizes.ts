@@ -7,16 +7,10 @@
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
-import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
-import { placeWrongType, runFencedBatches } from './fenced-batches.js';
+import { type FencedResult, epochArg } from './fencing.js';
+import { decodeFencedBatch, placeWrongType, runFencedBatches } from './fenced-batches.js';
 import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
-import {
-  type ScriptReply,
-  type ScriptSpec,
-  type WrongTypeResult,
-  decodeWrongType,
-  unknownStatus,
-} from './script.js';
+import { type ScriptReply, type ScriptSpec, type WrongTypeResult } from './script.js';
 
 /** Keys per script call (as for snapshots: one call at this size blocks Redis about a ms). */
 export const LOT_SIZE_WRITE_BATCH = 500;
@@ -74,23 +68,7 @@ export const brainWriteLotSizes: ScriptSpec<
       rows: a.writes.map(row),
     },
   }),
-  decode: (reply) => {
-    if (reply.status !== 'ok') {
-      return (
-        decodeFenced(brainWriteLotSizes, reply) ??
-        decodeWrongType(brainWriteLotSizes, reply) ??
-        unknownStatus(brainWriteLotSizes, reply)
-      );
-    }
-    const outcomes = decodeOutcomes(reply);
-    if (outcomes === null) {
-      throw new PosguardError(
-        'SCRIPT_REPLY_INVALID',
-        `brain_write_lot_sizes: the outcomes do not add up in ${JSON.stringify(reply).slice(0, 200)}`,
-      );
-    }
-    return outcomes;
-  },
+  decode: (reply) => decodeFencedBatch(brainWriteLotSizes, reply, decodeOutcomes),
 };
 
 /** The outcomes of an `ok` reply, or null when they do not account for every key once. */

@@ -5,18 +5,11 @@
  * writer's epoch in ARGV; `fenced` refuses the call's whole batch.
  */
 import type { Redis } from 'ioredis';
-import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
-import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
-import { placeWrongType, runFencedBatches } from './fenced-batches.js';
+import { type FencedResult, epochArg } from './fencing.js';
+import { decodeFencedBatch, placeWrongType, runFencedBatches } from './fenced-batches.js';
 import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
-import {
-  type ScriptReply,
-  type ScriptSpec,
-  type WrongTypeResult,
-  decodeWrongType,
-  unknownStatus,
-} from './script.js';
+import { type ScriptReply, type ScriptSpec, type WrongTypeResult } from './script.js';
 
 /** Keys per script call: one call at this size blocks Redis for about a millisecond. */
 export const SNAPSHOT_WRITE_BATCH = 500;
@@ -82,23 +75,7 @@ export const brainWriteSnapshots: ScriptSpec<
       symbols: a.writes.map((w) => w.symbol),
     },
   }),
-  decode: (reply) => {
-    if (reply.status !== 'ok') {
-      return (
-        decodeFenced(brainWriteSnapshots, reply) ??
-        decodeWrongType(brainWriteSnapshots, reply) ??
-        unknownStatus(brainWriteSnapshots, reply)
-      );
-    }
-    const outcomes = decodeOutcomes(reply);
-    if (outcomes === null) {
-      throw new PosguardError(
-        'SCRIPT_REPLY_INVALID',
-        `brain_write_snapshots: the outcomes do not add up in ${JSON.stringify(reply).slice(0, 200)}`,
-      );
-    }
-    return outcomes;
-  },
+  decode: (reply) => decodeFencedBatch(brainWriteSnapshots, reply, decodeOutcomes),
 };
 
 /** The outcomes of an `ok` reply, or null when they do not add up. */

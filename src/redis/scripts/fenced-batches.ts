@@ -9,9 +9,20 @@
  */
 import type { Redis } from 'ioredis';
 import { PosguardError } from '../../errors.js';
-import type { FencedResult, WrongTypeResult } from './fencing.js';
+import {
+  type FencedResult,
+  type WrongTypeResult,
+  decodeFenced,
+  decodeWrongType,
+} from './fencing.js';
 import type { IndexedOutcomes } from './indexed-outcomes.js';
-import { type ScriptSpec, queueScript, scriptPipeline } from './script.js';
+import {
+  type ScriptReply,
+  type ScriptSpec,
+  queueScript,
+  scriptPipeline,
+  unknownStatus,
+} from './script.js';
 
 type Reply<O> = O[] | FencedResult | WrongTypeResult;
 
@@ -75,4 +86,27 @@ export function placeWrongType<T>(
     if (!outcomes.place(i, make(key, found))) return false;
   }
   return true;
+}
+
+/**
+ * The decode of a fenced batch script: `fenced`, `wrong_type` (the fence key), or the `ok`
+ * reply's per-key outcomes — which must account for every key once, else the reply is
+ * malformed.
+ */
+export function decodeFencedBatch<O>(
+  spec: { name: string },
+  reply: ScriptReply,
+  outcomesOf: (reply: ScriptReply) => O[] | null,
+): O[] | FencedResult | WrongTypeResult {
+  if (reply.status !== 'ok') {
+    return decodeFenced(spec, reply) ?? decodeWrongType(spec, reply) ?? unknownStatus(spec, reply);
+  }
+  const outcomes = outcomesOf(reply);
+  if (outcomes === null) {
+    throw new PosguardError(
+      'SCRIPT_REPLY_INVALID',
+      `${spec.name}: the outcomes do not add up in ${JSON.stringify(reply).slice(0, 200)}`,
+    );
+  }
+  return outcomes;
 }

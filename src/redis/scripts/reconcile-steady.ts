@@ -5,17 +5,11 @@
  * Fenced (SPEC §11): the `reconcile` fence is the LAST key, the writer's epoch in ARGV; a
  * `fenced` (or a wrong-typed fence key's `wrong_type`) reply refuses the whole batch.
  */
-import { PosguardError } from '../../errors.js';
 import type { Keys } from '../keys.js';
-import { type FencedResult, decodeFenced, epochArg } from './fencing.js';
+import { type FencedResult, epochArg } from './fencing.js';
+import { decodeFencedBatch, placeWrongType } from './fenced-batches.js';
 import { IndexedOutcomes, isCount, listOf } from './indexed-outcomes.js';
-import {
-  type ScriptReply,
-  type ScriptSpec,
-  type WrongTypeResult,
-  decodeWrongType,
-  unknownStatus,
-} from './script.js';
+import { type ScriptReply, type ScriptSpec, type WrongTypeResult } from './script.js';
 
 /** One steady symbol: the values of the state fields, in the order of `fields`. */
 export interface SteadyRow {
@@ -63,23 +57,7 @@ export const reconcileSteady: ScriptSpec<
       rows: a.rows.map((r) => r.values),
     },
   }),
-  decode: (reply) => {
-    if (reply.status !== 'ok') {
-      return (
-        decodeFenced(reconcileSteady, reply) ??
-        decodeWrongType(reconcileSteady, reply) ??
-        unknownStatus(reconcileSteady, reply)
-      );
-    }
-    const outcomes = decodeOutcomes(reply);
-    if (outcomes === null) {
-      throw new PosguardError(
-        'SCRIPT_REPLY_INVALID',
-        `reconcile_steady: the outcomes do not add up in ${JSON.stringify(reply).slice(0, 200)}`,
-      );
-    }
-    return outcomes;
-  },
+  decode: (reply) => decodeFencedBatch(reconcileSteady, reply, decodeOutcomes),
 };
 
 /** The outcomes of an `ok` reply, or null when they do not account for every key once. */
@@ -90,12 +68,14 @@ function decodeOutcomes(reply: ScriptReply): SteadyOutcome[] | null {
   const wrongType = listOf(reply.wrong_type);
   const failed = listOf(reply.failed);
   if (wrongType === null || failed === null) return null;
-  for (const entry of wrongType) {
-    if (typeof entry !== 'object' || entry === null) return null;
-    const { i, key, found } = entry as Record<string, unknown>;
-    if (typeof key !== 'string' || typeof found !== 'string') return null;
-    if (!outcomes.place(i, { kind: 'wrong_type', key, found })) return null;
-  }
+  if (
+    !placeWrongType(outcomes, wrongType, (key, found) => ({
+      kind: 'wrong_type' as const,
+      key,
+      found,
+    }))
+  )
+    return null;
   for (const entry of failed) {
     if (typeof entry !== 'object' || entry === null) return null;
     const { i, error } = entry as Record<string, unknown>;
