@@ -33,11 +33,10 @@ import { harnessClient } from '../environment.js';
 import { notificationFloor } from '../floors.js';
 import { type KeyspaceProbe, enableKeyspaceEvents, openKeyspaceProbe } from '../keyspace-probe.js';
 import { describeMachine, redisCpuSec } from '../machine.js';
-import { permitOutcomes } from '../scenarios/plan-driver.js';
+import { type PlanTarget, drivePacedSamples, permitOutcomes } from '../scenarios/plan-driver.js';
 import { type Summary, ratio, roundSummary, summarize } from '../stats.js';
 import type { HaBenchOptions } from './run.js';
 import { counterSum, loadNow, sleep } from './common.js';
-import { drivePacedSamples } from './paced-plans.js';
 
 const SYMBOLS = 20;
 const IDLE_SEC = 5;
@@ -232,6 +231,10 @@ function newAcc(): Acc {
   };
 }
 
+function planTarget(r: Running): PlanTarget {
+  return { producer: r.producer, keys: r.cluster.keys, probe: r.probe, symbols: r.symbols };
+}
+
 async function measureRate(
   running: readonly Running[],
   rate: number,
@@ -241,13 +244,7 @@ async function measureRate(
   progress: (m: string) => void,
 ): Promise<Map<string, RateResult>> {
   for (const r of running) {
-    const target = {
-      producer: r.producer,
-      keys: r.cluster.keys,
-      probe: r.probe,
-      symbols: r.symbols,
-    };
-    await drivePacedSamples(target, `${r.spec.key}-warm${rate}`, rate, warmupSec);
+    await drivePacedSamples(planTarget(r), `${r.spec.key}-warm${rate}`, rate, warmupSec);
   }
   const acc = new Map<string, Acc>(running.map((r) => [r.spec.key, newAcc()]));
   for (let round = 0; round < rounds; round += 1) {
@@ -257,17 +254,11 @@ async function measureRate(
     );
     for (const r of order) {
       const a = acc.get(r.spec.key) ?? newAcc();
-      const target = {
-        producer: r.producer,
-        keys: r.cluster.keys,
-        probe: r.probe,
-        symbols: r.symbols,
-      };
       a.pings.push(...(await pingSamples(r.producer, WINDOW_PINGS)));
       const before = await permitsByBrain(r.cluster);
       const m0 = await mark(r.admin);
       const tag = `${r.spec.key}-r${rate}-${round}`;
-      const res = await drivePacedSamples(target, tag, rate, windowSec);
+      const res = await drivePacedSamples(planTarget(r), tag, rate, windowSec);
       const m1 = await mark(r.admin);
       a.intervals.push([m0, m1]);
       const after = await permitsByBrain(r.cluster);

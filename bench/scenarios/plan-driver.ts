@@ -1,6 +1,8 @@
 /**
  * Publishes plans to apply.plan at a paced rate (or as one burst) and times each one from
- * just before its XADD to the moment the keyspace probe saw its permit written.
+ * just before its XADD to the moment the keyspace probe saw its permit written: summarised
+ * (`drivePaced`, `driveBurst`), or every sample (`drivePacedSamples`, for bench:ha cost,
+ * which pools alternating windows of one set-up into one distribution).
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
@@ -31,6 +33,20 @@ export interface DriveResult {
   planIds: string[];
 }
 
+/** A paced run's every sample, for a caller that pools several runs into one distribution. */
+export interface PacedRun {
+  planIds: string[];
+  /** Latency of each answered plan, ms (unanswered plans are left out: see `missing`). */
+  samplesMs: number[];
+  missing: number;
+  /** How late each XADD was sent against its schedule, ms. */
+  lagMs: number[];
+  /** First XADD to last permit seen. */
+  spanMs: number;
+}
+
+type Collected = Omit<PacedRun, 'lagMs'>;
+
 function sendPlan(target: PlanTarget, planId: string, seq: number, onError: () => void): void {
   const symbol = target.symbols[seq % target.symbols.length]!;
   target.producer
@@ -53,33 +69,79 @@ function sendPlan(target: PlanTarget, planId: string, seq: number, onError: () =
     .catch(onError);
 }
 
+/**
+ * Waits up to `waitMs` for every plan's permit, then times each one seen; throws if any
+ * XADD failed (counted by `xaddErrors` up to then).
+ */
 async function collect(
   target: PlanTarget,
   planIds: string[],
   sentAt: number[],
   waitMs: number,
-): Promise<DriveResult> {
+  xaddErrors: () => number,
+): Promise<Collected> {
   const deadline = performance.now() + waitMs;
   const unseen = (): number =>
     planIds.filter((id) => target.probe.seenAt(target.keys.permitP33(id)) === undefined).length;
   while (unseen() > 0 && performance.now() < deadline) await sleep(20);
-  const latencies: number[] = [];
+  if (xaddErrors() > 0) throw new Error(`${xaddErrors()} XADDs of plans failed`);
+  const samplesMs: number[] = [];
   let last = 0;
   planIds.forEach((id, i) => {
     const seen = target.probe.seenAt(target.keys.permitP33(id));
     if (seen === undefined) return;
-    latencies.push(seen - sentAt[i]!);
+    samplesMs.push(seen - sentAt[i]!);
     last = Math.max(last, seen);
   });
   return {
-    sent: planIds.length,
-    answered: latencies.length,
-    missing: planIds.length - latencies.length,
-    latencyMs: roundSummary(summarize(latencies)),
-    producerLagMs: null,
-    spanMs: Math.round((last - (sentAt[0] ?? last)) * 10) / 10,
     planIds,
+    samplesMs,
+    missing: planIds.length - samplesMs.length,
+    spanMs: Math.round((last - (sentAt[0] ?? last)) * 10) / 10,
   };
+}
+
+function driveResult(run: Collected, producerLagMs: Summary | null): DriveResult {
+  return {
+    sent: run.planIds.length,
+    answered: run.samplesMs.length,
+    missing: run.missing,
+    latencyMs: roundSummary(summarize(run.samplesMs)),
+    producerLagMs,
+    spanMs: run.spanMs,
+    planIds: run.planIds,
+  };
+}
+
+/** `rate` plans/s for `durationSec`, ids `${tag}-n`; every plan's latency and lag. */
+export async function drivePacedSamples(
+  target: PlanTarget,
+  tag: string,
+  rate: number,
+  durationSec: number,
+  waitMs = 5000,
+): Promise<PacedRun> {
+  const total = Math.max(1, Math.round(rate * durationSec));
+  const planIds: string[] = [];
+  const sentAt: number[] = [];
+  const lagMs: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  while (planIds.length < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+    while (planIds.length < due) {
+      const seq = planIds.length;
+      const planId = `${tag}-${seq}`;
+      const t0 = performance.now();
+      lagMs.push(t0 - (start + (seq / rate) * 1000));
+      planIds.push(planId);
+      sentAt.push(t0);
+      sendPlan(target, planId, seq, () => (errors += 1));
+    }
+    await sleep(1);
+  }
+  const run = await collect(target, planIds, sentAt, waitMs, () => errors);
+  return { ...run, lagMs };
 }
 
 /** `rate` plans/s for `durationSec`; ids `${tag}-n`. */
@@ -89,28 +151,8 @@ export async function drivePaced(
   rate: number,
   durationSec: number,
 ): Promise<DriveResult> {
-  const total = Math.max(1, Math.round(rate * durationSec));
-  const planIds: string[] = [];
-  const sentAt: number[] = [];
-  const lag: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  while (planIds.length < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-    while (planIds.length < due) {
-      const seq = planIds.length;
-      const planId = `${tag}-${seq}`;
-      const t0 = performance.now();
-      lag.push(t0 - (start + (seq / rate) * 1000));
-      planIds.push(planId);
-      sentAt.push(t0);
-      sendPlan(target, planId, seq, () => (errors += 1));
-    }
-    await sleep(1);
-  }
-  if (errors > 0) throw new Error(`${errors} XADDs of plans failed`);
-  const result = await collect(target, planIds, sentAt, 5000);
-  return { ...result, producerLagMs: roundSummary(summarize(lag)) };
+  const run = await drivePacedSamples(target, tag, rate, durationSec);
+  return driveResult(run, roundSummary(summarize(run.lagMs)));
 }
 
 /** `count` plans written back to back (no pacing), each timed from its own XADD. */
@@ -128,8 +170,7 @@ export async function driveBurst(
     sentAt.push(performance.now());
     sendPlan(target, planId, seq, () => (errors += 1));
   }
-  if (errors > 0) throw new Error(`${errors} XADDs of plans failed`);
-  return collect(target, planIds, sentAt, 30_000);
+  return driveResult(await collect(target, planIds, sentAt, 30_000, () => errors), null);
 }
 
 /** Allow/deny counts of the permits written for `planIds` (read back with GET). */
