@@ -37,7 +37,7 @@ import { type HaLoad, startHaLoad } from '../../src/dev/ha-load.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { benchLogger } from '../bench-logger.js';
 import type { HaBenchOptions } from './run.js';
-import { loadNow, msSummary, sleep } from './common.js';
+import { envInteger, loadNow, msSummary, sleep } from './common.js';
 
 const TARGETS = new Map([
   ['BTCUSDT', new Decimal('0.05')],
@@ -47,15 +47,6 @@ const WARMUP_MS = 6000;
 const BETWEEN_MS = 8000;
 const FLOW_TIMEOUT_MS = 30_000;
 const SETTLE_END_MS = 20_000;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new Error(`${name}=${raw}: expected an integer > 0`);
-  return value;
-}
 
 export interface FailoverRound {
   oldMaster: number;
@@ -249,8 +240,8 @@ async function runAt(
 }
 
 export async function run(options: HaBenchOptions): Promise<Record<string, unknown>> {
-  const count = options.quick ? 1 : envInt('HA_FAILOVER_COUNT', 5);
-  const rate = envInt('HA_FAILOVER_RATE', 500);
+  const count = options.quick ? 1 : envInteger('HA_FAILOVER_COUNT', 5);
+  const rate = envInteger('HA_FAILOVER_RATE', 500);
   const runs: Record<string, unknown>[] = [];
   for (const n of [0, 1]) runs.push(await runAt(n, count, rate, (m) => options.progress(m)));
   return {

@@ -31,20 +31,11 @@ import { type WriteWatch, watchWrites } from '../../src/dev/write-watch.js';
 import { waitFor } from '../../src/dev/redis-process.js';
 import { HoldProxy } from './hold-proxy.js';
 import type { HaBenchOptions } from './run.js';
-import { loadNow, msSummary, sleep, startBenchRedis } from './common.js';
+import { envInteger, loadNow, msSummary, sleep, startBenchRedis } from './common.js';
 
 const HOLD_REPLY_MS = 300;
 const POSITION_RISK = '/fapi/v2/positionRisk';
 const SERVICE: Record<LeaderRole, HaService> = { reconcile: 'reconcile', 'brain-poller': 'brain' };
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new Error(`${name}=${raw}: expected an integer > 0`);
-  return value;
-}
 
 export interface PauseRound {
   role: LeaderRole;
@@ -75,10 +66,10 @@ export function defenceOf(r: PauseRound): string {
 }
 
 export async function run(options: HaBenchOptions): Promise<Record<string, unknown>> {
-  const pauses = options.quick ? 2 : envNumber('HA_FENCING_PAUSES', 20);
-  const transits = options.quick ? 1 : envNumber('HA_FENCING_TRANSITS', 10);
-  const leaseMs = envNumber('HA_FENCING_LEASE_MS', 600);
-  const pauseMs = envNumber('HA_FENCING_PAUSE_MS', 2000);
+  const pauses = options.quick ? 2 : envInteger('HA_FENCING_PAUSES', 20);
+  const transits = options.quick ? 1 : envInteger('HA_FENCING_TRANSITS', 10);
+  const leaseMs = envInteger('HA_FENCING_LEASE_MS', 600);
+  const pauseMs = envInteger('HA_FENCING_PAUSE_MS', 2000);
   const redis = await startBenchRedis('fencing');
   const loadAtStart = loadNow();
   const state: { watch: WriteWatch | null } = { watch: null };

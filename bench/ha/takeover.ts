@@ -28,14 +28,18 @@
 import { HaCluster } from '../../src/dev/ha-cluster.js';
 import { heartbeatTtlMs } from '../../src/domain/reconcile-heartbeat.js';
 import { takeoverBudget } from '../../src/domain/leadership.js';
-import type { HaBenchOptions } from './run.js';
 import {
   PlanStream,
-  counterSum,
+  type PlanStreamRun,
   engineDownDenials,
+  outcomeCounts,
+} from '../../src/dev/plan-stream.js';
+import type { HaBenchOptions } from './run.js';
+import {
+  counterSum,
+  envNumber,
   loadNow,
   msSummary,
-  outcomeCounts,
   scrapeOrNull,
   sleep,
   startBenchRedis,
@@ -44,15 +48,6 @@ import {
 const POSITIONS = { BTCUSDT: '0.05', ETHUSDT: '1.2' };
 const POLL_EVERY_MS = 10;
 const TAKEOVER_TIMEOUT_MS = 20_000;
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`${name}=${raw}: expected a number > 0`);
-  return value;
-}
 
 export interface KillRecord {
   killed: string;
@@ -126,7 +121,7 @@ export async function run(options: HaBenchOptions): Promise<Record<string, unkno
     );
     stream.start();
     const records: KillRecord[] = [];
-    let planRun: Awaited<ReturnType<PlanStream['stop']>>;
+    let planRun: PlanStreamRun;
     try {
       await sleep(2000); // plans flowing before the first kill
       for (let k = 0; k < kills; k += 1) {

@@ -16,9 +16,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { HaCluster } from '../../src/dev/ha-cluster.js';
+import {
+  PlanStream,
+  type PlanStreamRun,
+  engineDownDenials,
+  outcomeCounts,
+} from '../../src/dev/plan-stream.js';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
-import { PlanFeed, engineDownDenials, outcomeCounts } from '../helpers/plan-feed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KILLS = Number(process.env.HA_KILLS ?? 3);
@@ -62,9 +67,10 @@ interface Takeover {
 describe('HA on processes: SIGKILL of the reconcile leader', () => {
   it(`${KILLS} kills: the standby's first full cycle comes without a reconcile_engine_down denial`, async () => {
     const c = cluster as HaCluster;
-    const feed = new PlanFeed(redis, c.keys, Object.keys(POSITIONS), 40, 'takeover');
+    const feed = new PlanStream(redis, c.keys, Object.keys(POSITIONS), 25, 'takeover');
     feed.start();
     const takeovers: Takeover[] = [];
+    let plans: PlanStreamRun;
     try {
       for (let k = 0; k < KILLS; k += 1) {
         const killed = await c.waitForLeader('reconcile');
@@ -104,14 +110,16 @@ describe('HA on processes: SIGKILL of the reconcile leader', () => {
         });
       }
     } finally {
-      await feed.stop();
+      plans = await feed.stop(15_000);
     }
-    const permits = await feed.permits();
+    const permits = plans.outcomes;
     const outcomes = outcomeCounts(permits);
     process.stdout.write(
       `[ha] takeovers: ${JSON.stringify(takeovers)}\n[ha] ${permits.length} plans: ${JSON.stringify(outcomes)}\n`,
     );
     expect(takeovers).toHaveLength(KILLS);
+    // Every plan got a permit.
+    expect([plans.xaddErrors, plans.unanswered]).toEqual([0, 0]);
     expect(engineDownDenials(permits).map((p) => `${p.planId} (${p.symbol})`)).toEqual([]);
     expect(permits.length).toBeGreaterThan(0);
     recordFigure('ha-process', {
