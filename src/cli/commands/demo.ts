@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, InvalidArgumentError } from 'commander';
-import { createLogger } from '../../observability/logger.js';
+import { type Logger, createLogger } from '../../observability/logger.js';
 import { runDemo } from '../../dev/demo/run-demo.js';
 import { renderSummary } from '../../dev/demo/report.js';
 import { SCENARIO_NAMES } from '../../dev/demo/scenario.js';
@@ -48,9 +48,28 @@ function runningCli(): string | undefined {
   return own === CLI ? undefined : own;
 }
 
-async function haDemo(options: DemoCliOptions): Promise<void> {
-  const logDir = mkdtempSync(join(tmpdir(), 'posguard-demo-ha-'));
-  const logPath = join(logDir, 'demo.log');
+interface DemoSession {
+  logDir: string;
+  logPath: string;
+  logger: Logger;
+  /** Aborted on SIGINT/SIGTERM: the run stops and cleans up. */
+  signal: AbortSignal;
+  display: 'tty' | 'lines' | 'none';
+}
+
+/**
+ * What both demos run in: a log file in a fresh temporary folder, Ctrl-C (or SIGTERM)
+ * aborting the run, and how to show it (`none` with --json, `lines` headless or without a
+ * terminal). Ends with the signal handlers removed and the log file flushed.
+ */
+async function inDemoSession(
+  options: DemoCliOptions,
+  logDirPrefix: string,
+  logName: string,
+  run: (session: DemoSession) => Promise<void>,
+): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), logDirPrefix));
+  const logPath = join(logDir, logName);
   const logFile = createWriteStream(logPath);
   const logger = createLogger({ name: 'posguard-demo', level: 'info', destination: logFile });
   const controller = new AbortController();
@@ -66,30 +85,41 @@ async function haDemo(options: DemoCliOptions): Promise<void> {
       : options.headless === true || process.stdout.isTTY !== true
         ? 'lines'
         : 'tty';
-  if (display !== 'none') process.stdout.write(`posguard demo (ha): logs → ${logDir}\n`);
   try {
-    const cli = runningCli();
-    const summary = await runHaDemo({
-      durationSec: options.duration,
-      display,
-      out: process.stdout,
-      logger,
-      signal: controller.signal,
-      sabotage: options.sabotage ?? [],
-      logDir,
-      ...(cli === undefined ? {} : { cli }),
-    });
-    if (options.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else
-      process.stdout.write(
-        `${renderHaSummary(summary)}\nlogs (each instance, the pipeline): ${logDir}\n`,
-      );
-    process.exitCode = summary.ok ? 0 : 1;
+    await run({ logDir, logPath, logger, signal: controller.signal, display });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await new Promise<void>((resolve) => logFile.end(() => resolve()));
   }
+}
+
+function haDemo(options: DemoCliOptions): Promise<void> {
+  return inDemoSession(
+    options,
+    'posguard-demo-ha-',
+    'demo.log',
+    async ({ logDir, logger, signal, display }) => {
+      if (display !== 'none') process.stdout.write(`posguard demo (ha): logs → ${logDir}\n`);
+      const cli = runningCli();
+      const summary = await runHaDemo({
+        durationSec: options.duration,
+        display,
+        out: process.stdout,
+        logger,
+        signal,
+        sabotage: options.sabotage ?? [],
+        logDir,
+        ...(cli === undefined ? {} : { cli }),
+      });
+      if (options.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      else
+        process.stdout.write(
+          `${renderHaSummary(summary)}\nlogs (each instance, the pipeline): ${logDir}\n`,
+        );
+      process.exitCode = summary.ok ? 0 : 1;
+    },
+  );
 }
 
 function durationArg(value: string): number {
@@ -105,48 +135,38 @@ async function demo(options: DemoCliOptions): Promise<void> {
   if (options.sabotage !== undefined) {
     throw new PosguardError('USAGE', '--sabotage belongs to --scenario ha');
   }
-  const logDir = mkdtempSync(join(tmpdir(), 'posguard-demo-'));
-  const logPath = join(logDir, 'services.log');
-  const logFile = createWriteStream(logPath);
-  const logger = createLogger({ name: 'posguard-demo', level: 'info', destination: logFile });
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    process.stderr.write('\nposguard demo: stopping (Ctrl-C) — cleaning up…\n');
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const display =
-    options.json === true
-      ? 'none'
-      : options.headless === true || process.stdout.isTTY !== true
-        ? 'lines'
-        : 'tty';
-  if (display !== 'none') process.stdout.write(`posguard demo: service logs → ${logPath}\n`);
-  if (display === 'tty') process.stdout.write('\x1b[?25l\x1b[2J');
-  try {
-    const summary = await runDemo({
-      durationSec: options.duration,
-      scenario: options.scenario,
-      display,
-      out: process.stdout,
-      logger,
-      signal: controller.signal,
-      ...(options.web ? { web: { port: DEFAULT_WEB_PORT } } : {}),
-      // With --json stdout carries only the summary: the page's URL goes to stderr.
-      announce: (line) => (display === 'none' ? process.stderr : process.stdout).write(`${line}\n`),
-      ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
-      ...(process.env.REDIS_URL && process.env.REDIS_DB ? { redisDb: process.env.REDIS_DB } : {}),
-    });
-    if (options.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else process.stdout.write(`${renderSummary(summary)}\nservice logs: ${logPath}\n`);
-    process.exitCode = summary.ok ? 0 : 1;
-  } finally {
-    if (display === 'tty') process.stdout.write('\x1b[?25h');
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await new Promise<void>((resolve) => logFile.end(() => resolve()));
-  }
+  return inDemoSession(
+    options,
+    'posguard-demo-',
+    'services.log',
+    async ({ logPath, logger, signal, display }) => {
+      if (display !== 'none') process.stdout.write(`posguard demo: service logs → ${logPath}\n`);
+      if (display === 'tty') process.stdout.write('\x1b[?25l\x1b[2J');
+      try {
+        const summary = await runDemo({
+          durationSec: options.duration,
+          scenario: options.scenario,
+          display,
+          out: process.stdout,
+          logger,
+          signal,
+          ...(options.web ? { web: { port: DEFAULT_WEB_PORT } } : {}),
+          // With --json stdout carries only the summary: the page's URL goes to stderr.
+          announce: (line) =>
+            (display === 'none' ? process.stderr : process.stdout).write(`${line}\n`),
+          ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
+          ...(process.env.REDIS_URL && process.env.REDIS_DB
+            ? { redisDb: process.env.REDIS_DB }
+            : {}),
+        });
+        if (options.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        else process.stdout.write(`${renderSummary(summary)}\nservice logs: ${logPath}\n`);
+        process.exitCode = summary.ok ? 0 : 1;
+      } finally {
+        if (display === 'tty') process.stdout.write('\x1b[?25h');
+      }
+    },
+  );
 }
 
 export function registerDemo(program: Command): void {
