@@ -70,65 +70,70 @@ async function entriesOf(redis: Redis, stream: string, orderId: string): Promise
     .map(([id]) => id);
 }
 
+interface HeldWrite {
+  redis: Redis;
+  stream: string;
+  /** The result write of the order, started while the replica was held (SIGSTOP). */
+  writing: ReturnType<typeof writeResultReplicated>;
+  /** SIGCONT of the replica (done after `body` at the latest). */
+  resume: () => void;
+}
+
+/** Starts writing `orderId`'s result at N = 1 with the replica held back, and runs `body`. */
+async function withReplicaHeld(
+  orderId: string,
+  body: (held: HeldWrite) => Promise<void>,
+): Promise<void> {
+  const s = setup as SentinelSetup;
+  const redis = await viaSentinel();
+  const stream = `${uniquePrefix('result')}:stream:apply.result`;
+  const replica = s.dataNodes[1] as SentinelSetup['dataNodes'][number];
+  s.pause(replica);
+  let resumed = false;
+  const resume = (): void => {
+    if (resumed) return;
+    resumed = true;
+    s.resume(replica);
+  };
+  try {
+    const writing = writeResultReplicated(
+      {
+        redis,
+        stream,
+        syncKey: `${stream}:sync`,
+        minReplicasAck: 1,
+        replicaWaitMs: 100,
+        logger: silentLogger(),
+      },
+      result(orderId),
+      { symbol: 'BTCUSDT', orderId },
+    );
+    await body({ redis, stream, writing, resume });
+  } finally {
+    resume();
+  }
+}
+
 describe('the Apply Layer stub writes its result once a replica has it (N = 1)', () => {
   it('a result the replica has not confirmed yet is confirmed, not written again', async () => {
-    const s = setup as SentinelSetup;
-    const redis = await viaSentinel();
-    const stream = `${uniquePrefix('result')}:stream:apply.result`;
-    const replica = s.dataNodes[1] as SentinelSetup['dataNodes'][number];
-    s.pause(replica);
-    let resumed = false;
-    try {
-      const writing = writeResultReplicated(
-        {
-          redis,
-          stream,
-          syncKey: `${stream}:sync`,
-          minReplicasAck: 1,
-          replicaWaitMs: 100,
-          logger: silentLogger(),
-        },
-        result('501'),
-        { symbol: 'BTCUSDT', orderId: '501' },
-      );
+    await withReplicaHeld('501', async ({ redis, stream, writing, resume }) => {
       // The entry is on the master; the writer keeps asking the replica (several rounds).
       await waitFor(async () => (await entriesOf(redis, stream, '501')).length === 1);
       const waits = async (): Promise<number> =>
         Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
       const before = await waits();
       await waitFor(async () => (await waits()) >= before + 3);
-      s.resume(replica);
-      resumed = true;
+      resume();
       const write = await writing;
       expect(write.entryId).not.toBeNull();
       expect(write.writes).toBe(1);
       expect(write.confirmedExisting).toBeGreaterThan(0);
       expect(await entriesOf(redis, stream, '501')).toEqual([write.entryId]);
-    } finally {
-      if (!resumed) s.resume(replica);
-    }
+    });
   }, 60_000);
 
   it('a result the master no longer has (lost in a failover) is written again, once', async () => {
-    const s = setup as SentinelSetup;
-    const redis = await viaSentinel();
-    const stream = `${uniquePrefix('result')}:stream:apply.result`;
-    const replica = s.dataNodes[1] as SentinelSetup['dataNodes'][number];
-    s.pause(replica);
-    let resumed = false;
-    try {
-      const writing = writeResultReplicated(
-        {
-          redis,
-          stream,
-          syncKey: `${stream}:sync`,
-          minReplicasAck: 1,
-          replicaWaitMs: 100,
-          logger: silentLogger(),
-        },
-        result('502'),
-        { symbol: 'BTCUSDT', orderId: '502' },
-      );
+    await withReplicaHeld('502', async ({ redis, stream, writing, resume }) => {
       const [first] = await waitFor(async () => {
         const ids = await entriesOf(redis, stream, '502');
         return ids.length === 1 ? ids : null;
@@ -136,14 +141,11 @@ describe('the Apply Layer stub writes its result once a replica has it (N = 1)',
       // What a failover to a replica that never got the entry looks like to the writer.
       await redis.xdel(stream, first as string);
       await waitFor(async () => (await entriesOf(redis, stream, '502')).length === 1);
-      s.resume(replica);
-      resumed = true;
+      resume();
       const write = await writing;
       expect(write.writes).toBe(2);
       expect(write.entryId).not.toBe(first);
       expect(await entriesOf(redis, stream, '502')).toEqual([write.entryId]);
-    } finally {
-      if (!resumed) s.resume(replica);
-    }
+    });
   }, 60_000);
 });
