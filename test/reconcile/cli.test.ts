@@ -10,14 +10,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { takeSoleTerm } from '../../src/redis/ha/sole-term.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
 import { testTerm } from '../helpers/terms.js';
-import {
-  T0,
-  addResult,
-  flatResult,
-  ledgerFields,
-  snapshotFields,
-  writeSymbol,
-} from './fixtures.js';
+import { T0, ledgerFields, snapshotFields, writeSymbol, writeRepairableDrift } from './fixtures.js';
 import { ManualClock, readEvents } from './harness.js';
 
 function sink(): { stream: Writable; text: () => string } {
@@ -62,16 +55,10 @@ describe('posguard reconcile (command)', () => {
       snapshot: snapshotFields('12', T0 - 1000),
       ledger: ledgerFields('-12', T0 - 60_000),
     });
-    await writeSymbol(t.redis, t.keys, 'XRPUSDT', {
-      snapshot: snapshotFields('0.1', T0 - 1000),
-      ledger: ledgerFields('0.101', T0 - 60_000),
+    await writeRepairableDrift(t.redis, t.keys, 'XRPUSDT', {
+      snapshotMs: T0 - 1000,
+      fillMs: T0 - 5000,
     });
-    await addResult(
-      t.redis,
-      t.keys,
-      `${T0 - 5000}-0`,
-      flatResult('XRPUSDT', 'SELL', '0.001', T0 - 5000),
-    );
   }
 
   function io(out: Writable, err: Writable) {

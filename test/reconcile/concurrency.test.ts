@@ -8,19 +8,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { buildKeys } from '../../src/redis/keys.js';
 import { type TestRedis, uniquePrefix } from '../helpers/redis.js';
-import {
-  T0,
-  addResult,
-  flatResult,
-  ledgerFields,
-  snapshotFields,
-  writeSymbol,
-} from './fixtures.js';
+import { T0, ledgerFields, snapshotFields, writeSymbol, writeRepairableDrift } from './fixtures.js';
 import { ManualClock, makeEngine, metricValue, readEvents } from './harness.js';
 import { testTerm } from '../helpers/terms.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const ENV = { P34_ALLOWLIST: SYMBOLS.join(',') };
+/** BTC's repairable drift: the fill 5 s before T0, the snapshot 0.5 s before. */
+const DRIFT_AT = { snapshotMs: T0 - 500, fillMs: T0 - 5000 };
 
 describe('reconcile concurrency', () => {
   let server: EmbeddedRedis;
@@ -47,16 +42,7 @@ describe('reconcile concurrency', () => {
 
   it('two engines on the same symbols: one repair per fill, one event per episode', async () => {
     // BTC: repairable drift. ETH: drift without evidence (hold). SOL: side mismatch.
-    await addResult(
-      t.redis,
-      t.keys,
-      `${T0 - 5000}-0`,
-      flatResult('BTCUSDT', 'SELL', '0.001', T0 - 5000),
-    );
-    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
-      snapshot: snapshotFields('0.1', T0 - 500),
-      ledger: ledgerFields('0.101', T0 - 60_000),
-    });
+    await writeRepairableDrift(t.redis, t.keys, 'BTCUSDT', DRIFT_AT);
     await writeSymbol(t.redis, t.keys, 'ETHUSDT', {
       snapshot: snapshotFields('2', T0 - 500),
       ledger: ledgerFields('1.5', T0 - 60_000),
@@ -108,16 +94,7 @@ describe('reconcile concurrency', () => {
   });
 
   it('the same fill never justifies two repairs, also across an engine restart', async () => {
-    const entry = await addResult(
-      t.redis,
-      t.keys,
-      `${T0 - 5000}-0`,
-      flatResult('BTCUSDT', 'SELL', '0.001', T0 - 5000),
-    );
-    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
-      snapshot: snapshotFields('0.1', T0 - 500),
-      ledger: ledgerFields('0.101', T0 - 60_000),
-    });
+    const entry = await writeRepairableDrift(t.redis, t.keys, 'BTCUSDT', DRIFT_AT);
     const first = makeEngine(t.redis, t.keys, clock, { url: t.url });
     await first.engine.runOnce();
     expect(await t.redis.hget(t.keys.reconcileState('BTCUSDT'), 'status')).toBe('REPAIRED');
@@ -151,16 +128,7 @@ describe('reconcile concurrency', () => {
   });
 
   it('even without the in-memory memory, the NX marker refuses a second repair', async () => {
-    await addResult(
-      t.redis,
-      t.keys,
-      `${T0 - 5000}-0`,
-      flatResult('BTCUSDT', 'SELL', '0.001', T0 - 5000),
-    );
-    await writeSymbol(t.redis, t.keys, 'BTCUSDT', {
-      snapshot: snapshotFields('0.1', T0 - 500),
-      ledger: ledgerFields('0.101', T0 - 60_000),
-    });
+    await writeRepairableDrift(t.redis, t.keys, 'BTCUSDT', DRIFT_AT);
     // An engine that read its window before the first repair happened elsewhere (in the same
     // term: an engine of an older term would be fenced before the marker is even checked).
     const term = await testTerm(t.redis, t.keys, 'reconcile', 'both');

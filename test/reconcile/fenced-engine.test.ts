@@ -19,6 +19,7 @@ import {
   ledgerFields,
   snapshotFields,
   writeSymbol,
+  writeRepairableDrift,
 } from './fixtures.js';
 import { HARNESS_INSTANCE, ManualClock, makeEngine, readEvents } from './harness.js';
 import { keyImage } from './key-image.js';
@@ -72,16 +73,10 @@ describe('reconcile engine: fenced writes (real Redis)', () => {
       snapshot: snapshotFields('0.062', nowMs - 300),
     });
     await writeSymbol(t.redis, t.keys, 'ETHUSDT', { snapshot: snapshotFields('1.5', nowMs - 300) });
-    await writeSymbol(t.redis, t.keys, 'XRPUSDT', {
-      snapshot: snapshotFields('0.1', nowMs - 300),
-      ledger: ledgerFields('0.101', T0 - 60_000),
+    await writeRepairableDrift(t.redis, t.keys, 'XRPUSDT', {
+      snapshotMs: nowMs - 300,
+      fillMs: nowMs - 5000,
     });
-    await addResult(
-      t.redis,
-      t.keys,
-      `${nowMs - 5000}-0`,
-      flatResult('XRPUSDT', 'SELL', '0.001', nowMs - 5000),
-    );
     await writeSymbol(t.redis, t.keys, 'SOLUSDT', {
       snapshot: snapshotFields('12', nowMs - 300),
       ledger: ledgerFields('-12', T0 - 60_000),

@@ -152,3 +152,27 @@ export async function addResult(
   if (added === null) throw new Error('XADD returned null');
   return added;
 }
+
+/**
+ * A drift one fill explains (SPEC §7, an auto repair): the exchange at 0.1 (snapshot taken
+ * at `snapshotMs`), the ledger at 0.101 (written a minute before T0), and the SELL 0.001
+ * fill that closes the gap in apply.result at `fillMs`. Returns the fill's entry id.
+ */
+export async function writeRepairableDrift(
+  redis: Redis,
+  keys: Keys,
+  symbol: string,
+  at: { snapshotMs: number; fillMs: number },
+): Promise<string> {
+  const entry = await addResult(
+    redis,
+    keys,
+    `${at.fillMs}-0`,
+    flatResult(symbol, 'SELL', '0.001', at.fillMs),
+  );
+  await writeSymbol(redis, keys, symbol, {
+    snapshot: snapshotFields('0.1', at.snapshotMs),
+    ledger: ledgerFields('0.101', T0 - 60_000),
+  });
+  return entry;
+}
