@@ -26,12 +26,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { LeaderRole } from '../../src/domain/leadership.js';
-import { HaCluster, type HaService } from '../../src/dev/ha-cluster.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
+import type { HaCluster, HaService } from '../../src/dev/ha-cluster.js';
 import { fenceRaises, isRoleWrite } from '../../src/dev/role-writes.js';
 import { type WriteWatch, watchWrites } from '../../src/dev/write-watch.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { clusterPerFile } from './cluster-per-file.js';
 
 const PAUSES = Number(process.env.HA_PAUSES ?? 3);
 const LEASE_MS = 600;
@@ -40,33 +40,23 @@ const HOLD_REPLY_MS = 300;
 const POSITION_RISK = '/fapi/v2/positionRisk';
 const NO_LOG = '(no log line)';
 
-let server: EmbeddedRedis;
-let cluster: HaCluster | undefined;
+const ha = clusterPerFile({
+  leaseMs: LEASE_MS,
+  cadenceSec: 0.1,
+  pollSec: 0.1,
+  // A poll stopped mid-request still has its reply when it wakes (not timed out first).
+  env: { BINANCE_TIMEOUT_SEC: '5' },
+});
 let redis: Redis;
 let watch: WriteWatch;
 
 beforeAll(async () => {
-  server = await startEmbeddedRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  cluster = await HaCluster.start({
-    brains: 2,
-    engines: 2,
-    redis: { url: server.url },
-    ...(process.env.HA_CLI === undefined ? {} : { cli: process.env.HA_CLI }),
-    leaseMs: LEASE_MS,
-    cadenceSec: 0.1,
-    pollSec: 0.1,
-    // A poll stopped mid-request still has its reply when it wakes (not timed out first).
-    env: { BINANCE_TIMEOUT_SEC: '5' },
-  });
-  watch = await watchWrites(redis, `${cluster.keyPrefix}:write-watch:probe`);
-}, 60_000);
+  redis = ha.redis();
+  watch = await watchWrites(redis, `${ha.cluster().keyPrefix}:write-watch:probe`);
+});
 
 afterAll(async () => {
   await watch?.stop();
-  await cluster?.stop().catch(() => undefined);
-  redis?.disconnect();
-  await server?.stop();
 });
 
 interface Round {
@@ -202,7 +192,7 @@ async function newerRoleWrites(
 describe('HA on processes: a paused leader wakes up fenced', () => {
   for (const role of ['reconcile', 'brain-poller'] as const) {
     it(`${role}: SIGSTOP ${PAUSE_MS} ms (lease ${LEASE_MS} ms) × ${PAUSES}: not one of its writes lands, it becomes a standby`, async () => {
-      const c = cluster as HaCluster;
+      const c = ha.cluster();
       const rounds: Round[] = [];
       for (let i = 0; i < PAUSES; i += 1) rounds.push(await pauseLeader(c, role, i));
       process.stdout.write(`[ha] ${role} pauses: ${JSON.stringify(rounds, null, 1)}\n`);
@@ -229,10 +219,6 @@ describe('HA on processes: a paused leader wakes up fenced', () => {
   }
 
   it('SIGTERM: every instance exits 0 and no lease is left', async () => {
-    const c = cluster as HaCluster;
-    cluster = undefined;
-    const exits = await c.stop();
-    expect(exits.map((e) => [e.id, e.code, e.signal])).toEqual(exits.map((e) => [e.id, 0, null]));
-    expect(await redis.exists(c.keys.lease('reconcile'), c.keys.lease('brain-poller'))).toBe(0);
+    await ha.stopsCleanly();
   }, 30_000);
 });

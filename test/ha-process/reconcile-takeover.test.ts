@@ -13,47 +13,23 @@
  * HA_KILLS, HA_LEASE_MS (e.g. 8000: a takeover slower than the heartbeat's 5 s, and the
  * denials it costs) and HA_CLI (another build's dist/src/cli/main.js) vary the run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { HaCluster } from '../../src/dev/ha-cluster.js';
+import { describe, expect, it } from 'vitest';
 import {
   PlanStream,
   type PlanStreamRun,
   engineDownDenials,
   outcomeCounts,
 } from '../../src/dev/plan-stream.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/dev/redis-server.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { waitFor } from '../helpers/wait.js';
+import { clusterPerFile } from './cluster-per-file.js';
 
 const KILLS = Number(process.env.HA_KILLS ?? 3);
 /** The service default; HA_LEASE_MS shows what another lease costs. */
 const LEASE_MS = Number(process.env.HA_LEASE_MS ?? 3000);
 const POSITIONS = { BTCUSDT: '0.05', ETHUSDT: '1.2' };
 
-let server: EmbeddedRedis;
-let cluster: HaCluster | undefined;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startEmbeddedRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  cluster = await HaCluster.start({
-    brains: 2,
-    engines: 2,
-    redis: { url: server.url },
-    ...(process.env.HA_CLI === undefined ? {} : { cli: process.env.HA_CLI }),
-    positions: POSITIONS,
-    leaseMs: LEASE_MS,
-    cadenceSec: 0.2,
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.stop().catch(() => undefined);
-  redis?.disconnect();
-  await server?.stop();
-});
+const ha = clusterPerFile({ positions: POSITIONS, leaseMs: LEASE_MS, cadenceSec: 0.2 });
 
 interface Takeover {
   killed: string;
@@ -66,7 +42,8 @@ interface Takeover {
 
 describe('HA on processes: SIGKILL of the reconcile leader', () => {
   it(`${KILLS} kills: the standby's first full cycle comes without a reconcile_engine_down denial`, async () => {
-    const c = cluster as HaCluster;
+    const c = ha.cluster();
+    const redis = ha.redis();
     const feed = new PlanStream(redis, c.keys, Object.keys(POSITIONS), 25, 'takeover');
     feed.start();
     const takeovers: Takeover[] = [];
@@ -134,12 +111,7 @@ describe('HA on processes: SIGKILL of the reconcile leader', () => {
   }, 120_000);
 
   it('SIGTERM: every instance exits 0 and leaves no lease or presence record', async () => {
-    const c = cluster as HaCluster;
-    const keys = c.keys;
-    cluster = undefined;
-    const exits = await c.stop();
-    expect(exits.map((e) => [e.id, e.code, e.signal])).toEqual(exits.map((e) => [e.id, 0, null]));
-    expect(await redis.exists(keys.lease('reconcile'), keys.lease('brain-poller'))).toBe(0);
-    expect(await redis.keys(`${keys.instanceKeyPrefix}*`)).toEqual([]);
+    const keys = await ha.stopsCleanly();
+    expect(await ha.redis().keys(`${keys.instanceKeyPrefix}*`)).toEqual([]);
   }, 30_000);
 });
