@@ -25,8 +25,8 @@
  * HA_FENCING_PAUSE_MS (2000).
  */
 import type { LeaderRole } from '../../src/domain/leadership.js';
-import { HaCluster, type HaService } from '../../src/dev/ha-cluster.js';
-import { fenceRaises, isRoleWrite } from '../../src/dev/role-writes.js';
+import { HaCluster } from '../../src/dev/ha-cluster.js';
+import { type OwnerOf, roleWritesBy, takeoverWrites } from '../../src/dev/takeover-writes.js';
 import { type WriteWatch, watchWrites } from '../../src/dev/write-watch.js';
 import { waitFor } from '../../src/dev/redis-process.js';
 import { HoldProxy } from './hold-proxy.js';
@@ -35,7 +35,6 @@ import { envInteger, loadNow, msSummary, sleep, startBenchRedis } from './common
 
 const HOLD_REPLY_MS = 300;
 const POSITION_RISK = '/fapi/v2/positionRisk';
-const SERVICE: Record<LeaderRole, HaService> = { reconcile: 'reconcile', 'brain-poller': 'brain' };
 
 export interface PauseRound {
   role: LeaderRole;
@@ -200,26 +199,11 @@ interface RoundContext {
   watch: WriteWatch;
   admin: HaCluster['redis'];
   pauseMs: number;
-  /** Which instance holds a Redis connection (`host:port` as MONITOR shows it). */
-  ownerOf(client: string): string | null;
+  ownerOf: OwnerOf;
 }
 
 async function fencedCount(c: HaCluster, id: string, role: LeaderRole): Promise<number> {
   return (await c.metric(id, 'posguard_fenced_writes_total', { role })) ?? 0;
-}
-
-function writesBy(
-  ctx: RoundContext,
-  role: LeaderRole,
-  id: string,
-  afterSeq: number,
-  beforeSeq: number,
-) {
-  const { c, watch } = ctx;
-  return watch
-    .writes()
-    .filter((w) => w.seq > afterSeq && w.seq < beforeSeq && ctx.ownerOf(w.client) === id)
-    .filter((w) => isRoleWrite(role, c.keys, SERVICE[role], w));
 }
 
 /** Waits until `id` has made `n` more writes of the role than now (it is at work, and seen). */
@@ -233,7 +217,16 @@ async function newerRoleWrites(
   const from = ctx.watch.writes().at(-1)?.seq ?? 0;
   await waitFor(`${n} more ${role} writes from ${id}`, 20_000, async () => {
     await ctx.watch.flush();
-    if (writesBy(ctx, role, id, from, Infinity).length < n) throw new Error('not yet');
+    const writes = roleWritesBy(
+      ctx.watch.writes(),
+      ctx.c.keys,
+      ctx.ownerOf,
+      role,
+      id,
+      from,
+      Infinity,
+    );
+    if (writes.length < n) throw new Error('not yet');
   });
 }
 
@@ -267,11 +260,11 @@ async function pauseLeader(
   c.venue.control.clearFaults();
   const by = await c.waitForLeader(role, paused, 10_000);
   const electedAfterMs = Date.now() - pausedAt;
-  if (role === 'reconcile') await newHeartbeat(c, by, pausedAt);
+  if (role === 'reconcile') await c.waitForHeartbeat(by, pausedAt, 10_000);
   await sleep(Math.max(0, pausedAt + ctx.pauseMs - Date.now())); // the pause lasts pauseMs
   c.resume(paused);
   const resumedAt = Date.now();
-  await standby(c, paused, role);
+  await c.waitForStandby(paused, role);
   const standbyAfterResumeMs = Date.now() - resumedAt;
   // Whatever it had in hand has run by now: the new leader made three more writes after
   // the old one answered its metrics, and the feed has caught up.
@@ -302,41 +295,18 @@ async function judge(
   Pick<PauseRound, 'writesBefore' | 'landed' | 'fencedWrites' | 'stepDowns' | 'fenceLogged'>
 > {
   const { c, watch } = ctx;
-  const raises = fenceRaises(role, c.keys, watch.writes());
-  const elected = raises.filter((r) => r.epoch === epoch).at(-1)?.seq ?? 0;
-  const takeover = raises.find((r) => r.seq > elected && r.epoch !== epoch);
-  if (takeover === undefined) throw new Error(`no fence raise after epoch ${epoch} in the feed`);
-  const reElected =
-    raises.find((r) => r.seq > takeover.seq && ctx.ownerOf(r.client) === id)?.seq ?? Infinity;
+  const writes = takeoverWrites(watch.writes(), c.keys, ctx.ownerOf, role, id, epoch);
   const lines = c.member(id).process.lines.filter((l) => l.atMs >= sinceMs);
   const stepDowns = lines
     .filter((l) => typeof l.json?.msg === 'string' && l.json.msg === `no longer leading ${role}`)
     .map((l) => (typeof l.json?.reason === 'string' ? l.json.reason : '?'));
   return {
-    writesBefore: writesBy(ctx, role, id, elected, takeover.seq).length,
-    landed: writesBy(ctx, role, id, takeover.seq, reElected).map(
-      (w) => `#${w.seq} ${w.command} ${w.keys.join(' ')}${w.viaScript ? ' (script)' : ''}`,
-    ),
+    writesBefore: writes.before,
+    landed: writes.landed,
     fencedWrites: (await fencedCount(c, id, role)) - fencedBefore,
     stepDowns,
     fenceLogged: lines.some((l) => /refused by the fence/.test(l.text)),
   };
-}
-
-/**
- * Waits until `id` shows it no longer leads `role`: `posguard_leader` 0 and, with
- * `presence`, a presence record that claims nothing (a held lease connection cannot write
- * it: then the metric alone).
- */
-async function standby(c: HaCluster, id: string, role: LeaderRole, presence = true): Promise<void> {
-  await waitFor(`${id} to show it no longer leads ${role}`, 20_000, async () => {
-    const leading = await c.metric(id, 'posguard_leader', { role }).catch(() => null);
-    if (leading !== 0) throw new Error(`posguard_leader ${leading}`);
-    if (!presence) return;
-    const p = await c.presence(id);
-    if (!p.ok || p.record.leader_of.some((l) => l.role === role))
-      throw new Error('presence still claims it');
-  });
 }
 
 /**
@@ -359,8 +329,9 @@ async function holdLeader(
   const heldAt = Date.now();
   const by = await c.waitForLeader(role, leader, 10_000);
   const electedAfterMs = Date.now() - heldAt;
-  if (role === 'reconcile') await newHeartbeat(c, by, heldAt);
-  await standby(c, leader, role, false); // it stepped down on its own clock meanwhile
+  if (role === 'reconcile') await c.waitForHeartbeat(by, heldAt, 10_000);
+  // It stepped down on its own clock meanwhile (its held connection cannot write presence).
+  await c.waitForStandby(leader, role, { presence: false });
   const heldConnections = proxy.heldConnections;
   const labels = [...proxy.heldLabels].sort();
   const released = proxy.release();
@@ -381,12 +352,4 @@ async function holdLeader(
     ...(await judge(ctx, role, leader, epoch, heldAt, fencedBefore)),
     standbyAfterResumeMs: 0,
   };
-}
-
-async function newHeartbeat(c: HaCluster, by: string, afterMs: number): Promise<void> {
-  // The new leader's first full cycle: its heartbeat, written after `afterMs`.
-  await waitFor(`a heartbeat from ${by}`, 10_000, async () => {
-    const hb = await c.heartbeat();
-    if (hb === null || hb.ts_ms <= afterMs || hb.instance !== by) throw new Error('not yet');
-  });
 }

@@ -213,6 +213,46 @@ export class HaCluster {
     return raw === null ? null : (JSON.parse(raw) as ReconcileHeartbeatSeen);
   }
 
+  /**
+   * Waits until `id` writes the reconcile heartbeat (the last write of a full cycle) after
+   * `afterMs`; the heartbeat names it by instance id or — a build whose heartbeat does not
+   * name its writer — by the pid of its current incarnation. Resolves with that heartbeat.
+   */
+  waitForHeartbeat(
+    id: string,
+    afterMs: number,
+    timeoutMs = 15_000,
+  ): Promise<ReconcileHeartbeatSeen> {
+    const pid = this.find(id).process.child.pid;
+    return waitFor(`a heartbeat from ${id} after ${afterMs}`, timeoutMs, async () => {
+      const hb = await this.heartbeat();
+      if (hb === null || hb.ts_ms <= afterMs) throw new Error('no newer heartbeat');
+      const mine = hb.instance === undefined ? hb.pid === pid : hb.instance === id;
+      if (!mine) throw new Error(`the heartbeat names ${hb.instance ?? `pid ${hb.pid}`}`);
+      return hb;
+    });
+  }
+
+  /**
+   * Waits until `id` shows it no longer leads `role`: `posguard_leader{role}` 0 and, with
+   * `presence` (default), a presence record that claims nothing (an instance whose Redis
+   * connections are held cannot write it: then the metric alone).
+   */
+  waitForStandby(
+    id: string,
+    role: LeaderRole,
+    { presence = true, timeoutMs = 20_000 }: { presence?: boolean; timeoutMs?: number } = {},
+  ): Promise<void> {
+    return waitFor(`${id} to show it no longer leads ${role}`, timeoutMs, async () => {
+      const leading = await this.metric(id, 'posguard_leader', { role }).catch(() => null);
+      if (leading !== 0) throw new Error(`posguard_leader ${leading}`);
+      if (!presence) return;
+      const p = await this.presence(id);
+      if (!p.ok || p.record.leader_of.some((l) => l.role === role))
+        throw new Error('its presence record still claims the role');
+    });
+  }
+
   /** The instance's /metrics text (throws when its endpoint does not answer). */
   async scrape(id: string): Promise<string> {
     const m = this.find(id);

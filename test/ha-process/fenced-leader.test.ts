@@ -26,8 +26,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { LeaderRole } from '../../src/domain/leadership.js';
-import type { HaCluster, HaService } from '../../src/dev/ha-cluster.js';
-import { fenceRaises, isRoleWrite } from '../../src/dev/role-writes.js';
+import type { HaCluster } from '../../src/dev/ha-cluster.js';
+import { roleWritesBy, takeoverWrites } from '../../src/dev/takeover-writes.js';
 import { type WriteWatch, watchWrites } from '../../src/dev/write-watch.js';
 import { recordFigure } from '../helpers/reliability-figures.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -72,18 +72,8 @@ interface Round {
   steppedDown: string;
 }
 
-const SERVICE: Record<LeaderRole, HaService> = { reconcile: 'reconcile', 'brain-poller': 'brain' };
-
 async function fencedCount(c: HaCluster, id: string, role: LeaderRole): Promise<number> {
   return (await c.metric(id, 'posguard_fenced_writes_total', { role })) ?? 0;
-}
-
-/** The role's writes by `id`'s connections in the feed between two positions (exclusive). */
-function writesBy(c: HaCluster, role: LeaderRole, id: string, afterSeq: number, beforeSeq: number) {
-  return watch
-    .writes()
-    .filter((w) => w.seq > afterSeq && w.seq < beforeSeq && c.ownerOf(w.client) === id)
-    .filter((w) => isRoleWrite(role, c.keys, SERVICE[role], w));
 }
 
 /** Brings the paused leader's work in hand about; returns what it is and how to end it. */
@@ -111,41 +101,19 @@ async function pauseLeader(c: HaCluster, role: LeaderRole, round: number): Promi
   const pausedAt = Date.now();
   c.venue.control.clearFaults();
   const by = await c.waitForLeader(role, paused, 10_000);
-  if (role === 'reconcile') {
-    // The new leader's first full cycle: its heartbeat, written after the pause.
-    const pid = c.member(by).process.child.pid;
-    await waitFor(async () => {
-      const hb = await c.heartbeat();
-      if (hb === null || hb.ts_ms <= pausedAt) return false;
-      return hb.instance === undefined ? hb.pid === pid : hb.instance === by;
-    });
-  }
+  // The new leader's first full cycle: its heartbeat, written after the pause.
+  if (role === 'reconcile') await c.waitForHeartbeat(by, pausedAt);
   await sleep(Math.max(0, pausedAt + PAUSE_MS - Date.now())); // pacing: the pause lasts 2 s
   c.resume(paused);
   // A standby again: it says so on its metrics and in its presence record.
-  await waitFor(
-    async () => {
-      const leading = await c.metric(paused, 'posguard_leader', { role }).catch(() => null);
-      const presence = await c.presence(paused);
-      return (
-        leading === 0 && presence.ok && !presence.record.leader_of.some((l) => l.role === role)
-      );
-    },
-    { what: `${paused} to show it no longer leads ${role}` },
-  );
+  await c.waitForStandby(paused, role);
   // Whatever it had in hand has run by now: the new leader wrote three more cycles/polls
   // after the old one answered, and the feed has caught up.
   await c.scrape(paused);
   await newerRoleWrites(c, role, by, 3);
   await watch.flush();
 
-  const raises = fenceRaises(role, c.keys, watch.writes());
-  const own = raises.filter((r) => r.epoch === epoch);
-  const elected = own.at(-1)?.seq ?? 0;
-  const takeover = raises.find((r) => r.seq > elected && r.epoch !== epoch);
-  if (takeover === undefined) throw new Error(`no fence raise after epoch ${epoch} in the feed`);
-  const reElected =
-    raises.find((r) => r.seq > takeover.seq && c.ownerOf(r.client) === paused)?.seq ?? Infinity;
+  const writes = takeoverWrites(watch.writes(), c.keys, ownerOf(c), role, paused, epoch);
   const lines = c.member(paused).process.lines;
   const steppedDown =
     lines
@@ -157,13 +125,15 @@ async function pauseLeader(c: HaCluster, role: LeaderRole, round: number): Promi
     paused,
     by,
     inFlight,
-    writesBefore: writesBy(c, role, paused, elected, takeover.seq).length,
-    writesAfter: writesBy(c, role, paused, takeover.seq, reElected).map(
-      (w) => `#${w.seq} ${w.command} ${w.keys.join(' ')}${w.viaScript ? ' (script)' : ''}`,
-    ),
+    writesBefore: writes.before,
+    writesAfter: writes.landed,
     fencedWrites: (await fencedCount(c, paused, role)) - fencedBefore,
     steppedDown,
   };
+}
+
+function ownerOf(c: HaCluster): (client: string) => string | null {
+  return (client) => c.ownerOf(client);
 }
 
 function text(value: unknown): string | null {
@@ -178,7 +148,8 @@ async function newerRoleWrites(
   n: number,
 ): Promise<void> {
   await watch.flush();
-  const count = (): number => writesBy(c, role, id, 0, Infinity).length;
+  const count = (): number =>
+    roleWritesBy(watch.writes(), c.keys, ownerOf(c), role, id, 0, Infinity).length;
   const start = count();
   await waitFor(
     async () => {

@@ -53,22 +53,11 @@ describe('HA on processes: SIGKILL of the reconcile leader', () => {
         const killed = await c.waitForLeader('reconcile');
         const standby = c.members.find((m) => m.service === 'reconcile' && m.id !== killed);
         if (standby === undefined) throw new Error('no standby engine');
-        const standbyPid = standby.process.child.pid;
         const last = await c.heartbeat();
         const killedAt = Date.now();
         await c.kill(killed, 'SIGKILL');
-        // The standby's first full cycle: a heartbeat it wrote (named by instance once the
-        // engine names itself, by pid until then) after the kill.
-        const beat = await waitFor(
-          async () => {
-            const hb = await c.heartbeat();
-            if (hb === null || hb.ts_ms <= killedAt) return null;
-            const mine =
-              hb.instance === undefined ? hb.pid === standbyPid : hb.instance === standby.id;
-            return mine ? hb : null;
-          },
-          { timeoutMs: 15_000, what: `a heartbeat from ${standby.id} after the kill of ${killed}` },
-        );
+        // The standby's first full cycle: a heartbeat it wrote after the kill.
+        const beat = await c.waitForHeartbeat(standby.id, killedAt, 15_000);
         expect(await c.leaderOf('reconcile')).toBe(standby.id);
         // The heartbeat names the leader's epoch (SPEC §11): the fence it raised.
         if (beat.epoch !== undefined)
