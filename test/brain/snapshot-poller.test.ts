@@ -16,7 +16,7 @@ import { systemClock } from '../../src/runtime/clock.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-time.js';
 import { waitFor } from '../helpers/wait.js';
-import { testTerm } from '../helpers/terms.js';
+import { recordingTerm, testTerm } from '../helpers/terms.js';
 import type { SoleTerm } from '../../src/redis/ha/sole-term.js';
 import type { WriterTerm } from '../../src/redis/ha/writer-term.js';
 import type { FencedResult } from '../../src/redis/scripts/fencing.js';
@@ -535,20 +535,6 @@ describe('snapshot poller', () => {
 });
 
 describe('the brain-poller role’s writes are fenced (SPEC §11)', () => {
-  /** A term that records what it is told. */
-  function recording(inner: WriterTerm): WriterTerm & { refusals: FencedResult[] } {
-    const refusals: FencedResult[] = [];
-    return {
-      role: inner.role,
-      refusals,
-      epoch: () => inner.epoch(),
-      fenced: (refusal) => {
-        refusals.push(refusal);
-        inner.fenced(refusal);
-      },
-    };
-  }
-
   /** This instance paused; another took the role: its term still gives the old epoch. */
   async function takeover(): Promise<number> {
     await t.redis.del(t.keys.lease('brain-poller'));
@@ -571,7 +557,7 @@ describe('the brain-poller role’s writes are fenced (SPEC §11)', () => {
 
   it('a stale term: the poll (REST) and the user-stream rows write, publish and count nothing; the term is told once per refused write', async () => {
     rig.venue.control.setPosition('BTCUSDT', '0.1');
-    const recorder = recording(term);
+    const recorder = recordingTerm(term);
     const p = poller({ term: recorder });
     expect(await p.pollOnce()).toBe('ok');
     const fence = await takeover();
@@ -607,7 +593,7 @@ describe('the brain-poller role’s writes are fenced (SPEC §11)', () => {
   });
 
   it('lot sizes with a stale term: nothing written (refresh or re-write), the term told; without a term nothing either', async () => {
-    const recorder = recording(term);
+    const recorder = recordingTerm(term);
     const lots = lotSizes({ term: recorder });
     const fence = await takeover();
     const before = await keyImage(t);

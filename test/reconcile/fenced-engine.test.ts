@@ -11,7 +11,7 @@ import type { SoleTerm } from '../../src/redis/ha/sole-term.js';
 import type { WriterTerm } from '../../src/redis/ha/writer-term.js';
 import type { FencedResult } from '../../src/redis/scripts/fencing.js';
 import { type TestRedis, openTestRedis } from '../helpers/redis.js';
-import { testTerm } from '../helpers/terms.js';
+import { recordingTerm, testTerm } from '../helpers/terms.js';
 import {
   T0,
   addResult,
@@ -26,20 +26,6 @@ import { keyImage } from './key-image.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT'];
 const ENV = { P34_ALLOWLIST: SYMBOLS.join(',') };
-
-/** A term that records what it is told. */
-function recording(inner: WriterTerm): WriterTerm & { refusals: FencedResult[] } {
-  const refusals: FencedResult[] = [];
-  return {
-    role: inner.role,
-    refusals,
-    epoch: () => inner.epoch(),
-    fenced: (refusal) => {
-      refusals.push(refusal);
-      inner.fenced(refusal);
-    },
-  };
-}
 
 describe('reconcile engine: fenced writes (real Redis)', () => {
   let t: TestRedis;
@@ -88,7 +74,7 @@ describe('reconcile engine: fenced writes (real Redis)', () => {
 
   it('a stale term (another instance took the role): the cycle writes nothing at all, fails FENCED, and tells its term once', async () => {
     await seed();
-    const recorder = recording(term);
+    const recorder = recordingTerm(term);
     const h = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV, term: recorder });
     await h.engine.runOnce();
     expect(await t.redis.get(t.keys.hold('ADAUSDT'))).toBe('1');
@@ -133,7 +119,7 @@ describe('reconcile engine: fenced writes (real Redis)', () => {
 
   it('a missing fence (lost with Redis’ data) refuses the cycle too: nothing written, the term told', async () => {
     await seed();
-    const recorder = recording(term);
+    const recorder = recordingTerm(term);
     const h = makeEngine(t.redis, t.keys, clock, { url: t.url, env: ENV, term: recorder });
     await h.engine.runOnce();
     await t.redis.del(t.keys.fence('reconcile'));
