@@ -90,8 +90,20 @@ export async function watchWrites(control: Redis, probeKey: string): Promise<Wri
   let seq = 0;
   /** The caller of the script whose commands the feed is showing, else null. */
   let scriptCaller: string | null = null;
-  const monitor = await control.monitor();
+  // Like `control.monitor()`, but with the error listener attached before MONITOR is sent:
+  // a feed line arriving in the same chunk as MONITOR's reply can make ioredis emit
+  // "Command queue state error", which without a listener ends the process.
+  const monitor = control.duplicate({ monitor: true, lazyConnect: true });
   monitor.on('error', () => undefined);
+  const monitoring = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('MONITOR did not start within 10 s')), 10_000);
+    monitor.once('monitoring', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  await monitor.connect();
+  await monitoring;
   monitor.on('monitor', (time: string, argv: string[], source: string) => {
     seq += 1;
     const name = (argv[0] ?? '').toLowerCase();
