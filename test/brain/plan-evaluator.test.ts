@@ -60,6 +60,18 @@ async function counter(name: string, labels: Record<string, string>): Promise<nu
   return match?.value ?? 0;
 }
 
+/**
+ * The counter once it reached `n`. The permit key is written by the script, the counters
+ * after the batch's pipeline returns: read right after the permit appears, they can still
+ * be behind (a race in the test, seen under load, not in the evaluator).
+ */
+async function counterAt(name: string, labels: Record<string, string>, n: number): Promise<number> {
+  await waitFor(async () => ((await counter(name, labels)) >= n ? true : null)).catch(
+    () => undefined,
+  );
+  return counter(name, labels);
+}
+
 beforeEach(() => {
   t = openTestRedis('pe');
   reader = new Redis(t.url, { maxRetriesPerRequest: 1 });
@@ -89,7 +101,9 @@ describe('plan evaluator — the seed tests through Redis', () => {
     const ttl = await t.redis.pttl(t.keys.permitP33('p1'));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    expect(await counter('p33_permit_total', { symbol: 'BTCUSDT', decision: 'allow' })).toBe(1);
+    expect(await counterAt('p33_permit_total', { symbol: 'BTCUSDT', decision: 'allow' }, 1)).toBe(
+      1,
+    );
   });
 
   it.each([
@@ -160,7 +174,7 @@ describe('plan evaluator — the seed tests through Redis', () => {
     await addPlan(t.redis, t.keys, 'p1', 'BTCUSDT');
     const permit = await waitForPermit(t.redis, t.keys, 'p1');
     expect(permit).toMatchObject({ plan_id: 'p1', allow: false, reason });
-    expect(await counter('p33_permit_deny_total', { symbol: 'BTCUSDT', reason })).toBe(1);
+    expect(await counterAt('p33_permit_deny_total', { symbol: 'BTCUSDT', reason }, 1)).toBe(1);
   });
 
   it('a SHORT position keeps its sign in the permit', async () => {
@@ -281,7 +295,9 @@ describe('plan evaluator — exactly one permit per plan id', () => {
     await addPlan(t.redis, t.keys, 'marker', 'BTCUSDT');
     await waitForPermit(t.redis, t.keys, 'marker');
     expect(await t.redis.get(t.keys.permitP33('once'))).toBeNull();
-    expect(await counter('p33_permit_total', { symbol: 'BTCUSDT', decision: 'allow' })).toBe(2); // 'once' + 'marker'
+    expect(await counterAt('p33_permit_total', { symbol: 'BTCUSDT', decision: 'allow' }, 2)).toBe(
+      2,
+    ); // 'once' + 'marker'
     expect(await pendingCount(t.redis, t.keys.applyPlanStream, PLAN_GROUP)).toBe(0);
   });
 
