@@ -78,14 +78,7 @@ function decodeOutcomes(reply: ScriptReply): LotSizeWriteOutcome[] | null {
   const outcomes = new IndexedOutcomes<LotSizeWriteOutcome>(count);
   const wrongType = listOf(reply.wrong_type);
   if (wrongType === null) return null;
-  if (
-    !placeWrongType(outcomes, wrongType, (key, found) => ({
-      kind: 'wrong_type' as const,
-      key,
-      found,
-    }))
-  )
-    return null;
+  if (!placeWrongType(outcomes, wrongType)) return null;
   if (written !== count - wrongType.length) return null;
   return outcomes.all({ kind: 'written' });
 }

@@ -89,14 +89,7 @@ function decodeOutcomes(reply: ScriptReply): SnapshotWriteOutcome[] | null {
   if (changed === null || stale === null || wrongType === null) return null;
   for (const i of changed) if (!outcomes.place(i, { kind: 'written', changed: true })) return null;
   for (const i of stale) if (!outcomes.place(i, { kind: 'stale' })) return null;
-  if (
-    !placeWrongType(outcomes, wrongType, (key, found) => ({
-      kind: 'wrong_type' as const,
-      key,
-      found,
-    }))
-  )
-    return null;
+  if (!placeWrongType(outcomes, wrongType)) return null;
   if (written !== count - stale.length - wrongType.length) return null;
   return outcomes.all({ kind: 'written', changed: false });
 }

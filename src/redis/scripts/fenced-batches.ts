@@ -73,17 +73,23 @@ export async function runFencedBatches<W, A, O>(
   return outcomes;
 }
 
+/** The per-key outcome of a key of the wrong type (nothing written for it). */
+export interface WrongTypeOutcome {
+  kind: 'wrong_type';
+  key: string;
+  found: string;
+}
+
 /** Places a reply's `wrong_type` list (`[{i, key, found}, …]`); false when malformed. */
 export function placeWrongType<T>(
-  outcomes: IndexedOutcomes<T>,
+  outcomes: IndexedOutcomes<T | WrongTypeOutcome>,
   wrongType: readonly unknown[],
-  make: (key: string, found: string) => T,
 ): boolean {
   for (const entry of wrongType) {
     if (typeof entry !== 'object' || entry === null) return false;
     const { i, key, found } = entry as Record<string, unknown>;
     if (typeof key !== 'string' || typeof found !== 'string') return false;
-    if (!outcomes.place(i, make(key, found))) return false;
+    if (!outcomes.place(i, { kind: 'wrong_type', key, found })) return false;
   }
   return true;
 }

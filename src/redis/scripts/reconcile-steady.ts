@@ -68,14 +68,7 @@ function decodeOutcomes(reply: ScriptReply): SteadyOutcome[] | null {
   const wrongType = listOf(reply.wrong_type);
   const failed = listOf(reply.failed);
   if (wrongType === null || failed === null) return null;
-  if (
-    !placeWrongType(outcomes, wrongType, (key, found) => ({
-      kind: 'wrong_type' as const,
-      key,
-      found,
-    }))
-  )
-    return null;
+  if (!placeWrongType(outcomes, wrongType)) return null;
   for (const entry of failed) {
     if (typeof entry !== 'object' || entry === null) return null;
     const { i, error } = entry as Record<string, unknown>;
