@@ -91,8 +91,8 @@ export class HaInstance {
   readonly keeper: LeaseKeeper;
   readonly metrics: HaMetrics;
   private readonly unwatch: (() => void)[] = [];
-  /** Epochs whose fenced refusal was already logged (one line per term, not per write). */
-  private readonly fencedLogged = new Set<string>();
+  /** Per role, the epoch whose fenced refusal was logged last (one line per term, not per write). */
+  private readonly fencedLogged = new Map<LeaderRole, number>();
   private leaseCallsFailing = false;
 
   constructor(private readonly o: HaInstanceOptions) {
@@ -191,9 +191,8 @@ export class HaInstance {
 
   private fenced(role: LeaderRole, refusal: FencedResult): void {
     this.metrics.fencedWrites.inc({ role });
-    const key = `${role}@${refusal.epoch}`;
-    if (!this.fencedLogged.has(key)) {
-      this.fencedLogged.add(key);
+    if (this.fencedLogged.get(role) !== refusal.epoch) {
+      this.fencedLogged.set(role, refusal.epoch);
       this.o.logger.error(
         { role, epoch: refusal.epoch, fence: refusal.fence, instance: this.o.instanceId },
         `write refused by the fence: another instance leads ${role} with a newer epoch (this one was paused or cut off); nothing was written, stepping down`,
